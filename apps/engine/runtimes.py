@@ -1,0 +1,86 @@
+"""Runtime images, one per Python version: `berth/python:3.X`.
+
+The catalog is what `az webapp list-runtimes --os linux` shows for Python,
+with each version marked ready (the image is in the engine), buildable (Berth
+can make it here: pull a slim base, or bootstrap from the Debian archive the
+host's apt sources name) or unavailable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# Python versions App Service offers on Linux, with the Debian suite that
+# carries each as its python3 (None: no Debian suite does; pull only).
+PYTHON_VERSIONS: dict[str, str | None] = {
+    "3.9": "bullseye",
+    "3.10": None,
+    "3.11": "bookworm",
+    "3.12": None,
+    "3.13": "trixie",
+    "3.14": "forky",
+}
+END_OF_LIFE = {
+    "3.9": "2025-10-31",
+    "3.10": "2026-10-31",
+    "3.11": "2027-10-31",
+    "3.12": "2028-10-31",
+    "3.13": "2029-10-31",
+    "3.14": "2030-10-31",
+}
+
+
+class Status:
+    READY = "ready"
+    BUILDABLE = "can be built"
+    BUILDING = "building"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    version: str
+    status: str
+    detail: str = ""
+
+    @property
+    def config(self) -> str:
+        return f"PYTHON|{self.version}"
+
+    @property
+    def image(self) -> str:
+        return image_tag(self.version)
+
+    @property
+    def end_of_life(self) -> str:
+        return END_OF_LIFE.get(self.version, "")
+
+
+def image_tag(version: str) -> str:
+    return f"{settings.BERTH_RUNTIME_IMAGE_PREFIX}:{version}"
+
+
+def catalog() -> list[Runtime]:
+    """Every Python version, with whether its image is here or can be made."""
+    from apps.engine import builders
+    from apps.engine.client import image_exists
+    from apps.engine.errors import EngineError
+
+    result = []
+    for version in PYTHON_VERSIONS:
+        try:
+            ready = image_exists(image_tag(version))
+        except EngineError as e:
+            result.append(Runtime(version, Status.UNAVAILABLE, e.message))
+            continue
+        if ready:
+            result.append(Runtime(version, Status.READY))
+            continue
+        how = builders.how_to_build(version)
+        if how:
+            result.append(Runtime(version, Status.BUILDABLE, how))
+        else:
+            result.append(Runtime(version, Status.UNAVAILABLE, builders.why_unavailable(version)))
+    return result

@@ -1,0 +1,207 @@
+"""Berth's settings, read from the environment.
+
+Everything has an embedded default so `make run` works on a bare machine:
+SQLite under the data folder, a Celery broker that is just files, a secret key
+generated on first run. Production sets DATABASE_URL, CELERY_BROKER_URL and
+friends (see compose.yaml).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: str) -> int:
+    return int(os.getenv(name, default))
+
+
+def envlist(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+
+
+def envsecret(name: str, default: str | None = None) -> str | None:
+    """Read NAME, or the file NAME_FILE names (Docker secrets), else default."""
+    if value := os.getenv(name):
+        return value
+    if path := os.getenv(f"{name}_FILE"):
+        return Path(path).read_text().strip()
+    return default
+
+
+def _secret_from_file(path: Path, make) -> str:
+    """A secret kept in the data folder, created on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Create with 0600 so other users on the machine cannot read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(make())
+    return path.read_text().strip()
+
+
+DATA_DIR = Path(os.getenv("BERTH_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = envsecret("SECRET_KEY") or _secret_from_file(
+    DATA_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
+)
+# Keys that encrypt app settings and connection strings at rest (Fernet).
+# Comma-separated; the first encrypts, all decrypt, so keys can be rotated.
+BERTH_ENCRYPTION_KEYS = envlist("BERTH_ENCRYPTION_KEYS", envsecret("BERTH_ENCRYPTION_KEYS") or "")
+if not BERTH_ENCRYPTION_KEYS:
+    from cryptography.fernet import Fernet
+
+    BERTH_ENCRYPTION_KEYS = [
+        _secret_from_file(DATA_DIR / "encryption_key", lambda: Fernet.generate_key().decode())
+    ]
+
+DEBUG = envbool("DEBUG", "False")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "apps.core",
+    "apps.engine",
+    "apps.webapps",
+    "apps.deployments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.middleware.HtmxVaryMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{DATA_DIR / 'berth.sqlite3'}",
+        conn_max_age=envint("DB_CONN_MAX_AGE", "0"),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web process and the worker share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "webapps:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "False")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Celery. With no CELERY_BROKER_URL the broker is a folder of files under the
+# data folder: no server to run, good for one machine.
+_broker_dir = DATA_DIR / "broker"
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    for sub in ("out", "processed"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "3600")
+CELERY_TASK_IGNORE_RESULT = True
+
+# The Docker engine and what Berth builds with it.
+BERTH_DOCKER_HOST = os.getenv("DOCKER_HOST", "")
+BERTH_RUNTIME_IMAGE_PREFIX = os.getenv("BERTH_RUNTIME_IMAGE_PREFIX", "berth/python")
+# Pull python:3.X-slim style bases when a registry is reachable ("auto" tries
+# and falls back to bootstrapping from the host's Debian archive).
+BERTH_RUNTIME_SOURCE = os.getenv("BERTH_RUNTIME_SOURCE", "auto")  # auto | pull | debootstrap
+BERTH_RUNTIME_BASE_IMAGE = os.getenv("BERTH_RUNTIME_BASE_IMAGE", "python:{version}-slim")
+# CA bundle and pip configuration handed to build containers, so pip works
+# behind an intercepting proxy. Defaults to the host's.
+BERTH_BUILD_CA_BUNDLE = os.getenv(
+    "BERTH_BUILD_CA_BUNDLE", os.getenv("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt")
+)
+BERTH_PIP_INDEX_URL = os.getenv("BERTH_PIP_INDEX_URL", os.getenv("PIP_INDEX_URL", ""))
+BERTH_PIP_EXTRA_INDEX_URL = os.getenv("BERTH_PIP_EXTRA_INDEX_URL", "")
+BERTH_APPS_DOMAIN = os.getenv("BERTH_APPS_DOMAIN", "localhost")
+
+BERTH_ADMIN_USER = os.getenv("BERTH_ADMIN_USER", "")
+BERTH_ADMIN_PASSWORD = envsecret("BERTH_ADMIN_PASSWORD")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+}

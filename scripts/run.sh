@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up and run Berth on its embedded defaults: SQLite, a file broker, one
+# Celery worker and the portal under uvicorn. Ctrl-C stops everything.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+"$ROOT/scripts/setup.sh" requirements.txt
+cd "$ROOT"
+
+HOST="${BERTH_HOST:-127.0.0.1}"
+PORT="${BERTH_PORT:-8000}"
+"$PY" manage.py ensure_admin
+
+log "Starting the Celery worker"
+"$VENV/bin/celery" -A portal worker --loglevel=INFO --concurrency="${BERTH_WORKERS:-2}" \
+    >"$BERTH_DATA_DIR/worker.log" 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true' EXIT
+
+log "Berth is at http://$HOST:$PORT/  (worker log: $BERTH_DATA_DIR/worker.log)"
+exec_uvicorn() {
+    "$VENV/bin/uvicorn" portal.asgi:application --host "$HOST" --port "$PORT" \
+        --log-level "${UVICORN_LOG_LEVEL:-info}"
+}
+exec_uvicorn
