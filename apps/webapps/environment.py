@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from apps.webapps.models import WebApp
 
 APP_PATH = "/home/site/wwwroot"
@@ -51,5 +49,3 @@ def mask(text: str, secrets: list[str]) -> str:
         text = text.replace(value, "***")
     return text
 
-
-__all__ = ["APP_PATH", "build_environment", "env_name", "mask", "secret_values", "settings"]
