@@ -1,0 +1,13 @@
+# The portal image for compose.yaml (web and worker). Needs a registry for
+# the base image; on a machine without one, use `make run` instead.
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 BERTH_DATA_DIR=/data
+RUN apt-get update && apt-get install -y --no-install-recommends git nginx-light debootstrap \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /srv/berth
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN pip install --no-cache-dir --no-deps -e . && python manage.py collectstatic --noinput -v0
+EXPOSE 8000
+CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
