@@ -83,6 +83,10 @@ INSTALLED_APPS = [
     "apps.engine",
     "apps.webapps",
     "apps.deployments",
+    "apps.audit",
+    "apps.proxy",
+    "apps.api",
+    "apps.diagnostics",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +198,18 @@ BERTH_BUILD_CA_BUNDLE = os.getenv(
 BERTH_PIP_INDEX_URL = os.getenv("BERTH_PIP_INDEX_URL", os.getenv("PIP_INDEX_URL", ""))
 BERTH_PIP_EXTRA_INDEX_URL = os.getenv("BERTH_PIP_EXTRA_INDEX_URL", "")
 BERTH_APPS_DOMAIN = os.getenv("BERTH_APPS_DOMAIN", "localhost")
+# The front proxy (apps/proxy): Berth's own nginx under DATA_DIR/proxy.
+# "external": only write routes and config; compose's proxy service runs nginx.
+BERTH_PROXY_MODE = os.getenv("BERTH_PROXY_MODE", "managed")
+BERTH_PROXY_LISTEN = os.getenv("BERTH_PROXY_LISTEN", "127.0.0.1")  # production: 0.0.0.0
+BERTH_PROXY_HTTP_PORT = envint("BERTH_PROXY_HTTP_PORT", "8080")
+BERTH_PROXY_HTTPS_PORT = envint("BERTH_PROXY_HTTPS_PORT", "8443")
+BERTH_PROXY_MAX_BODY = os.getenv("BERTH_PROXY_MAX_BODY", "100m")  # nginx client_max_body_size
+BERTH_PROXY_USER = os.getenv("BERTH_PROXY_USER", "")  # nginx workers' user when root
+BERTH_NGINX = os.getenv("BERTH_NGINX", "nginx")
+# Empty: a self-signed certificate for *.<apps domain>, under DATA_DIR/proxy/tls.
+BERTH_TLS_CERT = os.getenv("BERTH_TLS_CERT", "")
+BERTH_TLS_KEY = os.getenv("BERTH_TLS_KEY", "")
 
 BERTH_ADMIN_USER = os.getenv("BERTH_ADMIN_USER", "")
 BERTH_ADMIN_PASSWORD = envsecret("BERTH_ADMIN_PASSWORD")
@@ -205,3 +221,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
 }
+
+# Deployments (apps.deployments): intake limits, build and start-up limits.
+BERTH_MAX_ZIP_MB = envint("BERTH_MAX_ZIP_MB", "200")
+BERTH_MAX_UNZIPPED_MB = envint("BERTH_MAX_UNZIPPED_MB", "1024")
+BERTH_BUILD_TIMEOUT = envint("BERTH_BUILD_TIMEOUT", "900")
+BERTH_BUILD_MEMORY = os.getenv("BERTH_BUILD_MEMORY", "2g")
+BERTH_APP_MEMORY = os.getenv("BERTH_APP_MEMORY", "1g")
+# Like WEBSITES_CONTAINER_START_TIME_LIMIT: seconds a new release has to answer HTTP.
+BERTH_START_TIME_LIMIT = envint("BERTH_START_TIME_LIMIT", "230")

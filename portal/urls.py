@@ -11,5 +11,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("api/", include("apps.api.urls")),
     path("", include("apps.webapps.urls")),
+    path("", include("apps.diagnostics.urls")),
+    path("", include("apps.audit.urls")),
+    path("", include("apps.deployments.urls")),
 ]

@@ -39,4 +39,12 @@ ensure_venv() {
         "$PY" -c "import django, celery, docker" || { echo "pip install failed" >&2; exit 1; }
         touch "$stamp"
     fi
+    # The `berth` CLI (berth_cli/, pyproject.toml), editable, on the venv's PATH.
+    local cli_stamp="$VENV/.cli-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)"
+    if [ ! -f "$cli_stamp" ] || [ ! -x "$VENV/bin/berth" ]; then
+        log "pip install -e $ROOT (the berth CLI)"
+        "$VENV/bin/pip" install -q -e "$ROOT" 2>&1 | grep -v "is ignored: it is neither" || true
+        [ -x "$VENV/bin/berth" ] || { echo "pip install -e $ROOT failed" >&2; exit 1; }
+        touch "$cli_stamp"
+    fi
 }

@@ -14,7 +14,12 @@ log "Starting the Celery worker"
 "$VENV/bin/celery" -A portal worker --loglevel=INFO --concurrency="${BERTH_WORKERS:-2}" \
     >"$BERTH_DATA_DIR/worker.log" 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT
+trap 'kill $WORKER 2>/dev/null || true; "$PY" manage.py proxy stop >/dev/null 2>&1 || true' EXIT
+
+log "Starting the front proxy (nginx): apps answer at <app>.${BERTH_APPS_DOMAIN:-localhost}"
+if "$ROOT/scripts/ensure-nginx.sh"; then
+    "$PY" manage.py proxy start || log "The front proxy did not start (see above): apps are not reachable by name."
+fi
 
 log "Berth is at http://$HOST:$PORT/  (worker log: $BERTH_DATA_DIR/worker.log)"
 exec_uvicorn() {

@@ -11,6 +11,7 @@ fi
 export BERTH_DATA_DIR="${BERTH_TEST_DATA_DIR:-$ROOT/data/test}"
 "$ROOT/scripts/setup.sh" requirements-dev.txt
 "$ROOT/scripts/ensure-services.sh"
+"$ROOT/scripts/ensure-nginx.sh"
 cd "$ROOT"
 mkdir -p test-artifacts
 

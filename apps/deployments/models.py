@@ -36,6 +36,11 @@ class Deployment(models.Model):
     image = models.CharField(max_length=255, blank=True, default="")
     artifact = models.CharField(max_length=1024, blank=True, default="")
     active = models.BooleanField(default=False)
+    # How the release starts (apps.deployments.startup.Detection as a dict),
+    # and the container serving it with its 127.0.0.1 port.
+    startup = models.JSONField(blank=True, default=dict)
+    container = models.CharField(max_length=255, blank=True, default="")
+    host_port = models.PositiveIntegerField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)

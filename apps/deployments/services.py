@@ -1,7 +1,206 @@
-"""Deploy, build, release, start, restart: filled in by the deploy work."""
+"""Deploy, redeploy, restart, start, stop: what the pages, the API, git push
+and the Celery tasks call. One function per action; the engine work is in
+apps.deployments.release."""
 
 from __future__ import annotations
 
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.deployments import intake, release, startup
+from apps.deployments.models import Deployment
+from apps.deployments.release import DeployFailed, DeploymentLog
+from apps.deployments.source import SourceTree
+from apps.engine import client as engine
+from apps.engine.errors import EngineError
+from apps.webapps.models import WebApp
+
+logger = logging.getLogger(__name__)
+
+
+def create_deployment(
+    app: WebApp,
+    upload: BinaryIO | bytes | Path,
+    *,
+    source: str = Deployment.Source.ZIP,
+    deployer=None,
+    author: str = "",
+    message: str = "",
+    commit_id: str = "",
+) -> Deployment:
+    """Check the zip (raises intake.BadZip, nothing changed), keep it as the
+    artifact and record a queued deployment. Call enqueue() to run it."""
+    if isinstance(upload, Path):
+        with upload.open("rb") as f:
+            spooled = intake.receive(f)
+    else:
+        spooled = intake.receive(upload)
+    with transaction.atomic():
+        deployment = Deployment.objects.create(
+            app=app,
+            source=source,
+            deployer=deployer if getattr(deployer, "is_authenticated", False) else None,
+            author=author or (deployer.get_username() if deployer else ""),
+            message=message,
+            commit_id=commit_id,
+        )
+        path = intake.artifact_path(app.name, deployment.pk)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(spooled, path)
+        deployment.artifact = str(path)
+        deployment.save(update_fields=["artifact"])
+    return deployment
+
+
+def enqueue(deployment: Deployment) -> None:
+    from apps.deployments import tasks
+
+    tasks.deploy.delay_on_commit(deployment_id=deployment.pk)
+
+
+def redeploy(deployment: Deployment, *, deployer=None) -> Deployment:
+    """Roll back (or forward) to an earlier release: its image, no rebuild."""
+    if not deployment.image or deployment.status != Deployment.Status.SUCCESS:
+        raise ValueError(f"Deployment {deployment.pk} has no release image to redeploy.")
+    new = Deployment.objects.create(
+        app=deployment.app,
+        source=Deployment.Source.ROLLBACK,
+        deployer=deployer if getattr(deployer, "is_authenticated", False) else None,
+        author=deployer.get_username() if deployer else "",
+        message=f"Redeploy of deployment {deployment.pk}",
+        commit_id=deployment.commit_id,
+        image=deployment.image,
+        artifact=deployment.artifact,
+        startup=deployment.startup,
+    )
+    return new
+
+
+def claim(deployment_id: int) -> bool:
+    """Take a queued deployment; False if someone else already has it."""
+    return (
+        Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.QUEUED).update(
+            status=Deployment.Status.BUILDING, started=timezone.now()
+        )
+        == 1
+    )
+
+
+def run_deployment(deployment_id: int) -> Deployment:
+    """Build (unless it's a redeploy), start, health-check and switch. Safe to
+    call twice: only the caller that claims the queued row does the work."""
+    if not claim(deployment_id):
+        return Deployment.objects.get(pk=deployment_id)
+    deployment = Deployment.objects.select_related("app").get(pk=deployment_id)
+    app = deployment.app
+    log = DeploymentLog(deployment)
+    log.line(f"Deployment {deployment.pk} of {app.name} ({deployment.get_source_display()}).")
+    try:
+        if not deployment.image:
+            tree = SourceTree.from_zip(deployment.artifact)
+            detection = startup.detect(tree)
+            Deployment.objects.filter(pk=deployment.pk).update(startup=detection.to_dict())
+            deployment.startup = detection.to_dict()
+            deployment.image = release.build_release(deployment, tree, detection, log)
+            Deployment.objects.filter(pk=deployment.pk).update(image=deployment.image)
+        else:
+            log.line(f"Redeploying the release image {deployment.image}: no build.")
+        Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.DEPLOYING)
+        if app.state != WebApp.State.RUNNING:
+            log.line("The app is stopped: the release is ready and will run when it starts.")
+            _finish(deployment, log, Deployment.Status.SUCCESS, "Built; the app is stopped.")
+            return deployment
+        started = release.run_release(app, deployment, log)
+        release.swap(app, deployment, started, log)
+        _finish(deployment, log, Deployment.Status.SUCCESS, f"Serving from {started.container}.")
+    except (DeployFailed, EngineError) as e:
+        log.line(f"Deployment failed: {e.message}")
+        _finish(deployment, log, Deployment.Status.FAILED, e.message)
+    except Exception as e:
+        logger.exception("Deployment %s crashed", deployment.pk)
+        log.line(f"Deployment failed: an error in Berth: {e!r}")
+        _finish(deployment, log, Deployment.Status.FAILED, f"An error in Berth: {e!r}")
+    deployment.refresh_from_db()
+    return deployment
+
+
+def _finish(deployment: Deployment, log: DeploymentLog, status: str, text: str) -> None:
+    log.line(f"Status: {status}. {text}")
+    log.flush()
+    Deployment.objects.filter(pk=deployment.pk).update(
+        status=status, status_text=text, finished=timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+    log: str = ""
+
+
+def active_deployment(app: WebApp) -> Deployment | None:
+    return Deployment.objects.filter(app=app, active=True).first()
+
+
+def restart_app(app: WebApp, *, reason: str = "") -> Outcome:
+    """Recreate the serving container with the current settings: a new one
+    starts beside it and takes over only once it answers HTTP."""
+    current = active_deployment(app)
+    if current is None:
+        return Outcome(True, "Nothing to restart: the app has no release yet.")
+    if app.state != WebApp.State.RUNNING:
+        return Outcome(True, "The app is stopped; it starts with the new settings.")
+    log = _ScratchLog(current)
+    log.line(f"Restart of {app.name}: {reason or 'requested'}.")
+    try:
+        started = release.run_release(app, current, log, name=f"berth-{app.name}-{current.pk}")
+        release.swap(app, current, started, log)
+    except (DeployFailed, EngineError) as e:
+        logger.warning("Restart of %s failed: %s", app.name, e.message)
+        return Outcome(False, e.message, log.masked())
+    return Outcome(True, f"Restarted: serving from {started.container}.", log.masked())
+
 
 def restart_app_by_id(app_id: int, *, reason: str = "") -> None:
-    raise NotImplementedError("restart is part of the deploy pipeline (issue 3)")
+    app = WebApp.objects.get(pk=app_id)
+    outcome = restart_app(app, reason=reason)
+    logger.info("Restart of %s: %s", app.name, outcome.message)
+
+
+def stop_app(app: WebApp) -> None:
+    """State Stopped: the proxy stops routing and the containers go."""
+    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
+    app.state = WebApp.State.STOPPED
+    release.unroute(app)
+    release.retire_others(app)
+
+
+def start_app(app: WebApp) -> Outcome:
+    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
+    app.state = WebApp.State.RUNNING
+    current = active_deployment(app)
+    if current and current.container and _running(current.container):
+        return Outcome(True, "Already running.")
+    return restart_app(app, reason="started")
+
+
+def _running(container: str) -> bool:
+    try:
+        return engine.container_state(container).status == "running"
+    except EngineError:
+        return False
+
+
+class _ScratchLog(DeploymentLog):
+    """A restart's log: kept in memory and returned, not written over the
+    deployment's build log."""
+
+    def flush(self) -> None:
+        self.dirty = False

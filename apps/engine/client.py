@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -108,12 +109,17 @@ def image_labels(tag: str) -> dict[str, str]:
 
 def import_image(tarball: Any, tag: str, changes: list[str]) -> str:
     """`docker import` a root file system tarball (a file object or path)."""
-    repository, _, version = tag.partition(":")
+    repository, _, version = tag.rpartition(":")
+    if not repository or "/" in version:  # no tag, or a registry port: "host:5000/name"
+        repository, version = tag, "latest"
     with translated(f"Importing image {tag}"):
-        image = client().images.import_image(
-            src=tarball, repository=repository, tag=version or "latest", changes=changes
+        # The SDK's import lives on the low-level API (ImageCollection has none).
+        answer = client().api.import_image(
+            src=tarball, repository=repository, tag=version, changes=changes
         )
-    return getattr(image, "id", "") or tag
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        return json.loads(answer).get("status", "") or tag
+    return tag
 
 
 def pull_image(reference: str) -> None:
@@ -161,3 +167,222 @@ def run_once(image: str, command: list[str], timeout: int = 120, **kwargs: Any) 
         finally:
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
+
+
+# Container inspection, for "Diagnose and solve problems" (apps.diagnostics).
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    name: str
+    status: str  # created | running | restarting | exited | dead | paused
+    exit_code: int | None
+    oom_killed: bool
+    restart_count: int
+    started_at: str  # RFC 3339 as the engine gives it; "" when never
+    finished_at: str
+    error: str
+    created: str
+    labels: dict[str, str]
+
+
+def find_containers(labels: dict[str, str]) -> list[str]:
+    """Names of the containers (running or not) carrying all these labels, newest first."""
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    with translated("Listing containers"):
+        found = client().api.containers(all=True, filters=filters)
+    found.sort(key=lambda c: c.get("Created", 0), reverse=True)
+    return [c["Names"][0].lstrip("/") for c in found if c.get("Names")]
+
+
+def container_state(name: str) -> ContainerState:
+    """`docker inspect`'s State: exit code, OOM kill, restart count."""
+    with translated(f"Inspecting container {name}"):
+        attrs = client().api.inspect_container(name)
+    state = attrs.get("State", {})
+
+    def when(value: str | None) -> str:
+        # The engine says 0001-01-01T00:00:00Z for "never".
+        return "" if not value or value.startswith("0001-") else value
+
+    return ContainerState(
+        name=attrs.get("Name", name).lstrip("/"),
+        status=state.get("Status", ""),
+        exit_code=state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")),
+        restart_count=int(attrs.get("RestartCount") or 0),
+        started_at=when(state.get("StartedAt")),
+        finished_at=when(state.get("FinishedAt")),
+        error=state.get("Error", "") or "",
+        created=when(attrs.get("Created")),
+        labels=(attrs.get("Config") or {}).get("Labels") or {},
+    )
+
+
+def container_logs(name: str, tail: int = 500, timestamps: bool = True) -> list[str]:
+    """The last `tail` lines of stdout and stderr; with timestamps, each line
+    starts with the engine's RFC 3339 time and a space."""
+    with translated(f"Reading the logs of container {name}"):
+        raw = client().api.logs(name, stdout=True, stderr=True, tail=tail, timestamps=timestamps)
+    return raw.decode("utf-8", "replace").splitlines()
+
+
+def registry_has(reference: str, timeout: int = 10) -> bool:
+    """Does a registry answer for `reference`? Asks for its manifest, pulls nothing."""
+    try:
+        with contextlib.closing(_short_client(timeout)) as short:
+            short.api.inspect_distribution(reference)
+    except (requests.exceptions.RequestException, docker.errors.DockerException):
+        return False
+    return True
+
+
+def _short_client(timeout: int) -> docker.DockerClient:
+    if settings.BERTH_DOCKER_HOST:
+        return docker.DockerClient(base_url=settings.BERTH_DOCKER_HOST, timeout=timeout)
+    return docker.from_env(timeout=timeout)
+
+
+def image_size(tag: str) -> int:
+    """An image's size in bytes, as `docker images` shows it."""
+    with translated(f"Inspecting image {tag}"):
+        return int(client().images.get(tag).attrs.get("Size", 0))
+
+
+# Build containers, releases and app containers (apps.deployments).
+
+
+def ensure_network(name: str) -> None:
+    """A user-defined bridge network (apps reach each other by container name)."""
+    with translated(f"Creating network {name}"):
+        if not client().networks.list(names=[name]):
+            client().networks.create(name, driver="bridge", labels={LABEL: "true"})
+
+
+def ensure_volume(name: str) -> None:
+    with translated(f"Creating volume {name}"):
+        try:
+            client().volumes.get(name)
+        except docker.errors.NotFound:
+            client().volumes.create(name, labels={LABEL: "true"})
+
+
+def create_container(
+    image: str,
+    command: list[str],
+    *,
+    name: str,
+    environment: dict[str, str],
+    labels: dict[str, str],
+    mem_limit: str = "",
+    nano_cpus: int = 0,
+    network: str = "",
+    publish_port: int | None = None,
+    restart: bool = False,
+    mounts: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """Create (not start) a container; returns its id. `publish_port` is
+    published on 127.0.0.1 only, on a random host port. `mounts` maps a host
+    path or volume name to (container path, "ro"|"rw")."""
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "environment": environment,
+        "labels": {LABEL: "true", **labels},
+        "detach": True,
+    }
+    if mem_limit:
+        kwargs["mem_limit"] = mem_limit
+    if nano_cpus:
+        kwargs["nano_cpus"] = nano_cpus
+    if network:
+        kwargs["network"] = network
+    if publish_port:
+        kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", None)}
+    if restart:
+        kwargs["restart_policy"] = {"Name": "unless-stopped"}
+    if mounts:
+        # HostConfig mounts, not `volumes=`: the SDK also writes those into
+        # Config.Volumes, which `docker commit` would carry into an image.
+        kwargs["mounts"] = [
+            docker.types.Mount(
+                target=dst,
+                source=src,
+                type="bind" if src.startswith("/") else "volume",
+                read_only=mode == "ro",
+            )
+            for src, (dst, mode) in mounts.items()
+        ]
+    with translated(f"Creating container {name}"):
+        return client().containers.create(image, command, **kwargs).id
+
+
+def put_archive(container: str, path: str, data: Any) -> None:
+    """Copy a tar stream (bytes or a file object) into a container at `path`."""
+    with translated(f"Copying files into {container}"):
+        if not client().api.put_archive(container, path, data):
+            raise EngineError(f"Copying files into {container} failed")
+
+
+def start_container(container: str) -> None:
+    with translated(f"Starting container {container}"):
+        client().api.start(container)
+
+
+def follow_logs(container: str) -> Iterator[bytes]:
+    """stdout and stderr as they come, until the container stops."""
+    with translated(f"Reading the logs of container {container}"):
+        yield from client().api.logs(container, stdout=True, stderr=True, stream=True, follow=True)
+
+
+def wait_container(container: str, timeout: float | None = None) -> int:
+    """Wait for a container to stop; its exit code."""
+    with translated(f"Waiting for container {container}"):
+        result = client().api.wait(container, timeout=timeout)
+    return int(result.get("StatusCode", -1))
+
+
+def kill_container(container: str) -> None:
+    with translated(f"Stopping container {container}"), contextlib.suppress(docker.errors.APIError):
+        client().api.kill(container)
+
+
+def stop_container(container: str, timeout: int = 10) -> None:
+    with translated(f"Stopping container {container}"), contextlib.suppress(docker.errors.NotFound):
+        client().api.stop(container, timeout=timeout)
+
+
+def remove_container(container: str) -> None:
+    """Force-remove a container; a missing one is fine."""
+    with translated(f"Removing container {container}"), contextlib.suppress(docker.errors.NotFound):
+        client().api.remove_container(container, force=True)
+
+
+def commit_container(container: str, tag: str, changes: list[str], labels: dict[str, str]) -> str:
+    """`docker commit` with Dockerfile-style changes; returns the image id."""
+    repository, _, version = tag.rpartition(":")
+    changes = [*changes, *(f"LABEL {k}={json.dumps(v)}" for k, v in {LABEL: "true", **labels}.items())]
+    with translated(f"Saving image {tag}"):
+        answer = client().api.commit(
+            container, repository=repository, tag=version, changes="\n".join(changes)
+        )
+    return answer.get("Id", "")
+
+
+def published_port(container: str, port: int) -> int | None:
+    """The 127.0.0.1 host port a container's port is published on."""
+    with translated(f"Inspecting container {container}"):
+        attrs = client().api.inspect_container(container)
+    bindings = ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp") or []
+    for binding in bindings:
+        if binding.get("HostPort"):
+            return int(binding["HostPort"])
+    return None
+
+
+def container_exists(container: str) -> bool:
+    with translated(f"Inspecting container {container}"):
+        try:
+            client().api.inspect_container(container)
+        except docker.errors.NotFound:
+            return False
+    return True

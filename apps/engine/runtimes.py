@@ -8,7 +8,8 @@ host's apt sources name) or unavailable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -44,6 +45,8 @@ class Runtime:
     version: str
     status: str
     detail: str = ""
+    # While building: the builder's progress (percent, message, log lines).
+    progress: Any = field(default=None, compare=False)
 
     @property
     def config(self) -> str:
@@ -64,23 +67,29 @@ def image_tag(version: str) -> str:
 
 def catalog() -> list[Runtime]:
     """Every Python version, with whether its image is here or can be made."""
+    return [runtime(version) for version in PYTHON_VERSIONS]
+
+
+def runtime(version: str) -> Runtime:
+    """One version's status: building, ready, can be built, or unavailable (and why)."""
     from apps.engine import builders
     from apps.engine.client import image_exists
     from apps.engine.errors import EngineError
 
-    result = []
-    for version in PYTHON_VERSIONS:
-        try:
-            ready = image_exists(image_tag(version))
-        except EngineError as e:
-            result.append(Runtime(version, Status.UNAVAILABLE, e.message))
-            continue
-        if ready:
-            result.append(Runtime(version, Status.READY))
-            continue
-        how = builders.how_to_build(version)
-        if how:
-            result.append(Runtime(version, Status.BUILDABLE, how))
-        else:
-            result.append(Runtime(version, Status.UNAVAILABLE, builders.why_unavailable(version)))
-    return result
+    state = builders.read_state(version)
+    if builders.is_building(version) or builders.is_queued(state):
+        detail = state.message if state and state.message else "waiting for a worker"
+        return Runtime(version, Status.BUILDING, detail, progress=state)
+    try:
+        ready = image_exists(image_tag(version))
+    except EngineError as e:
+        return Runtime(version, Status.UNAVAILABLE, e.message)
+    if ready:
+        return Runtime(version, Status.READY, builders.ready_detail(version))
+    last = builders.last_failure(state)
+    how = builders.how_to_build(version)
+    if how:
+        return Runtime(version, Status.BUILDABLE, f"{last}{how}")
+    why = builders.why_unavailable(version)
+    # A build that failed for the reason we are about to give adds nothing.
+    return Runtime(version, Status.UNAVAILABLE, why if why in last else f"{last}{why}")

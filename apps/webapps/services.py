@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.webapps.models import AppSetting, ConnectionString, WebApp
+from apps.audit.models import AuditEvent
+from apps.audit.services import describe_changes, masked, record
+from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, AppSetting, ConnectionString, WebApp
 from apps.webapps.validators import validate_setting_name
 
 # The build settings App Service reads from app settings (shown on the
@@ -56,6 +58,37 @@ def _check_names(names: Iterable[str], what: str) -> None:
         raise ValidationError(errors)
 
 
+def _settings_snapshot(app: WebApp) -> dict[str, dict]:
+    return {
+        s.name: {"value": s.value, "slotSetting": s.slot_setting}
+        for s in AppSetting.objects.filter(app=app)
+    }
+
+
+def _strings_snapshot(app: WebApp) -> dict[str, dict]:
+    return {
+        cs.name: {"value": cs.value, "type": cs.type, "slotSetting": cs.slot_setting}
+        for cs in ConnectionString.objects.filter(app=app)
+    }
+
+
+def _record_secrets_change(
+    app: WebApp, action: str, before: dict[str, dict], after: dict[str, dict], what: str, actor
+) -> bool:
+    """Record a settings/connection strings change, values masked; False if nothing changed."""
+    if before == after:
+        return False
+    record(
+        app=app,
+        action=action,
+        actor=actor,
+        before=masked(before),
+        after=masked(after),
+        summary=describe_changes(before, after, what),
+    )
+    return True
+
+
 def request_restart(app: WebApp, reason: str) -> None:
     """Apply saved configuration by restarting the app, once the transaction commits."""
     from apps.deployments import tasks
@@ -67,22 +100,32 @@ def request_restart(app: WebApp, reason: str) -> None:
 
 @transaction.atomic
 def set_app_settings(
-    app: WebApp, settings: Iterable[SettingInput], *, restart: bool = True
+    app: WebApp, settings: Iterable[SettingInput], *, restart: bool = True, actor=None
 ) -> None:
     """Add or update settings (`az webapp config appsettings set`)."""
     settings = list(settings)
     _check_names((s.name for s in settings), "The setting")
+    before = _settings_snapshot(app)
     for s in settings:
         AppSetting.objects.update_or_create(
             app=app, name=s.name, defaults={"value": s.value, "slot_setting": s.slot_setting}
         )
+    _record_secrets_change(
+        app, AuditEvent.Action.APP_SETTINGS, before, _settings_snapshot(app), "App settings", actor
+    )
     if restart and settings:
         request_restart(app, "app settings changed")
 
 
 @transaction.atomic
-def delete_app_settings(app: WebApp, names: Iterable[str], *, restart: bool = True) -> int:
+def delete_app_settings(
+    app: WebApp, names: Iterable[str], *, restart: bool = True, actor=None
+) -> int:
+    before = _settings_snapshot(app)
     deleted, _ = AppSetting.objects.filter(app=app, name__in=list(names)).delete()
+    _record_secrets_change(
+        app, AuditEvent.Action.APP_SETTINGS, before, _settings_snapshot(app), "App settings", actor
+    )
     if restart and deleted:
         request_restart(app, "app settings deleted")
     return deleted
@@ -90,49 +133,75 @@ def delete_app_settings(app: WebApp, names: Iterable[str], *, restart: bool = Tr
 
 @transaction.atomic
 def replace_app_settings(
-    app: WebApp, settings: Iterable[SettingInput], *, restart: bool = True
+    app: WebApp, settings: Iterable[SettingInput], *, restart: bool = True, actor=None
 ) -> None:
     """Make the app's settings exactly these (the portal's Save and Advanced edit)."""
     settings = list(settings)
     _check_names((s.name for s in settings), "The setting")
+    before = _settings_snapshot(app)
     AppSetting.objects.filter(app=app).exclude(name__in=[s.name for s in settings]).delete()
     for s in settings:
         AppSetting.objects.update_or_create(
             app=app, name=s.name, defaults={"value": s.value, "slot_setting": s.slot_setting}
         )
+    _record_secrets_change(
+        app, AuditEvent.Action.APP_SETTINGS, before, _settings_snapshot(app), "App settings", actor
+    )
     if restart:
         request_restart(app, "app settings changed")
 
 
 @transaction.atomic
 def set_connection_strings(
-    app: WebApp, strings: Iterable[ConnectionStringInput], *, restart: bool = True
+    app: WebApp, strings: Iterable[ConnectionStringInput], *, restart: bool = True, actor=None
 ) -> None:
     strings = list(strings)
     _check_names((s.name for s in strings), "The connection string")
-    valid_types = {t.value for t in ConnectionString.Type}
-    for s in strings:
-        if s.type not in valid_types:
-            raise ValidationError(
-                f"{s.type!r} is not a connection string type: use one of "
-                f"{', '.join(sorted(valid_types))}."
-            )
+    _check_types(strings)
+    before = _strings_snapshot(app)
     for s in strings:
         ConnectionString.objects.update_or_create(
             app=app,
             name=s.name,
             defaults={"value": s.value, "type": s.type, "slot_setting": s.slot_setting},
         )
+    _record_secrets_change(
+        app,
+        AuditEvent.Action.CONNECTION_STRINGS,
+        before,
+        _strings_snapshot(app),
+        "Connection strings",
+        actor,
+    )
     if restart and strings:
         request_restart(app, "connection strings changed")
 
 
 @transaction.atomic
-def delete_connection_strings(app: WebApp, names: Iterable[str], *, restart: bool = True) -> int:
+def delete_connection_strings(
+    app: WebApp, names: Iterable[str], *, restart: bool = True, actor=None
+) -> int:
+    before = _strings_snapshot(app)
     deleted, _ = ConnectionString.objects.filter(app=app, name__in=list(names)).delete()
+    _record_secrets_change(
+        app,
+        AuditEvent.Action.CONNECTION_STRINGS,
+        before,
+        _strings_snapshot(app),
+        "Connection strings",
+        actor,
+    )
     if restart and deleted:
         request_restart(app, "connection strings deleted")
     return deleted
+
+
+# The general settings a user edits, with App Service's names for them.
+GENERAL_FIELDS = {
+    "linux_fx_version": "linuxFxVersion",
+    "app_command_line": "appCommandLine",
+    "health_check_path": "healthCheckPath",
+}
 
 
 @transaction.atomic
@@ -143,8 +212,10 @@ def update_general_settings(
     app_command_line: str | None = None,
     health_check_path: str | None = None,
     restart: bool = True,
+    actor=None,
 ) -> list[str]:
     """Change the stack, startup command or health check path; returns what changed."""
+    before = {f: getattr(app, f) for f in GENERAL_FIELDS}
     changed = []
     if linux_fx_version is not None and linux_fx_version != app.linux_fx_version:
         app.linux_fx_version = linux_fx_version
@@ -158,6 +229,15 @@ def update_general_settings(
     if changed:
         app.full_clean()
         app.save(update_fields=[*changed, "updated"])
+        # Not secrets: the log keeps the real values so a change can be undone by hand.
+        record(
+            app=app,
+            action=AuditEvent.Action.GENERAL_SETTINGS,
+            actor=actor,
+            before={f: before[f] for f in changed},
+            after={f: getattr(app, f) for f in changed},
+            summary="General settings: changed " + ", ".join(GENERAL_FIELDS[f] for f in changed),
+        )
         if restart:
             request_restart(app, "general settings changed: " + ", ".join(changed))
     return changed
@@ -166,3 +246,115 @@ def update_general_settings(
 def setting_value(app: WebApp, name: str, default: str = "") -> str:
     s = AppSetting.objects.filter(app=app, name=name).first()
     return s.value if s else default
+
+
+def _check_types(strings: Iterable[ConnectionStringInput]) -> None:
+    valid_types = {t.value for t in ConnectionString.Type}
+    for s in strings:
+        if s.type not in valid_types:
+            raise ValidationError(
+                f"{s.type!r} is not a connection string type: use one of "
+                f"{', '.join(sorted(valid_types))}."
+            )
+
+
+@transaction.atomic
+def replace_connection_strings(
+    app: WebApp, strings: Iterable[ConnectionStringInput], *, restart: bool = True, actor=None
+) -> None:
+    """Make the app's connection strings exactly these (the portal's Save and Advanced edit)."""
+    strings = list(strings)
+    _check_names((s.name for s in strings), "The connection string")
+    _check_types(strings)
+    before = _strings_snapshot(app)
+    ConnectionString.objects.filter(app=app).exclude(name__in=[s.name for s in strings]).delete()
+    for s in strings:
+        ConnectionString.objects.update_or_create(
+            app=app,
+            name=s.name,
+            defaults={"value": s.value, "type": s.type, "slot_setting": s.slot_setting},
+        )
+    changed = _record_secrets_change(
+        app,
+        AuditEvent.Action.CONNECTION_STRINGS,
+        before,
+        _strings_snapshot(app),
+        "Connection strings",
+        actor,
+    )
+    if restart and changed:
+        request_restart(app, "connection strings changed")
+
+
+@transaction.atomic
+def save_configuration(
+    app: WebApp,
+    *,
+    settings: Iterable[SettingInput],
+    connection_strings: Iterable[ConnectionStringInput],
+    actor=None,
+) -> bool:
+    """The portal's one Save: both lists replaced together or not at all, then
+    one restart if anything changed. Returns whether anything changed."""
+    before = (_settings_snapshot(app), _strings_snapshot(app))
+    replace_app_settings(app, settings, restart=False, actor=actor)
+    replace_connection_strings(app, connection_strings, restart=False, actor=actor)
+    changed = before != (_settings_snapshot(app), _strings_snapshot(app))
+    if changed:
+        request_restart(app, "application settings changed")
+    return changed
+
+
+@transaction.atomic
+def create_app(
+    *,
+    name: str,
+    owner,
+    resource_group: str = "default",
+    linux_fx_version: str = DEFAULT_LINUX_FX_VERSION,
+    app_command_line: str = "",
+    actor=None,
+) -> WebApp:
+    """Create a web app (`az webapp create`); raises ValidationError with field messages."""
+    app = WebApp(
+        name=name,
+        owner=owner,
+        resource_group=resource_group,
+        linux_fx_version=linux_fx_version,
+        app_command_line=app_command_line,
+    )
+    app.full_clean()
+    app.save()
+    record(
+        app=app,
+        action=AuditEvent.Action.APP_CREATE,
+        actor=actor if actor is not None else owner,
+        after={
+            "name": app.name,
+            "resourceGroup": app.resource_group,
+            "linuxFxVersion": app.linux_fx_version,
+            "appCommandLine": app.app_command_line,
+        },
+        summary=f"Created {app.name} ({app.linux_fx_version}) in {app.resource_group}",
+    )
+    return app
+
+
+@transaction.atomic
+def delete_app(app: WebApp, *, actor=None) -> None:
+    """Delete the app's rows and record it. Removing its containers and images
+    belongs to the deploy pipeline (apps.deployments)."""
+    record(
+        app=app,
+        action=AuditEvent.Action.APP_DELETE,
+        actor=actor,
+        before={
+            "name": app.name,
+            "resourceGroup": app.resource_group,
+            "linuxFxVersion": app.linux_fx_version,
+            "appSettings": sorted(_settings_snapshot(app)),
+            "connectionStrings": sorted(_strings_snapshot(app)),
+        },
+        summary=f"Deleted {app.name}",
+    )
+    app.delete()

@@ -10,4 +10,23 @@ urlpatterns = [
     path("apps/new/", views.app_create, name="create"),
     path("apps/<str:name>/", views.overview, name="overview"),
     path("runtimes/", views.runtimes, name="runtimes"),
+    path("runtimes/<str:version>/build/", views.runtime_build, name="runtime-build"),
+    path("runtimes/<str:version>/progress/", views.runtime_progress, name="runtime-progress"),
+]
+
+# The Configuration pages (apps/webapps/views_config.py).
+from apps.webapps import views_config  # noqa: E402
+
+urlpatterns += [
+    path("apps/<str:name>/configuration/", views_config.configuration, name="configuration"),
+    path(
+        "apps/<str:name>/configuration/general/",
+        views_config.configuration_general,
+        name="configuration_general",
+    ),
+    path(
+        "apps/<str:name>/configuration/advanced/<str:kind>/",
+        views_config.configuration_advanced,
+        name="configuration_advanced",
+    ),
 ]

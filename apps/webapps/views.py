@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from apps.engine import runtimes as runtime_catalog
+from apps.webapps import services
 from apps.webapps.forms import CreateWebAppForm
 from apps.webapps.models import WebApp
 
@@ -17,12 +21,38 @@ def _get_app_for_user(request: HttpRequest, name: str) -> WebApp:
 @login_required
 @require_GET
 def app_list(request: HttpRequest) -> HttpResponse:
-    apps = WebApp.objects.for_user(request.user)
+    visible = WebApp.objects.for_user(request.user)
+    apps = visible
     q = request.GET.get("q", "").strip()
     if q:
         apps = apps.filter(name__icontains=q)
+    # Filters as the portal's list has them: state, resource group, runtime stack.
+    filters = {
+        "state": request.GET.get("state", "").strip(),
+        "resource_group": request.GET.get("resource_group", "").strip(),
+        "runtime": request.GET.get("runtime", "").strip(),
+    }
+    if filters["state"]:
+        apps = apps.filter(state=filters["state"])
+    if filters["resource_group"]:
+        apps = apps.filter(resource_group=filters["resource_group"])
+    if filters["runtime"]:
+        apps = apps.filter(linux_fx_version=filters["runtime"])
+    ctx = {
+        "apps": apps,
+        "q": q,
+        "filters": filters,
+        "filtered": bool(q or any(filters.values())),
+        "states": WebApp.State.choices,
+        "resource_groups": visible.order_by("resource_group")
+        .values_list("resource_group", flat=True)
+        .distinct(),
+        "runtimes": visible.order_by("linux_fx_version")
+        .values_list("linux_fx_version", flat=True)
+        .distinct(),
+    }
     template = "webapps/list.html#app-table" if request.htmx else "webapps/list.html"
-    return render(request, template, {"apps": apps, "q": q})
+    return render(request, template, ctx)
 
 
 @login_required
@@ -30,9 +60,14 @@ def app_list(request: HttpRequest) -> HttpResponse:
 def app_create(request: HttpRequest) -> HttpResponse:
     form = CreateWebAppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        app = form.save(commit=False)
-        app.owner = request.user
-        app.save()
+        # Through the service, so the API, the CLI and the page record it alike.
+        app = services.create_app(
+            name=form.cleaned_data["name"],
+            resource_group=form.cleaned_data["resource_group"],
+            linux_fx_version=form.cleaned_data["linux_fx_version"],
+            owner=request.user,
+            actor=request.user,
+        )
         return redirect("webapps:overview", name=app.name)
     return render(request, "webapps/create.html", {"form": form})
 
@@ -48,3 +83,41 @@ def overview(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def runtimes(request: HttpRequest) -> HttpResponse:
     return render(request, "webapps/runtimes.html", {"runtimes": runtime_catalog.catalog()})
+
+
+@login_required
+@require_POST
+def runtime_build(request: HttpRequest, version: str) -> HttpResponse:
+    from apps.engine import builders, tasks
+
+    # Building an image changes the whole server, not one app: staff only.
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can build runtime images.")
+    if version not in runtime_catalog.PYTHON_VERSIONS:
+        raise Http404(f"Python {version} is not offered.")
+    rt = runtime_catalog.runtime(version)
+    if rt.status == runtime_catalog.Status.BUILDABLE:
+        builders.mark_queued(version)
+        tasks.build_runtime.delay_on_commit(version=version)
+        messages.info(request, f"Building {rt.image}: {rt.detail}.")
+    elif rt.status == runtime_catalog.Status.BUILDING:
+        messages.info(request, f"{rt.image} is already being built.")
+    elif rt.status == runtime_catalog.Status.READY:
+        messages.info(request, f"{rt.image} is ready.")
+    else:
+        messages.error(request, f"{rt.image} cannot be built here: {rt.detail}")
+    return redirect("webapps:runtimes")
+
+
+@login_required
+@require_GET
+def runtime_progress(request: HttpRequest, version: str) -> HttpResponse:
+    if version not in runtime_catalog.PYTHON_VERSIONS:
+        raise Http404(f"Python {version} is not offered.")
+    rt = runtime_catalog.runtime(version)
+    response = render(request, "webapps/runtimes.html#progress", {"rt": rt})
+    if rt.status != runtime_catalog.Status.BUILDING:
+        # Done (or failed): stop polling and reload, so the row shows the outcome.
+        response.status_code = HttpResponseStopPolling.status_code
+        response["HX-Refresh"] = "true"
+    return response

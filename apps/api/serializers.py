@@ -1,0 +1,136 @@
+"""Rows -> the JSON `az webapp` prints for the same thing.
+
+Same keys as az where they apply (so `--query` expressions written for az
+keep working), plus a few of Berth's own where az has nothing to say.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from apps.engine.runtimes import Runtime
+from apps.webapps.models import ConnectionString, WebApp
+
+# There is one machine and no subscription; these keep az's id shape.
+SUBSCRIPTION = "berth"
+LOCATION = "berth"
+
+
+def resource_id(app: WebApp) -> str:
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{app.resource_group}"
+        f"/providers/Microsoft.Web/sites/{app.name}"
+    )
+
+
+def app_url(app: WebApp) -> str:
+    """Where the app answers, through the front proxy (port included)."""
+    fallback = f"http://{app.default_host_name}/"
+    try:
+        from apps.proxy.errors import ProxyError
+        from apps.proxy.nginx import app_url as proxy_url
+    except ImportError:  # the proxy app is optional wiring
+        return fallback
+    try:
+        return proxy_url(app.name)
+    except ProxyError:
+        return fallback
+
+
+def site(app: WebApp) -> dict:
+    """`az webapp show` / `create` / `list` entries."""
+    return {
+        "id": resource_id(app),
+        "name": app.name,
+        "type": "Microsoft.Web/sites",
+        "kind": "app,linux",
+        "location": LOCATION,
+        "resourceGroup": app.resource_group,
+        "state": app.state,
+        "enabled": True,
+        "reserved": True,  # az's marker for a Linux app
+        "defaultHostName": app.default_host_name,
+        "hostNames": [app.default_host_name],
+        "enabledHostNames": [app.default_host_name],
+        "httpsOnly": False,
+        "usageState": "Normal",
+        "availabilityState": "Normal",
+        "lastModifiedTimeUtc": app.updated.isoformat(),
+        "siteConfig": {
+            "linuxFxVersion": app.linux_fx_version,
+            "appCommandLine": app.app_command_line,
+            "alwaysOn": True,
+            "healthCheckPath": app.health_check_path or None,
+        },
+        "tags": None,
+        # Berth's own: the address through the front proxy, port included.
+        "url": app_url(app),
+    }
+
+
+def site_config(app: WebApp) -> dict:
+    """`az webapp config show`: flat camelCase. Berth's fixed facts are shown
+    with the value they always have here."""
+    return {
+        "id": resource_id(app) + "/config/web",
+        "name": app.name,
+        "type": "Microsoft.Web/sites/config",
+        "location": LOCATION,
+        "resourceGroup": app.resource_group,
+        "linuxFxVersion": app.linux_fx_version,
+        "windowsFxVersion": None,
+        "pythonVersion": "",
+        "appCommandLine": app.app_command_line,
+        "alwaysOn": True,
+        "healthCheckPath": app.health_check_path or None,
+        "numberOfWorkers": 1,
+        "http20Enabled": False,
+        "httpLoggingEnabled": False,
+        "detailedErrorLoggingEnabled": False,
+        "ftpsState": "Disabled",
+        "minTlsVersion": "1.2",
+        "use32BitWorkerProcess": False,
+        "webSocketsEnabled": True,
+        "scmType": "LocalGit" if app.deployment_branch else "None",
+        "appSettings": None,
+        "connectionStrings": None,
+    }
+
+
+def app_settings(app: WebApp, *, show_values: bool) -> list[dict]:
+    """`az webapp config appsettings list`; values null unless asked for."""
+    return [
+        {"name": s.name, "slotSetting": s.slot_setting, "value": s.value if show_values else None}
+        for s in app.app_settings.all()
+    ]
+
+
+def connection_strings(app: WebApp, *, show_values: bool) -> list[dict]:
+    """`az webapp config connection-string list`."""
+    return [
+        {
+            "name": cs.name,
+            "slotSetting": cs.slot_setting,
+            "type": ConnectionString.Type(cs.type).value,
+            "value": cs.value if show_values else None,
+        }
+        for cs in app.connection_strings.all()
+    ]
+
+
+def runtime(rt: Runtime) -> dict:
+    """`az webapp list-runtimes --os linux` entries, and whether the image is here."""
+    eol = rt.end_of_life
+    past = bool(eol) and date.fromisoformat(eol) < date.today()
+    return {
+        "os": "linux",
+        "runtime": "PYTHON",
+        "version": rt.version,
+        "config": rt.config,
+        "support": "end of life" if past else "supported",
+        "end_of_life": eol or None,
+        # Berth's own: is the runtime image in the engine, or can it be made here.
+        "image": rt.image,
+        "status": rt.status,
+        "detail": rt.detail,
+    }

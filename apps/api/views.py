@@ -1,0 +1,396 @@
+"""The REST API under /api/: thin function views over the same services the
+pages use (apps.webapps.services, apps.deployments.services).
+
+Shapes follow `az webapp` (see apps.api.serializers); the OpenAPI document
+describing all of it is apps.api.openapi.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.contrib.auth import authenticate
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from apps.api import openapi, serializers
+from apps.api.auth import bearer_token
+from apps.api.http import (
+    ApiError,
+    api_view,
+    get_bool,
+    get_str,
+    json_body,
+    json_object,
+    query_bool,
+    reject_unknown,
+)
+from apps.api.models import ApiToken, hash_token
+from apps.engine import runtimes as runtime_catalog
+from apps.engine.errors import EngineError
+from apps.webapps import services
+from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, ConnectionString, WebApp
+
+logger = logging.getLogger(__name__)
+
+# Azure's rule for resource group names.
+RESOURCE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII)
+
+
+def _get_app_for_user(request: HttpRequest, name: str) -> WebApp:
+    """The app, if this user may see it; a resourceGroup query narrows it as -g does."""
+    app = WebApp.objects.for_user(request.user).filter(name=name).first()
+    group = request.GET.get("resourceGroup")
+    if app is None or (group and group.lower() != app.resource_group.lower()):
+        where = f" in resource group {group!r}" if group else ""
+        raise ApiError(
+            404,
+            "ResourceNotFound",
+            f"The web app {name!r} was not found{where}: check the name with `berth webapp list`.",
+        )
+    return app
+
+
+def normalize_linux_fx_version(value: str) -> str:
+    """Accept what az accepts ("PYTHON|3.11", "python:3.11", "3.11") and
+    return App Service's spelling, or say which versions exist."""
+    raw = value.strip()
+    text = raw.upper().replace(":", "|")
+    if "|" not in text:
+        text = f"PYTHON|{text}"
+    stack, _, version = text.partition("|")
+    if stack == "PYTHON" and version in runtime_catalog.PYTHON_VERSIONS:
+        return f"PYTHON|{version}"
+    choices = ", ".join(f"PYTHON|{v}" for v in runtime_catalog.PYTHON_VERSIONS)
+    raise ApiError(
+        422,
+        "InvalidRuntime",
+        f"{raw!r} is not a runtime Berth offers: use one of {choices} "
+        "(see `berth webapp list-runtimes --os linux`).",
+    )
+
+
+def _check_health_check_path(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith("/"):
+        raise ApiError(422, "InvalidProperty", f"Start healthCheckPath with '/': try '/{value}'.")
+    if any(c.isspace() for c in value):
+        raise ApiError(422, "InvalidProperty", "healthCheckPath may not contain spaces.")
+    return value
+
+
+# --- Tokens -------------------------------------------------------------------
+
+
+@api_view(["POST", "DELETE"], auth=False)
+def token(request: HttpRequest) -> HttpResponse | dict:
+    """POST: username + password -> a new token (shown this once).
+    DELETE: revoke the token the request carries (`berth logout`)."""
+    if request.method == "DELETE":
+        deleted, _ = ApiToken.objects.filter(token_hash=hash_token(bearer_token(request))).delete()
+        if not deleted:
+            raise ApiError(401, "Unauthorized", "Send the token to revoke as a Bearer token.")
+        return HttpResponse(status=204)
+    body = json_object(request)
+    reject_unknown(body, {"username", "password", "name"})
+    username = get_str(body, "username", required=True)
+    password = get_str(body, "password", required=True)
+    name = get_str(body, "name") or "berth CLI"
+    user = authenticate(request, username=username, password=password)
+    if user is None or not user.is_active:
+        raise ApiError(
+            401, "InvalidCredentials", "The user name or password is wrong: check both and retry."
+        )
+    row, secret = ApiToken.objects.create_for(user, name)
+    return JsonResponse(
+        {
+            "token": secret,
+            "name": row.name,
+            "user": user.get_username(),
+            "created": row.created.isoformat(),
+        },
+        status=201,
+    )
+
+
+# --- Apps ---------------------------------------------------------------------
+
+
+@api_view(["GET"])
+def apps_list(request: HttpRequest) -> list[dict]:
+    apps = WebApp.objects.for_user(request.user)
+    if group := request.GET.get("resourceGroup"):
+        apps = apps.filter(resource_group__iexact=group)
+    return [serializers.site(app) for app in apps]
+
+
+@api_view(["GET", "PUT", "DELETE"])
+def app_detail(request: HttpRequest, name: str) -> HttpResponse | dict:
+    if request.method == "PUT":
+        return _create_app(request, name)
+    app = _get_app_for_user(request, name)
+    if request.method == "DELETE":
+        _remove_from_engine(app)
+        services.delete_app(app, actor=request.user)
+        return HttpResponse(status=204)
+    return serializers.site(app)
+
+
+def _create_app(request: HttpRequest, name: str) -> JsonResponse:
+    """`az webapp create`: idempotent for the same app in the same group."""
+    body = json_object(request)
+    reject_unknown(body, {"resourceGroup", "linuxFxVersion", "runtime", "appCommandLine"})
+    group = get_str(body, "resourceGroup") or request.GET.get("resourceGroup") or "default"
+    if not RESOURCE_GROUP_RE.match(group):
+        raise ApiError(
+            422,
+            "InvalidResourceGroup",
+            "A resource group name is 1-90 letters, digits, '-', '_', '.', '(' or ')', "
+            "and may not end with '.'.",
+        )
+    runtime = get_str(body, "linuxFxVersion") or get_str(body, "runtime")
+    linux_fx_version = normalize_linux_fx_version(runtime) if runtime else DEFAULT_LINUX_FX_VERSION
+    command = get_str(body, "appCommandLine") or ""
+
+    existing = WebApp.objects.filter(name=name).first()
+    if existing is not None:
+        if not WebApp.objects.for_user(request.user).filter(pk=existing.pk).exists():
+            raise ApiError(
+                409,
+                "NameTaken",
+                f"The name {name!r} is taken (it becomes a host name): choose another.",
+            )
+        if existing.resource_group.lower() != group.lower():
+            raise ApiError(
+                409,
+                "Conflict",
+                f"The web app {name!r} already exists in resource group "
+                f"{existing.resource_group!r}: use -g {existing.resource_group} or another name.",
+            )
+        return JsonResponse(serializers.site(existing), status=200)
+    app = services.create_app(
+        name=name,
+        owner=request.user,
+        resource_group=group,
+        linux_fx_version=linux_fx_version,
+        app_command_line=command,
+        actor=request.user,
+    )
+    return JsonResponse(serializers.site(app), status=201)
+
+
+def _remove_from_engine(app: WebApp) -> None:
+    """Stop routing to the app and remove its containers before the rows go."""
+    from apps.deployments import services as deploy_services
+
+    stop = getattr(deploy_services, "stop_app", None)
+    if stop is None:
+        return
+    try:
+        stop(app)
+    except EngineError as e:
+        # The rows still go: an unreachable engine must not keep a deleted app alive.
+        logger.warning("Deleting %s: could not stop its containers: %s", app.name, e.message)
+
+
+# --- Start, stop, restart -------------------------------------------------------
+
+
+def _lifecycle(name: str):
+    from apps.deployments import services as deploy_services
+
+    function = getattr(deploy_services, name, None)
+    if function is None:
+        raise ApiError(
+            501,
+            "NotImplemented",
+            f"This portal cannot {name.removesuffix('_app')} apps yet: update Berth.",
+        )
+    return function
+
+
+def _outcome(app: WebApp, outcome) -> dict:
+    if outcome is not None and not outcome.ok:
+        raise ApiError(409, "OperationFailed", outcome.message)
+    app.refresh_from_db()
+    return {
+        "name": app.name,
+        "state": app.state,
+        "message": getattr(outcome, "message", "") or "",
+    }
+
+
+def _run(app: WebApp, call):
+    try:
+        return call()
+    except NotImplementedError as e:
+        raise ApiError(501, "NotImplemented", str(e) or "Not available in this portal yet.") from e
+    except EngineError as e:
+        raise ApiError(
+            503, "EngineUnavailable", f"{e.message} (the app's saved state is unchanged)."
+        ) from e
+
+
+@api_view(["POST"])
+def app_start(request: HttpRequest, name: str) -> dict:
+    app = _get_app_for_user(request, name)
+    start = _lifecycle("start_app")
+    return _outcome(app, _run(app, lambda: start(app)))
+
+
+@api_view(["POST"])
+def app_stop(request: HttpRequest, name: str) -> dict:
+    app = _get_app_for_user(request, name)
+    stop = _lifecycle("stop_app")
+    return _outcome(app, _run(app, lambda: stop(app)))
+
+
+@api_view(["POST"])
+def app_restart(request: HttpRequest, name: str) -> dict:
+    app = _get_app_for_user(request, name)
+    restart = _lifecycle("restart_app")
+    return _outcome(app, _run(app, lambda: restart(app, reason="restart requested (API)")))
+
+
+# --- Configuration ----------------------------------------------------------------
+
+CONFIG_FIELDS = {
+    "linuxFxVersion": "linux_fx_version",
+    "appCommandLine": "app_command_line",
+    "healthCheckPath": "health_check_path",
+}
+
+
+@api_view(["GET", "PATCH"])
+def app_config(request: HttpRequest, name: str) -> dict:
+    app = _get_app_for_user(request, name)
+    if request.method == "PATCH":
+        body = json_object(request)
+        reject_unknown(body, set(CONFIG_FIELDS))
+        changes = {CONFIG_FIELDS[key]: get_str(body, key) for key in CONFIG_FIELDS}
+        if changes["linux_fx_version"] is not None:
+            changes["linux_fx_version"] = normalize_linux_fx_version(changes["linux_fx_version"])
+        if changes["health_check_path"] is not None:
+            changes["health_check_path"] = _check_health_check_path(changes["health_check_path"])
+        if changes["app_command_line"] is not None:
+            changes["app_command_line"] = changes["app_command_line"].strip()
+        services.update_general_settings(app, **changes, actor=request.user)
+        app.refresh_from_db()
+    return serializers.site_config(app)
+
+
+# --- App settings and connection strings --------------------------------------------
+
+
+def _items(request: HttpRequest, allowed: set[str]) -> list[dict]:
+    body = json_body(request)
+    if not isinstance(body, list):
+        raise ApiError(
+            400,
+            "InvalidBody",
+            'The body must be a JSON list of {"name": ..., "value": ...} objects.',
+        )
+    for item in body:
+        if not isinstance(item, dict):
+            raise ApiError(400, "InvalidBody", 'Each entry must be {"name": ..., "value": ...}.')
+        reject_unknown(item, allowed)
+        get_str(item, "name", required=True)
+        get_str(item, "value", required=True)
+    return body
+
+
+def _names(request: HttpRequest) -> list[str]:
+    names = [n for n in request.GET.getlist("settingNames") if n]
+    if not names:
+        raise ApiError(400, "MissingQuery", "Name what to delete: ?settingNames=NAME (repeatable).")
+    return names
+
+
+@api_view(["GET", "PUT", "PATCH", "DELETE"])
+def app_settings(request: HttpRequest, name: str) -> list[dict]:
+    """GET lists (values only with showValues=true); PATCH adds or updates;
+    PUT replaces all; DELETE removes ?settingNames=. Changes answer the list
+    with values null, as az does."""
+    app = _get_app_for_user(request, name)
+    if request.method == "GET":
+        return serializers.app_settings(app, show_values=query_bool(request, "showValues"))
+    if request.method == "DELETE":
+        services.delete_app_settings(app, _names(request), actor=request.user)
+    else:
+        items = [
+            services.SettingInput(
+                name=item["name"], value=item["value"], slot_setting=get_bool(item, "slotSetting")
+            )
+            for item in _items(request, {"name", "value", "slotSetting"})
+        ]
+        if request.method == "PUT":
+            services.replace_app_settings(app, items, actor=request.user)
+        else:
+            services.set_app_settings(app, items, actor=request.user)
+    return serializers.app_settings(app, show_values=False)
+
+
+@api_view(["GET", "PUT", "PATCH", "DELETE"])
+def connection_strings(request: HttpRequest, name: str) -> list[dict]:
+    app = _get_app_for_user(request, name)
+    if request.method == "GET":
+        return serializers.connection_strings(app, show_values=query_bool(request, "showValues"))
+    if request.method == "DELETE":
+        services.delete_connection_strings(app, _names(request), actor=request.user)
+    else:
+        items = []
+        for item in _items(request, {"name", "value", "type", "slotSetting"}):
+            items.append(
+                services.ConnectionStringInput(
+                    name=item["name"],
+                    value=item["value"],
+                    type=_connection_string_type(get_str(item, "type") or "Custom"),
+                    slot_setting=get_bool(item, "slotSetting"),
+                )
+            )
+        if request.method == "PUT":
+            services.replace_connection_strings(app, items, actor=request.user)
+        else:
+            services.set_connection_strings(app, items, actor=request.user)
+    return serializers.connection_strings(app, show_values=False)
+
+
+def _connection_string_type(value: str) -> str:
+    """az's --connection-string-type is case-insensitive."""
+    for choice in ConnectionString.Type:
+        if choice.value.lower() == value.lower():
+            return choice.value
+    raise ApiError(
+        422,
+        "InvalidProperty",
+        f"{value!r} is not a connection string type: use one of "
+        f"{', '.join(t.value for t in ConnectionString.Type)}.",
+    )
+
+
+# --- Runtimes -------------------------------------------------------------------------
+
+
+@api_view(["GET"])
+def runtimes(request: HttpRequest) -> list[dict]:
+    """`az webapp list-runtimes --os linux`: Berth runs Linux apps only."""
+    os_type = request.GET.get("os", "linux").lower()
+    if os_type not in ("linux", "windows"):
+        raise ApiError(400, "InvalidQuery", "os must be linux or windows.")
+    if os_type == "windows":
+        return []
+    return [serializers.runtime(rt) for rt in runtime_catalog.catalog()]
+
+
+# --- The schema and its page ------------------------------------------------------------
+
+
+@api_view(["GET"], auth=False)
+def openapi_json(request: HttpRequest) -> dict:
+    return openapi.document()
+
+
+@api_view(["GET"], auth=False)
+def docs(request: HttpRequest) -> HttpResponse:
+    return render(request, "api/docs.html", {"operations": openapi.operations()})

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from apps.audit import views
+
+app_name = "audit"
+urlpatterns = [
+    path("apps/<str:name>/activity/", views.activity, name="activity"),
+    path("apps/<str:name>/activity.json", views.activity_json, name="activity_json"),
+]

@@ -1,0 +1,397 @@
+"""Build a release image, start it beside the serving one, health-check it,
+then switch the proxy and retire the old container.
+
+Everything here talks to the engine through apps.engine.client and reports
+progress into a DeploymentLog, which keeps Deployment.log at most a second
+behind. A failure raises DeployFailed with a message for the user; the
+serving container is only touched after the new one is healthy.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import logging
+import os
+import queue
+import secrets as pysecrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.deployments import build, startup
+from apps.deployments.intake import to_tar
+from apps.deployments.models import Deployment
+from apps.deployments.source import SourceTree
+from apps.engine import client as engine
+from apps.engine.errors import EngineError
+from apps.engine.runtimes import image_tag
+from apps.webapps.environment import build_environment, mask, secret_values
+from apps.webapps.models import WebApp
+
+logger = logging.getLogger(__name__)
+
+NETWORK = "berth"
+PIP_CACHE_VOLUME = "berth-pip-cache"
+PIP_CACHE_DIR = "/var/cache/berth-pip"
+CA_PATH = "/etc/berth/ca-certificates.crt"
+APP_PORT = 8000
+APP_PATH = "/home/site/wwwroot"
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behind
+
+
+class DeployFailed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DeploymentLog:
+    """Deployment.log, kept up to date from the thread that owns the deployment
+    (all database writes stay in that one thread). Secrets are masked over
+    the whole text on every write, so a secret split across chunks is still
+    masked."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment_id = deployment.pk
+        self.secrets = secret_values(deployment.app)
+        self.text = deployment.log
+        self.last_flush = 0.0
+        self.dirty = False
+
+    def write(self, text: str) -> None:
+        self.text += text
+        self.dirty = True
+        self.maybe_flush()
+
+    def line(self, message: str) -> None:
+        self.write(f"{timezone.now():%H:%M:%S} {message}\n")
+
+    def maybe_flush(self) -> None:
+        if self.dirty and time.monotonic() - self.last_flush >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        Deployment.objects.filter(pk=self.deployment_id).update(log=self.masked())
+        self.last_flush = time.monotonic()
+        self.dirty = False
+
+    def masked(self) -> str:
+        return mask(self.text, self.secrets)
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.masked().splitlines()[-lines:])
+
+
+def _labels(app: WebApp, deployment: Deployment, role: str) -> dict[str, str]:
+    return {"io.berth.app": app.name, "io.berth.deployment": str(deployment.pk), "io.berth.role": role}
+
+
+def release_tag(app: WebApp, deployment: Deployment) -> str:
+    return f"berth/app-{app.name}:{deployment.pk}"
+
+
+def runtime_image(app: WebApp) -> str:
+    tag = image_tag(app.python_version)
+    if not engine.image_exists(tag):
+        raise DeployFailed(
+            f"The runtime image {tag} for Python {app.python_version} is not here yet: "
+            f"run `python manage.py runtime ensure {app.python_version}` (or pick a ready "
+            "version on the Configuration page), then deploy again."
+        )
+    return tag
+
+
+def _host_pip_config() -> dict[str, str]:
+    """Index settings from the host's pip config that a container can use
+    (http(s) URLs only: file:// indexes are paths on the host)."""
+    parser = configparser.ConfigParser()
+    files = ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", str(Path.home() / ".config/pip/pip.conf")]
+    if extra := os.getenv("PIP_CONFIG_FILE"):
+        files.append(extra)
+    with contextlib.suppress(configparser.Error):
+        parser.read(files)
+    found: dict[str, str] = {}
+    for key, env in (
+        ("index-url", "PIP_INDEX_URL"),
+        ("extra-index-url", "PIP_EXTRA_INDEX_URL"),
+        ("find-links", "PIP_FIND_LINKS"),
+    ):
+        value = os.getenv(env) or parser.get("global", key, fallback="")
+        urls = [u for u in value.split() if u.startswith(("http://", "https://"))]
+        if urls:
+            found[env] = " ".join(urls)
+    return found
+
+
+def build_env(app: WebApp) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """The build container's environment (app settings, as Oryx has them,
+    plus pip's) and mounts (CA bundle, shared pip cache)."""
+    env = build_environment(app)
+    env.update(_host_pip_config())
+    if settings.BERTH_PIP_INDEX_URL:
+        env["PIP_INDEX_URL"] = settings.BERTH_PIP_INDEX_URL
+    if settings.BERTH_PIP_EXTRA_INDEX_URL:
+        env["PIP_EXTRA_INDEX_URL"] = settings.BERTH_PIP_EXTRA_INDEX_URL
+    env.update(
+        PIP_CACHE_DIR=PIP_CACHE_DIR,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_PROGRESS_BAR="off",
+        PIP_ROOT_USER_ACTION="ignore",
+        PIP_NO_INPUT="1",
+    )
+    mounts = {PIP_CACHE_VOLUME: (PIP_CACHE_DIR, "rw")}
+    ca = settings.BERTH_BUILD_CA_BUNDLE
+    if ca and Path(ca).is_file():
+        mounts[str(Path(ca).resolve())] = (CA_PATH, "ro")
+        env.update(PIP_CERT=CA_PATH, REQUESTS_CA_BUNDLE=CA_PATH, SSL_CERT_FILE=CA_PATH)
+    return env, mounts
+
+
+def build_release(deployment: Deployment, tree: SourceTree, detection: startup.Detection, log: DeploymentLog) -> str:
+    """Run the build in a container from the runtime image; commit it as the
+    release image. Returns the image tag."""
+    app = deployment.app
+    base = runtime_image(app)
+    app_settings = {s.name: s.value for s in app.app_settings.all()}
+    script = build.script(tree, app_settings)
+    env, mounts = build_env(app)
+    engine.ensure_volume(PIP_CACHE_VOLUME)
+    name = f"berth-build-{app.name}-{deployment.pk}"
+    engine.remove_container(name)  # a leftover from a crashed worker
+    log.line(f"Build container {name} from {base} (time limit {settings.BERTH_BUILD_TIMEOUT} s)")
+    container = engine.create_container(
+        base,
+        ["bash", "-c", script],
+        name=name,
+        environment=env,
+        labels=_labels(app, deployment, "build"),
+        mem_limit=settings.BERTH_BUILD_MEMORY,
+        mounts=mounts,
+    )
+    try:
+        engine.put_archive(container, "/", to_tar(Path(deployment.artifact)))
+        engine.start_container(container)
+        code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT)
+        if code != 0:
+            why = f"The build failed (exit code {code})."
+            if code == 137:
+                why = (
+                    f"The build was killed (exit code 137): out of memory? The limit is "
+                    f"{settings.BERTH_BUILD_MEMORY} (BERTH_BUILD_MEMORY)."
+                )
+            raise DeployFailed(why + " The app still serves its previous release.")
+        tag = release_tag(app, deployment)
+        pythonpath = f"{APP_PATH}/antenv/lib/python{app.python_version}/site-packages"
+        engine.commit_container(
+            container,
+            tag,
+            changes=[
+                f"WORKDIR {APP_PATH}",
+                f"ENV PATH={APP_PATH}/antenv/bin:{BASE_PATH}",
+                f"ENV PYTHONPATH={pythonpath}",
+                "CMD " + _json_cmd(startup.script(detection, "", tree)),
+            ],
+            labels=_labels(app, deployment, "release"),
+        )
+        log.line(f"Release image {tag} saved.")
+        return tag
+    finally:
+        engine.remove_container(container)
+
+
+def _json_cmd(script: str) -> str:
+    import json
+
+    return json.dumps(["bash", "-c", script])
+
+
+def _stream_until_exit(container: str, log: DeploymentLog, limit: int) -> int:
+    """Copy the container's output into the log as it comes; kill it at the
+    time limit. Returns the exit code."""
+    chunks: queue.Queue[bytes | None] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for chunk in engine.follow_logs(container):
+                chunks.put(chunk)
+        except EngineError as e:
+            chunks.put(f"\n{e.message}\n".encode())
+        finally:
+            chunks.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            chunk = chunks.get(timeout=FLUSH_EVERY)
+        except queue.Empty:
+            chunk = b""
+        if chunk is None:
+            break
+        if chunk:
+            log.write(chunk.decode("utf-8", "replace"))
+        log.maybe_flush()
+        if time.monotonic() > deadline:
+            engine.kill_container(container)
+            reader.join(timeout=5)
+            raise DeployFailed(
+                f"The build took longer than {limit} s (BERTH_BUILD_TIMEOUT) and was stopped. "
+                "The app still serves its previous release."
+            )
+    log.flush()
+    return engine.wait_container(container, timeout=30)
+
+
+@dataclass(frozen=True)
+class Started:
+    container: str
+    host_port: int
+
+
+def run_release(
+    app: WebApp, deployment: Deployment, log: DeploymentLog, *, name: str = ""
+) -> Started:
+    """Start a container from the deployment's image beside the serving one
+    and wait until it answers HTTP. On failure it is removed and DeployFailed
+    says why, with the app's own last log lines."""
+    detection = startup.Detection.from_dict(deployment.startup)
+    tree = SourceTree.from_zip(deployment.artifact) if _exists(deployment.artifact) else None
+    script = startup.script(detection, app.app_command_line, tree)
+    engine.ensure_network(NETWORK)
+    name = name or f"berth-{app.name}-{deployment.pk}"
+    if engine.container_exists(name):
+        name = f"{name}-{pysecrets.token_hex(3)}"
+    for line in startup.describe(detection, app.app_command_line, tree).splitlines():
+        log.line(line)
+    container = engine.create_container(
+        deployment.image,
+        ["bash", "-c", script],
+        name=name,
+        environment=build_environment(app, instance_id=name),
+        labels=_labels(app, deployment, "app"),
+        mem_limit=settings.BERTH_APP_MEMORY,
+        network=NETWORK,
+        publish_port=APP_PORT,
+        restart=True,
+    )
+    try:
+        engine.start_container(container)
+        port = engine.published_port(container, APP_PORT)
+        if not port:
+            raise DeployFailed(f"Container {name} has no published port {APP_PORT}.")
+        log.line(f"Started container {name} on 127.0.0.1:{port}; waiting for HTTP.")
+        _health_check(app, name, port, log)
+    except (DeployFailed, EngineError) as e:
+        message = e.message
+        with contextlib.suppress(EngineError):
+            app_log = "\n".join(engine.container_logs(name, tail=40, timestamps=False))
+            log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
+        with contextlib.suppress(EngineError):
+            engine.remove_container(name)
+        raise DeployFailed(message) from e
+    return Started(name, port)
+
+
+def _exists(path: str) -> bool:
+    return bool(path) and Path(path).is_file()
+
+
+def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> None:
+    """Like App Service's warm-up: any HTTP answer below 500 is ready."""
+    limit = settings.BERTH_START_TIME_LIMIT
+    path = app.health_check_path or "/"
+    url = f"http://127.0.0.1:{port}{path if path.startswith('/') else '/' + path}"
+    session = requests.Session()
+    session.trust_env = False  # never through an HTTP proxy: this is 127.0.0.1
+    started = time.monotonic()
+    last = "no answer yet"
+    while time.monotonic() - started < limit:
+        try:
+            answer = session.get(
+                url, headers={"Host": app.default_host_name}, timeout=5, allow_redirects=False
+            )
+        except requests.RequestException as e:
+            last = f"no answer ({type(e).__name__})"
+        else:
+            if answer.status_code < 500:
+                log.line(
+                    f"Health check: GET {path} answered {answer.status_code} after "
+                    f"{time.monotonic() - started:.1f} s."
+                )
+                return
+            last = f"HTTP {answer.status_code}"
+        state = engine.container_state(container)
+        if state.status in ("exited", "dead") or state.restart_count >= 2:
+            raise DeployFailed(
+                f"Container {container} stopped (exit code {state.exit_code}, restarted "
+                f"{state.restart_count} times) before answering HTTP on port {APP_PORT}: "
+                "see the app's log lines below. The app still serves its previous release."
+            )
+        log.maybe_flush()
+        time.sleep(0.2)
+    raise DeployFailed(
+        f"Container {container} didn't respond to HTTP pings on port: {APP_PORT} within "
+        f"{limit} s ({last}), failing site start. The app still serves its previous release."
+    )
+
+
+def route(app: WebApp, started: Started, log: DeploymentLog) -> None:
+    """Point the front proxy at the new container, if the proxy is installed."""
+    if not getattr(settings, "BERTH_PROXY_ROUTING", True):
+        return
+    try:
+        from apps.proxy.nginx import set_route
+    except ImportError:
+        return
+    try:
+        set_route(app.name, f"127.0.0.1:{started.host_port}")
+        log.line(f"Proxy: {app.default_host_name} -> 127.0.0.1:{started.host_port}")
+    except Exception as e:  # the proxy's own errors; the release still runs
+        log.line(f"WARNING: the proxy could not be updated: {e}")
+
+
+def unroute(app: WebApp) -> None:
+    if not getattr(settings, "BERTH_PROXY_ROUTING", True):
+        return
+    try:
+        from apps.proxy.nginx import remove_route
+    except ImportError:
+        return
+    try:
+        remove_route(app.name)
+    except Exception as e:
+        logger.warning("Could not remove the proxy route of %s: %s", app.name, e)
+
+
+def swap(app: WebApp, deployment: Deployment, started: Started, log: DeploymentLog) -> None:
+    """The new container is healthy: route to it, mark it active, retire the rest."""
+    route(app, started, log)
+    with transaction.atomic():
+        Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).update(
+            active=False
+        )
+        Deployment.objects.filter(pk=deployment.pk).update(
+            active=True, container=started.container, host_port=started.host_port
+        )
+    deployment.active = True
+    deployment.container, deployment.host_port = started.container, started.host_port
+    retire_others(app, keep=started.container, log=log)
+
+
+def retire_others(app: WebApp, *, keep: str = "", log: DeploymentLog | None = None) -> None:
+    for name in engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"}):
+        if name == keep:
+            continue
+        engine.stop_container(name, timeout=5)
+        engine.remove_container(name)
+        if log:
+            log.line(f"Stopped and removed the previous container {name}.")

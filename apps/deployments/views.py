@@ -1,0 +1,197 @@
+"""Kudu-shaped deployment API and the local Git endpoint.
+
+Both authenticate with the app's publishing credentials (HTTP basic) or a
+user's API token (Bearer, apps.api). They are CSRF-exempt because they take
+no cookies for writes: a session only reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.deployments import gitrepo, intake, services
+from apps.deployments.models import Deployment
+from apps.webapps.models import WebApp
+
+TRUE = ("1", "true", "yes")
+
+
+class Unauthorized(Exception):
+    pass
+
+
+def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, _, password = base64.b64decode(value.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return username, password
+
+
+def _publishing_credentials_match(app: WebApp, username: str, password: str) -> bool:
+    # Kudu accepts "$app" and "app\$app" for the same user.
+    username = username.rpartition("\\")[2]
+    ok_user = hmac.compare_digest(username.encode(), app.publishing_username.encode())
+    ok_password = hmac.compare_digest(password.encode(), app.publishing_password.encode())
+    return ok_user and ok_password
+
+
+def _token_user(request: HttpRequest):
+    try:
+        from apps.api.auth import user_from_request
+    except ImportError:
+        return None
+    return user_from_request(request)
+
+
+def _app_for_request(request: HttpRequest, name: str, *, write: bool) -> tuple[WebApp, object]:
+    """The app, if the request may deploy to it (write) or read it; raises
+    Unauthorized. Returns (app, user or None)."""
+    app = WebApp.objects.filter(name=name).first()
+    if credentials := _basic_credentials(request):
+        if app and _publishing_credentials_match(app, *credentials):
+            return app, None
+        raise Unauthorized
+    user = _token_user(request)
+    if user is None and not write and request.user.is_authenticated:
+        user = request.user
+    if user is not None and app and WebApp.objects.for_user(user).filter(pk=app.pk).exists():
+        return app, user
+    raise Unauthorized
+
+
+def _unauthorized(name: str) -> HttpResponse:
+    answer = JsonResponse(
+        {"error": "Use the app's deployment credentials (HTTP basic) or an API token."},
+        status=401,
+    )
+    answer["WWW-Authenticate"] = f'Basic realm="Berth: {name}"'
+    return answer
+
+
+def deployment_json(request: HttpRequest, d: Deployment) -> dict:
+    url = reverse("deployments:detail", args=[d.app.name, d.pk])
+    return {
+        "id": d.pk,
+        "status": d.status,
+        "status_text": d.status_text,
+        "complete": d.is_finished,
+        "active": d.active,
+        "source": d.source,
+        "author": d.author,
+        "deployer": d.deployer.get_username() if d.deployer else "",
+        "message": d.message,
+        "commit_id": d.commit_id,
+        "image": d.image,
+        "received_time": d.created.isoformat() if d.created else None,
+        "start_time": d.started.isoformat() if d.started else None,
+        "end_time": d.finished.isoformat() if d.finished else None,
+        "url": request.build_absolute_uri(url),
+        "log_url": request.build_absolute_uri(url + "/log"),
+        "site_url": f"http://{d.app.default_host_name}/",
+    }
+
+
+@csrf_exempt
+@require_POST
+def zipdeploy(request: HttpRequest, name: str) -> HttpResponse:
+    """Kudu's POST /api/zipdeploy: the body is the zip (or a multipart file).
+    Synchronous unless ?isAsync=true."""
+    try:
+        app, user = _app_for_request(request, name, write=True)
+    except Unauthorized:
+        return _unauthorized(name)
+    upload = next(iter(request.FILES.values()), None) if request.FILES else request
+    try:
+        deployment = services.create_deployment(
+            app,
+            upload,
+            deployer=user,
+            author=request.GET.get("author", "") or (user.get_username() if user else "zipdeploy"),
+            message=request.GET.get("message", ""),
+        )
+    except intake.BadZip as e:
+        return JsonResponse({"error": e.message}, status=400)
+    if request.GET.get("isAsync", "").lower() in TRUE:
+        services.enqueue(deployment)
+        answer = JsonResponse(deployment_json(request, deployment), status=202)
+        answer["Location"] = reverse("deployments:detail", args=[app.name, deployment.pk])
+        return answer
+    # Synchronous: do the work here (no worker needed), outside any transaction.
+    deployment = services.run_deployment(deployment.pk)
+    status = 200 if deployment.status == Deployment.Status.SUCCESS else 400
+    return JsonResponse(deployment_json(request, deployment), status=status)
+
+
+@require_GET
+def deployment_list(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        app, _ = _app_for_request(request, name, write=False)
+    except Unauthorized:
+        return _unauthorized(name)
+    deployments = Deployment.objects.filter(app=app).select_related("app", "deployer")[:100]
+    return JsonResponse([deployment_json(request, d) for d in deployments], safe=False)
+
+
+@require_GET
+def deployment_detail(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    try:
+        app, _ = _app_for_request(request, name, write=False)
+    except Unauthorized:
+        return _unauthorized(name)
+    d = get_object_or_404(Deployment.objects.select_related("app", "deployer"), app=app, pk=pk)
+    return JsonResponse(deployment_json(request, d))
+
+
+@require_GET
+def deployment_log(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    """The build and start-up log as plain text (secrets are already masked)."""
+    try:
+        app, _ = _app_for_request(request, name, write=False)
+    except Unauthorized:
+        return _unauthorized(name)
+    d = get_object_or_404(Deployment, app=app, pk=pk)
+    return HttpResponse(d.log, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+    """Redeploy an earlier release (rollback): its image, no rebuild. Async."""
+    try:
+        app, user = _app_for_request(request, name, write=True)
+    except Unauthorized:
+        return _unauthorized(name)
+    old = get_object_or_404(Deployment, app=app, pk=pk)
+    try:
+        new = services.redeploy(old, deployer=user)
+    except ValueError as e:
+        return JsonResponse({"error": str(e)}, status=400)
+    services.enqueue(new)
+    answer = JsonResponse(deployment_json(request, new), status=202)
+    answer["Location"] = reverse("deployments:detail", args=[app.name, new.pk])
+    return answer
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def git_http(request: HttpRequest, name: str, path: str) -> HttpResponse:
+    """`git push http://<portal>/git/<name>.git`: git's smart HTTP through
+    `git http-backend`; a push to the deployment branch deploys it."""
+    try:
+        app, user = _app_for_request(request, name, write=True)
+    except Unauthorized:
+        return _unauthorized(name)
+    return gitrepo.serve(request, app, path, user=user)

@@ -1,0 +1,5 @@
+"""`berth`: Berth's command line, shaped like `az webapp`."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+raise RuntimeError("this app crashes at import time")

@@ -1,0 +1,4 @@
+import yaml  # noqa: F401
+from flask import Flask
+
+app = Flask(__name__)

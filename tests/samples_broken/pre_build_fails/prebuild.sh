@@ -1,0 +1,2 @@
+echo "compiling assets"
+npm run build
