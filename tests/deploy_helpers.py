@@ -35,3 +35,11 @@ def cleanup_app(app_name: str) -> None:
         for image in engine.client().images.list(name=f"berth/app-{app_name}"):
             for tag in image.tags:
                 engine.remove_image(tag)
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()

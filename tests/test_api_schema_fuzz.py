@@ -20,7 +20,7 @@ from apps.webapps.models import WebApp
 pytestmark = [pytest.mark.postgres]
 
 FUZZ_APP = "fuzz-app"
-FUZZ_EXAMPLES = int(os.getenv("BERTH_FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.getenv("BERTH_FUZZ_EXAMPLES", "25"))
 
 
 @pytest.fixture
@@ -46,7 +46,6 @@ def fuzz_user(django_user_model):
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
-    derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
 def test_schema_fuzz_finds_no_server_errors(case, fuzz_user):

@@ -14,8 +14,9 @@ import requests
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.engine import client as engine
 from apps.webapps.models import AppSetting, WebApp
-from tests.deploy_helpers import SAMPLES, cleanup_app, zip_sample
+from tests.deploy_helpers import SAMPLES, cleanup_app, zip_files, zip_sample
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
@@ -96,13 +97,19 @@ def test_it_deploys_flask_and_keeps_the_old_release_through_failures(client, mak
     print(f"\nflask zip deploy: cold {cold:.1f} s, warm {warm:.1f} s")
 
     # A failed build leaves v2 serving.
-    body = zipdeploy(client, app, zip_sample("flask_app", {"requirements.txt": "no-such-package-berth-xyz==0.0.1\n"}))
+    body = zipdeploy(
+        client,
+        app,
+        zip_sample("flask_app", {"requirements.txt": "no-such-package-berth-xyz==0.0.1\n"}),
+    )
     assert body["status"] == "failed"
     assert "build failed" in body["status_text"]
     assert get(v2).json()["version"] == "v2"
 
     # A crashing app fails its health check; v2 keeps serving.
-    body = zipdeploy(client, app, zip_sample("flask_app", {"app.py": sample_app + "\nraise SystemExit(3)\n"}))
+    body = zipdeploy(
+        client, app, zip_sample("flask_app", {"app.py": sample_app + "\nraise SystemExit(3)\n"})
+    )
     assert body["status"] == "failed"
     crashed = Deployment.objects.get(pk=body["id"])
     assert "SystemExit" in crashed.log or "exit code" in crashed.status_text
@@ -116,7 +123,6 @@ def test_it_deploys_flask_and_keeps_the_old_release_through_failures(client, mak
     assert rollback.image == v1.image
     assert "no build" in rollback.log
     assert get(rollback).json()["version"] == "v1"
-
 
 
 def test_it_deploys_django_at_the_root_with_collectstatic(make_app):
@@ -144,7 +150,11 @@ def test_a_git_push_deploys_the_branch(live_server, make_app, tmp_path, monkeypa
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", "-c", "user.name=Alice", "-c", "user.email=alice@example.org", *args],
-            cwd=work, check=True, capture_output=True, text=True, timeout=300,
+            cwd=work,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
         ).stdout
 
     git("init", "-q", "-b", "main")
@@ -169,8 +179,49 @@ def test_a_git_push_deploys_the_branch(live_server, make_app, tmp_path, monkeypa
 def test_a_git_push_with_a_wrong_password_is_refused(live_server, make_app, tmp_path):
     app = make_app("e2e-git")
     result = subprocess.run(
-        ["git", "ls-remote", f"{live_server.url.replace('http://', 'http://x:wrong@')}/git/{app.name}.git"],
-        capture_output=True, text=True, timeout=60, env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"},
+        [
+            "git",
+            "ls-remote",
+            f"{live_server.url.replace('http://', 'http://x:wrong@')}/git/{app.name}.git",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode != 0
     assert Deployment.objects.count() == 0
+
+
+def test_build_hooks_gunicorn_conf_a_failing_startup_script_and_restart(make_app):
+    app = make_app("e2e-hooks", app_command_line="startup.sh")
+    AppSetting.objects.create(app=app, name="PRE_BUILD_COMMAND", value="echo pre > built.txt")
+    AppSetting.objects.create(app=app, name="POST_BUILD_COMMAND", value="echo post >> built.txt")
+    d = services.run_deployment(services.create_deployment(app, zip_sample("hooks_app")).pk)
+    assert d.status == "success", d.log
+    assert "Could not find setup.py or requirements.txt; Not running pip install." in d.log
+    page = get(d).json()
+    assert page["built"] == "pre\npost\n"  # files the hooks write ship with the app
+    assert page["from_conf"] == "yes"
+    app_log = "\n".join(engine.container_logs(d.container, timestamps=False))
+    assert "this startup script is broken" in app_log
+    assert "exited with code 7" in app_log
+    assert "Falling back to automatic detection" in app_log
+    assert "-c /home/site/wwwroot/gunicorn.conf.py app:app" in app_log
+
+    # A changed setting reaches the app through a health-checked restart.
+    AppSetting.objects.create(app=app, name="GREETING", value="restarted")
+    outcome = services.restart_app(app, reason="test")
+    assert outcome.ok, outcome.log
+    d.refresh_from_db()
+    assert get(d).json()["greeting"] == "restarted"
+    assert len(engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"})) == 1
+
+
+def test_an_app_with_nothing_to_run_gets_the_default_site(make_app):
+    app = make_app("e2e-default")
+    d = services.create_deployment(app, zip_files({"README.md": "Nothing to run here."}))
+    d = services.run_deployment(d.pk)
+    assert d.status == "success", d.log
+    assert "Detected: default" in d.log
+    assert get(d).status_code == 200

@@ -82,9 +82,9 @@ def test_it_refuses_a_zip_bomb(settings):
 
 def test_it_allows_symlinks_inside_the_tree_and_makes_a_tar(tmp_path):
     path = intake.receive(make_zip({"app.py": "print()", "sub/a.txt": "a"}, {"sub/l": "a.txt"}))
-    tar = tarfile.open(fileobj=intake.to_tar(path))
-    names = tar.getnames()
-    assert "home/site/wwwroot/app.py" in names
-    assert "home/site/wwwroot/sub" in names
-    assert tar.getmember("home/site/wwwroot/sub/l").issym()
-    assert tar.extractfile("home/site/wwwroot/app.py").read() == b"print()"
+    with tarfile.open(fileobj=intake.to_tar(path)) as tar:
+        names = tar.getnames()
+        assert "home/site/wwwroot/app.py" in names
+        assert "home/site/wwwroot/sub" in names
+        assert tar.getmember("home/site/wwwroot/sub/l").issym()
+        assert tar.extractfile("home/site/wwwroot/app.py").read() == b"print()"

@@ -142,13 +142,15 @@ def test_a_database_that_wants_ssl_is_diagnosed(deploy):
 
 def test_out_of_memory_is_a_container_crash(deploy):
     deployment, report = deploy("out_of_memory")
-    f = fired(report)["crash_loop"]
+    f = fired(report).get("crash_loop")
+    assert f is not None, deployment.log[-3000:]
     assert f.facts["oom_killed"] == "true" or f.facts.get("exit_code") == "137", deployment.log
 
 
 def test_an_app_on_the_wrong_port_is_diagnosed(deploy):
-    deployment, report = deploy("wrong_port", command="python app.py")
-    f = fired(report)["startup_timeout"]
+    deployment, report = deploy("wrong_port", command="gunicorn --bind=127.0.0.1:5000 app:app")
+    f = fired(report).get("startup_timeout")
+    assert f is not None, (deployment.log, [r.detector.id for r in report.fired()])
     assert f.facts["host"] == "127.0.0.1" and f.facts["port"] == "5000", deployment.log
     assert f.action.value == "gunicorn --bind=0.0.0.0 --timeout 600 app:app"
 

@@ -14,6 +14,19 @@ from __future__ import annotations
 
 from functools import cache
 
+from apps.engine.runtimes import PYTHON_VERSIONS
+
+# What the views accept, said in the schema so clients (and the fuzzer) know.
+LINUX_FX_VERSION = {
+    "type": "string",
+    "enum": [f"PYTHON|{v}" for v in PYTHON_VERSIONS],
+    "description": "PYTHON|3.X; the API also takes az's python:3.X and a bare 3.X.",
+    "examples": ["PYTHON|3.11"],
+}
+HEALTH_CHECK_PATH = {"type": "string", "pattern": r"^(/\S*)?$", "examples": ["/healthz"]}
+SETTING_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.:-]*$", "maxLength": 1024}
+RESOURCE_GROUP = {"type": "string", "pattern": r"^[-\w.()]{0,89}[-\w()]$", "default": "default"}
+
 APP_NAME = {
     "name": "name",
     "in": "path",
@@ -155,8 +168,8 @@ SCHEMAS: dict[str, dict] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "resourceGroup": {"type": "string", "default": "default"},
-            "linuxFxVersion": {"type": "string", "examples": ["PYTHON|3.11"]},
+            "resourceGroup": RESOURCE_GROUP,
+            "linuxFxVersion": LINUX_FX_VERSION,
             "runtime": {
                 "type": "string",
                 "description": "az's --runtime: PYTHON|3.11, PYTHON:3.11 or 3.11.",
@@ -182,12 +195,12 @@ SCHEMAS: dict[str, dict] = {
         "additionalProperties": False,
         "description": "What can change (then the app restarts to apply it).",
         "properties": {
-            "linuxFxVersion": {"type": "string", "examples": ["PYTHON|3.11"]},
+            "linuxFxVersion": LINUX_FX_VERSION,
             "appCommandLine": {
                 "type": "string",
                 "description": "The startup command or startup file; empty: auto-detect.",
             },
-            "healthCheckPath": {"type": "string", "examples": ["/healthz"]},
+            "healthCheckPath": HEALTH_CHECK_PATH,
         },
     },
     "AppSetting": {
@@ -195,7 +208,7 @@ SCHEMAS: dict[str, dict] = {
         "required": ["name", "value"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string"},
+            "name": SETTING_NAME,
             "value": {"type": "string"},
             "slotSetting": {"type": "boolean", "default": False},
         },
@@ -213,7 +226,7 @@ SCHEMAS: dict[str, dict] = {
         "required": ["name", "value"],
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string"},
+            "name": SETTING_NAME,
             "value": {"type": "string"},
             "type": {
                 "type": "string",

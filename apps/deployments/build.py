@@ -83,7 +83,7 @@ def _run_user_script(value: str) -> str:
     # run; anything else runs as a shell command from the root.
     v = shlex.quote(value)
     path = shlex.quote("./" + value.removeprefix("./"))
-    return f'if [ -f {v} ]; then chmod +x {v} && {path}; else bash -c {v}; fi'
+    return f"if [ -f {v} ]; then chmod +x {v} && {path}; else bash -c {v}; fi"
 
 
 def _pip_step(tree: SourceTree) -> Step:
@@ -107,8 +107,12 @@ def _pip_step(tree: SourceTree) -> Step:
     script = f"echo {shlex.quote(NO_REQUIREMENTS)}"
     misnamed = [f for f in tree.top_level() if f.lower() in ("requirements.txt", "requirement.txt")]
     if misnamed:
-        script += "\n" + "say " + shlex.quote(
-            f"Found {misnamed[0]}: rename it to requirements.txt (the name is case-sensitive)."
+        script += (
+            "\n"
+            + "say "
+            + shlex.quote(
+                f"Found {misnamed[0]}: rename it to requirements.txt (the name is case-sensitive)."
+            )
         )
     return Step("pip install", script)
 
@@ -154,7 +158,7 @@ def script(tree: SourceTree, app_settings: dict[str, str]) -> str:
     out = [
         'say() { echo "[berth-build] $*"; }',
         f"cd {APP_PATH} || exit 1",
-        'PYTHON=$(command -v python3 || command -v python)',
+        "PYTHON=$(command -v python3 || command -v python)",
         *(f"say {q(note)}" for note in notes),
     ]
     for number, step in enumerate(build_steps, 1):

@@ -90,7 +90,9 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
     )
     answer = _cgi_response(result.stdout)
     if result.returncode != 0 and result.stderr:
-        logger.warning("git http-backend for %s: %s", app.name, result.stderr.decode(errors="replace"))
+        logger.warning(
+            "git http-backend for %s: %s", app.name, result.stderr.decode(errors="replace")
+        )
     if pushing and answer.status_code == 200:
         after = _heads(repo, branches(app))
         for branch in branches(app):

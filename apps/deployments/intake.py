@@ -148,7 +148,8 @@ def receive(upload: BinaryIO | bytes) -> Path:
 
 def to_tar(zip_path: Path, prefix: str = "home/site/wwwroot") -> BinaryIO:
     """The zip's files as a tar under `prefix`, for put_archive."""
-    out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+    # Returned open to the caller (put_archive reads it), so no `with` here.
+    out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115
     with zipfile.ZipFile(zip_path) as zf, tarfile.open(fileobj=out, mode="w") as tar:
         dirs: set[str] = set()
 

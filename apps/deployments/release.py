@@ -91,7 +91,11 @@ class DeploymentLog:
 
 
 def _labels(app: WebApp, deployment: Deployment, role: str) -> dict[str, str]:
-    return {"io.berth.app": app.name, "io.berth.deployment": str(deployment.pk), "io.berth.role": role}
+    return {
+        "io.berth.app": app.name,
+        "io.berth.deployment": str(deployment.pk),
+        "io.berth.role": role,
+    }
 
 
 def release_tag(app: WebApp, deployment: Deployment) -> str:
@@ -155,7 +159,9 @@ def build_env(app: WebApp) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     return env, mounts
 
 
-def build_release(deployment: Deployment, tree: SourceTree, detection: startup.Detection, log: DeploymentLog) -> str:
+def build_release(
+    deployment: Deployment, tree: SourceTree, detection: startup.Detection, log: DeploymentLog
+) -> str:
     """Run the build in a container from the runtime image; commit it as the
     release image. Returns the image tag."""
     app = deployment.app

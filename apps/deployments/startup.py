@@ -205,7 +205,9 @@ def classify_custom(command: str, tree: SourceTree) -> Custom:
         if tree.has(path):
             if path.endswith(".sh"):
                 return Custom("script", path, f"startup file {path} (run with bash)")
-            return Custom("first-line", path, f"startup file {path} (its first line is the command)")
+            return Custom(
+                "first-line", path, f"startup file {path} (its first line is the command)"
+            )
         if path.endswith((".sh", ".txt")) or "/" in path:
             return Custom("missing-file", path, f"startup file {path} is not in the deployed code")
     return Custom("command", command, "startup command")
@@ -229,7 +231,7 @@ def script(detection: Detection, app_command_line: str = "", tree: SourceTree | 
     q = shlex.quote
     custom = classify_custom(app_command_line, tree or SourceTree(frozenset()))
     out = [
-        "say() { echo \"[berth-startup] $*\"; }",
+        'say() { echo "[berth-startup] $*"; }',
         f"cd {APP_PATH} || exit 1",
         f"SITE_PACKAGES=$(ls -d {APP_PATH}/antenv/lib/python*/site-packages 2>/dev/null | head -n 1)",
         'if [ -n "$SITE_PACKAGES" ]; then',
@@ -245,8 +247,8 @@ def script(detection: Detection, app_command_line: str = "", tree: SourceTree | 
             run = f"bash {q(custom.value)}"
             out.append(f"say {q('Custom startup: ' + custom.explain)}")
         elif custom.kind == "first-line":
-            out.append(f'CUSTOM=$(head -n 1 {q(custom.value)})')
-            out.append(f"say {q('Custom startup: ' + custom.explain + ':')} \"$CUSTOM\"")
+            out.append(f"CUSTOM=$(head -n 1 {q(custom.value)})")
+            out.append(f'say {q("Custom startup: " + custom.explain + ":")} "$CUSTOM"')
             run = 'bash -c "$CUSTOM"'
         else:
             run = f"bash -c {q(custom.value)}"
@@ -254,7 +256,7 @@ def script(detection: Detection, app_command_line: str = "", tree: SourceTree | 
         out += [
             "STARTED=$(date +%s)",
             # Pass a stop on to the command, and don't fall through while stopping.
-            "trap 'kill -TERM \"$CHILD\" 2>/dev/null; wait \"$CHILD\"; exit 143' TERM INT",
+            'trap \'kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD"; exit 143\' TERM INT',
             f"{run} &",
             "CHILD=$!",
             'wait "$CHILD"; RC=$?',
@@ -263,7 +265,9 @@ def script(detection: Detection, app_command_line: str = "", tree: SourceTree | 
             ' It must keep a server running in the foreground. Falling back to automatic detection."',
         ]
     elif custom.kind == "missing-file":
-        out.append(f"say {q('Custom startup: ' + custom.explain + '. Falling back to automatic detection.')}")
+        out.append(
+            f"say {q('Custom startup: ' + custom.explain + '. Falling back to automatic detection.')}"
+        )
     out.append(f"say {q(f'Detected: {detection.rule} ({detection.reason})')}")
     out.append(f"say {q('Looked for: ' + '; '.join(detection.looked_for))}")
     if detection.rule == "default":

@@ -360,7 +360,10 @@ def remove_container(container: str) -> None:
 def commit_container(container: str, tag: str, changes: list[str], labels: dict[str, str]) -> str:
     """`docker commit` with Dockerfile-style changes; returns the image id."""
     repository, _, version = tag.rpartition(":")
-    changes = [*changes, *(f"LABEL {k}={json.dumps(v)}" for k, v in {LABEL: "true", **labels}.items())]
+    changes = [
+        *changes,
+        *(f"LABEL {k}={json.dumps(v)}" for k, v in {LABEL: "true", **labels}.items()),
+    ]
     with translated(f"Saving image {tag}"):
         answer = client().api.commit(
             container, repository=repository, tag=version, changes="\n".join(changes)

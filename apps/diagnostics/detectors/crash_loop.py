@@ -100,7 +100,9 @@ def check(evidence: Evidence) -> Finding | None:
     oom_lines = [
         ln
         for ln in evidence.runtime_lines()
-        if re.search(r"was sent SIGKILL! Perhaps out of memory", ln.text)
+        if re.search(
+            r"was sent SIGKILL! Perhaps out of memory|was terminated due to signal 9\b", ln.text
+        )
     ]
     if oom_lines and not any(ct.oom_killed for ct in containers):
         # gunicorn's master survives and keeps spawning workers that get killed.

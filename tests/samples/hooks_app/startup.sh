@@ -1,0 +1,2 @@
+echo "this startup script is broken"
+exit 7
