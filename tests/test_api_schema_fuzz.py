@@ -46,6 +46,7 @@ def fuzz_user(django_user_model):
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
+    database=None,  # no .hypothesis/ folder in the work tree
     suppress_health_check=list(HealthCheck),
 )
 def test_schema_fuzz_finds_no_server_errors(case, fuzz_user):

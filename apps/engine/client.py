@@ -389,3 +389,87 @@ def container_exists(container: str) -> bool:
         except docker.errors.NotFound:
             return False
     return True
+
+
+# Interactive shells (apps.console): `docker exec -it` over the low-level API.
+
+
+def find_app_container(app_name: str) -> str | None:
+    """The app's running container with the highest io.berth.deployment, or
+    None when none runs (stopped, crashed, never deployed)."""
+    filters = {"label": [f"io.berth.app={app_name}"], "status": ["running"]}
+    with translated(f"Listing the containers of {app_name}"):
+        found = client().api.containers(filters=filters)
+
+    def deployment(c: dict) -> int:
+        try:
+            return int((c.get("Labels") or {}).get("io.berth.deployment", "0"))
+        except ValueError:
+            return 0
+
+    # Build containers carry the app's label too; only app containers serve.
+    apps = [c for c in found if (c.get("Labels") or {}).get("io.berth.role", "app") == "app"]
+    apps.sort(key=lambda c: (deployment(c), c.get("Created", 0)), reverse=True)
+    for c in apps:
+        if c.get("Names"):
+            return c["Names"][0].lstrip("/")
+    return None
+
+
+class TtyStream:
+    """The raw, bidirectional stream of an exec started with a TTY (no
+    multiplexing headers: with a TTY, stdout and stderr are one stream).
+    Blocking: call read() from a thread, never from an event loop."""
+
+    def __init__(self, exec_id: str, sock: Any) -> None:
+        self.exec_id = exec_id
+        self._io = sock  # socket.SocketIO from the SDK; keeps the connection alive
+        self._sock = getattr(sock, "_sock", sock)  # the SDK's documented way to write
+
+    def read(self, size: int = 65536) -> bytes:
+        """Up to `size` bytes; b"" when the shell has ended."""
+        try:
+            return self._sock.recv(size)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        with contextlib.suppress(OSError):
+            self._io.close()
+
+
+def exec_tty(
+    container: str, cmd: list[str], env: dict[str, str] | None = None, workdir: str = ""
+) -> TtyStream:
+    """Start `cmd` in a running container with a TTY and stdin attached."""
+    kwargs: dict[str, Any] = {"tty": True, "stdin": True, "environment": env or {}}
+    if workdir:
+        kwargs["workdir"] = workdir
+    with translated(f"Opening a shell in {container}"):
+        exec_id = client().api.exec_create(container, cmd, **kwargs)["Id"]
+        sock = client().api.exec_start(exec_id, tty=True, socket=True)
+    return TtyStream(exec_id, sock)
+
+
+def exec_resize(exec_id: str, rows: int, cols: int) -> None:
+    with translated("Resizing the terminal"):
+        client().api.exec_resize(exec_id, height=rows, width=cols)
+
+
+def exec_running(exec_id: str) -> bool:
+    with translated("Inspecting a shell"):
+        return bool(client().api.exec_inspect(exec_id).get("Running"))
+
+
+def exec_quick(container: str, cmd: list[str], timeout: int = 10) -> tuple[int, str]:
+    """Run a short command in a running container, no TTY; (exit code, output)."""
+    with translated(f"Running {cmd[0]} in {container}"):
+        exec_id = client().api.exec_create(container, cmd)["Id"]
+        output = client().api.exec_start(exec_id)
+        code = client().api.exec_inspect(exec_id).get("ExitCode")
+    return int(code if code is not None else -1), output.decode("utf-8", "replace")
