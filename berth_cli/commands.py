@@ -287,7 +287,14 @@ def webapp_up(args) -> dict:
         webbrowser.open(summary["URL"])
     if args.logs:
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        _tail(client, name)
+        sys.stdout.flush()
+        try:
+            _tail(client, name)
+        except CliError as e:
+            # The deployment worked: a missing log stream is worth a warning, not a failure.
+            warn(args, e.message)
+        except KeyboardInterrupt:
+            pass
         return None  # type: ignore[return-value]
     return summary
 
@@ -540,14 +547,19 @@ _LINE_TIME = re.compile(r"^(\d\d:\d\d:\d\d) (.*)$")
 
 def deployment_log_entries(deployment: dict, text: str) -> list[dict]:
     """A deployment's text log as az's `log deployment show` entries."""
-    day = (deployment.get("received_time") or "")[:10]
-    fallback = deployment.get("received_time") or ""
+    received = deployment.get("received_time") or ""
+    day = received[:10]
+    # Lines without a time of their own (build output) carry the last one seen.
+    when = received[:19]
     entries = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         m = _LINE_TIME.match(line)
-        when, message = (f"{day}T{m.group(1)}", m.group(2)) if m and day else (fallback, line)
+        if m and day:
+            when, message = f"{day}T{m.group(1)}", m.group(2)
+        else:
+            message = line
         lowered = message.lower()
         kind = (
             2 if ("failed" in lowered or "error" in lowered) else 1 if "warning" in lowered else 0

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "apps.proxy",
     "apps.api",
     "apps.diagnostics",
+    "apps.logs",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +183,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "3600")
 CELERY_TASK_IGNORE_RESULT = True
+# apps.deployments.reconcile every minute, when beat runs (celery worker -B).
+CELERY_BEAT_SCHEDULE = {
+    "berth-reconcile": {"task": "deployments.reconcile_all", "schedule": 60.0},
+}
 
 # The Docker engine and what Berth builds with it.
 BERTH_DOCKER_HOST = os.getenv("DOCKER_HOST", "")
@@ -230,3 +235,9 @@ BERTH_BUILD_MEMORY = os.getenv("BERTH_BUILD_MEMORY", "2g")
 BERTH_APP_MEMORY = os.getenv("BERTH_APP_MEMORY", "1g")
 # Like WEBSITES_CONTAINER_START_TIME_LIMIT: seconds a new release has to answer HTTP.
 BERTH_START_TIME_LIMIT = envint("BERTH_START_TIME_LIMIT", "230")
+
+# The SSH console (apps.console): WebSockets through Django Channels, one
+# consumer per socket, so no channel layer is needed.
+INSTALLED_APPS += ["channels", "apps.console"]
+# Seconds without a keystroke or output before a session is closed.
+BERTH_SSH_IDLE_TIMEOUT = envint("BERTH_SSH_IDLE_TIMEOUT", "1800")

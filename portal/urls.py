@@ -15,5 +15,8 @@ urlpatterns = [
     path("", include("apps.webapps.urls")),
     path("", include("apps.diagnostics.urls")),
     path("", include("apps.audit.urls")),
-    path("", include("apps.deployments.urls")),
+    path("", include("apps.deployments.urls_center")),  # the API's urls too
 ]
+
+# The SSH console's page (its WebSocket is routed in portal/asgi.py).
+urlpatterns += [path("", include("apps.console.urls"))]

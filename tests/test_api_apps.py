@@ -1,3 +1,5 @@
+# The fixtures come from tests.apiutil; test arguments naming them are not redefinitions.
+# ruff: noqa: F811
 from __future__ import annotations
 
 from unittest import mock
@@ -178,3 +180,18 @@ def test_it_says_when_the_portal_cannot_do_it_yet(api, monkeypatch):
     r = api.post("/api/apps/hello/start")
     assert r.status_code == 501
     assert error_code(r) == "NotImplemented"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/apps/hel%00lo",
+        "/api/apps?resourceGroup=a%00b",
+        "/api/apps/hello/appsettings?settingNames=A&settingNames=B%00",
+    ],
+)
+def test_nul_characters_are_a_bad_request_not_a_database_error(api, path):
+    api.put("/api/apps/hello")
+    assert api.get(path).status_code == 400
+    if "settingNames" in path:
+        assert api.delete(path).status_code == 400

@@ -1,3 +1,5 @@
+# The fixtures come from tests.apiutil; test arguments naming them are not redefinitions.
+# ruff: noqa: F811
 from __future__ import annotations
 
 import pytest
@@ -39,7 +41,9 @@ def test_it_sets_the_stack_and_startup_command(api, app, alice):
     assert r.json()["healthCheckPath"] == "/healthz"
     app.refresh_from_db()
     assert app.linux_fx_version == "PYTHON|3.13"
-    assert AuditEvent.objects.filter(app=app, actor=alice, action=AuditEvent.Action.GENERAL_SETTINGS).exists()
+    assert AuditEvent.objects.filter(
+        app=app, actor=alice, action=AuditEvent.Action.GENERAL_SETTINGS
+    ).exists()
 
 
 @pytest.mark.parametrize(

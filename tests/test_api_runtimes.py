@@ -1,3 +1,5 @@
+# The fixtures come from tests.apiutil; test arguments naming them are not redefinitions.
+# ruff: noqa: F811
 from __future__ import annotations
 
 from unittest import mock

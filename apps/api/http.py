@@ -58,6 +58,10 @@ def api_view(methods: list[str], *, auth: bool = True) -> Callable:
                 )
                 response["Allow"] = ", ".join(methods)
                 return response
+            query = (v for _, values in request.GET.lists() for v in values)
+            if "\x00" in request.path or any("\x00" in v for v in query):
+                # PostgreSQL cannot store or compare NUL characters.
+                return error_response(400, "InvalidRequest", "Remove the NUL characters (%00).")
             if auth:
                 user = user_from_request(request)
                 if user is None:

@@ -16,6 +16,8 @@ not, which is the first cause of `ModuleNotFoundError` at start-up there).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -39,6 +41,22 @@ else
   say "Building wheels failed; installing straight from the index."
   $PIP install --prefer-binary -r requirements.txt
 fi"""
+# Where the code lands in a build that reuses the previous release's image:
+# beside the old code, which the script then replaces (so deleted files go).
+STAGING = "tmp/berth-code"
+INPUTS_LABEL = "io.berth.build-inputs"
+DEPTH_LABEL = "io.berth.reuse-depth"
+# A reusing build adds one layer on top of the previous release; past these,
+# build from the runtime image again (overlay2 stacks layers; deep stacks
+# slow every file lookup and the engine refuses past 128).
+REUSE_MAX_DEPTH = 8
+REUSE_MAX_LAYERS = 20
+# Lines of requirements.txt that pull in other files or the code itself:
+# their content is not in the hash, so the venv can't be trusted unchanged.
+LOCAL_REQUIREMENT = re.compile(
+    r"^\s*(?:-r|-c|--requirement|--constraint|-e|--editable)\b|^\s*(?:\.|file:|/)",
+    re.MULTILINE,
+)
 FALSE = ("false", "0", "no", "off")
 TRUE = ("true", "1", "yes", "on")
 
@@ -132,15 +150,28 @@ def _collectstatic_step(tree: SourceTree, app_settings: dict[str, str]) -> Step 
     )
 
 
-def steps(tree: SourceTree, app_settings: dict[str, str]) -> tuple[list[Step], list[str]]:
-    """The build steps in order, and notes for the log on what was skipped."""
+def _reuse_step(reason: str) -> Step:
+    python = f"{APP_PATH}/{VENV}/bin/python"
+    broken = f"ERROR: the reused {VENV} does not run; deploy again with a changed requirements.txt."
+    return Step(
+        f"pip install: skipped, reusing {VENV}",
+        f'say {shlex.quote(reason)}\n{python} -c "" || {{ say {shlex.quote(broken)}; exit 1; }}',
+    )
+
+
+def steps(
+    tree: SourceTree, app_settings: dict[str, str], reuse: str = ""
+) -> tuple[list[Step], list[str]]:
+    """The build steps in order, and notes for the log on what was skipped.
+    `reuse` (the reuse decision's message) replaces pip install: the build
+    runs on the previous release's image, whose antenv is kept."""
     result: list[Step] = []
     notes: list[str] = [build_note(app_settings)]
     if not should_build(app_settings):
         return result, notes
     if pre := _user_script("PRE", app_settings):
         result.append(Step(f"{pre[0]}: {pre[1]}", _run_user_script(pre[1])))
-    result.append(_pip_step(tree))
+    result.append(_reuse_step(reuse) if reuse else _pip_step(tree))
     collect = _collectstatic_step(tree, app_settings)
     if isinstance(collect, Step):
         result.append(collect)
@@ -151,12 +182,31 @@ def steps(tree: SourceTree, app_settings: dict[str, str]) -> tuple[list[Step], l
     return result, notes
 
 
-def script(tree: SourceTree, app_settings: dict[str, str]) -> str:
-    """The bash script the build container runs, from the code's folder."""
+def _replace_code() -> list[str]:
+    """Shell lines that swap the previous release's code for the staged upload,
+    keeping antenv: files deleted from the code don't linger."""
+    staged = f"/{STAGING}"
+    return [
+        "say "
+        + shlex.quote(
+            f"Replacing the previous release's code with the upload (keeping {VENV}; "
+            "files not in the upload are removed)."
+        ),
+        f"find {APP_PATH} -mindepth 1 -maxdepth 1 ! -name {VENV} -exec rm -rf {{}} + || exit 1",
+        f"find {staged} -mindepth 1 -maxdepth 1 -exec mv -t {APP_PATH} {{}} + || exit 1",
+        f"rm -rf {staged}",
+    ]
+
+
+def script(tree: SourceTree, app_settings: dict[str, str], reuse: str = "") -> str:
+    """The bash script the build container runs, from the code's folder. With
+    `reuse`, the container is the previous release's and the upload waits in
+    /STAGING (see steps())."""
     q = shlex.quote
-    build_steps, notes = steps(tree, app_settings)
+    build_steps, notes = steps(tree, app_settings, reuse)
     out = [
         'say() { echo "[berth-build] $*"; }',
+        *(_replace_code() if reuse else []),
         f"cd {APP_PATH} || exit 1",
         "PYTHON=$(command -v python3 || command -v python)",
         *(f"say {q(note)}" for note in notes),
@@ -173,3 +223,122 @@ def script(tree: SourceTree, app_settings: dict[str, str]) -> str:
             out.append(f'if [ $RC -ne 0 ]; then say {q(warn)} "$RC; the build goes on."; fi')
     out.append("say 'Build finished.'")
     return "\n".join(out) + "\n"
+
+
+# Reusing the previous release's virtual environment (a code-only redeploy).
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_inputs(
+    tree: SourceTree, app_settings: dict[str, str], python_version: str, runtime_id: str
+) -> dict[str, str]:
+    """What the virtual environment depends on, by name: the requirement files,
+    the Python version and runtime image, PRE_BUILD and pip's app settings.
+    Stored as a label on each release image; equal inputs mean the previous
+    release's antenv is what pip would build now."""
+    inputs = {
+        name: _digest(tree.read(name))
+        for name in ("requirements.txt", "setup.py", "pyproject.toml")
+        if tree.has(name)
+    }
+    pre = _user_script("PRE", app_settings)
+    if pre:
+        # A script file's content counts, not only its name.
+        inputs[pre[0]] = _digest(pre[1] + "\0" + tree.read(pre[1].removeprefix("./")))
+    pip_settings = {k: v for k, v in sorted(app_settings.items()) if k.startswith("PIP_")}
+    if pip_settings:
+        inputs["PIP_* app settings"] = _digest(json.dumps(pip_settings))
+    inputs["Python"] = python_version
+    inputs["runtime image"] = runtime_id.removeprefix("sha256:")[:16]
+    return inputs
+
+
+@dataclass(frozen=True)
+class PreviousRelease:
+    deployment_id: int
+    image: str
+    inputs: dict[str, str]  # {} when the image predates the label
+    depth: int  # reusing builds stacked since the last full build
+    layers: int
+
+
+@dataclass(frozen=True)
+class ReuseDecision:
+    reuse: bool
+    message: str  # one line for the build log: what is reused and why, or why not
+    depth: int = 0  # of the new release
+
+
+def parse_inputs(labels: dict[str, str]) -> tuple[dict[str, str], int]:
+    try:
+        inputs = json.loads(labels.get(INPUTS_LABEL, "") or "{}")
+    except ValueError:
+        inputs = {}
+    try:
+        depth = int(labels.get(DEPTH_LABEL, "0"))
+    except ValueError:
+        depth = 0
+    return (inputs if isinstance(inputs, dict) else {}), depth
+
+
+def reuse_blocker(tree: SourceTree, app_settings: dict[str, str]) -> str:
+    """Why no venv may be reused for this code whatever came before, or ''."""
+    if not should_build(app_settings):
+        return ""  # no build at all; nothing to say about reuse
+    if any(f.startswith(f"{VENV}/") for f in tree.files):
+        return f"The code holds {VENV}/: full build."
+    if tree.has("requirements.txt"):
+        if LOCAL_REQUIREMENT.search(tree.read("requirements.txt")):
+            return (
+                "requirements.txt refers to other files or to the code itself "
+                "(-r, -c, -e, a path): full build."
+            )
+        return ""
+    if tree.has("setup.py") or tree.has("pyproject.toml"):
+        found = "setup.py" if tree.has("setup.py") else "pyproject.toml"
+        return f"Found {found}: `pip install .` installs the code itself, so it runs again: full build."
+    return "Nothing to install: no virtual environment to reuse."
+
+
+def decide_reuse(
+    tree: SourceTree,
+    app_settings: dict[str, str],
+    inputs: dict[str, str],
+    previous: PreviousRelease | None,
+) -> ReuseDecision:
+    """Build from the previous release's image (its antenv kept, the code
+    replaced) when nothing the venv depends on changed; else a full build."""
+    if not should_build(app_settings):
+        return ReuseDecision(False, "")
+    if why := reuse_blocker(tree, app_settings):
+        return ReuseDecision(False, why)
+    if previous is None:
+        return ReuseDecision(False, "No earlier successful release to reuse: full build.")
+    since = f"deployment {previous.deployment_id}"
+    if not previous.inputs:
+        return ReuseDecision(False, f"The release of {since} predates build reuse: full build.")
+    changed = [
+        name
+        for name in sorted(set(inputs) | set(previous.inputs))
+        if inputs.get(name) != previous.inputs.get(name)
+    ]
+    if changed:
+        return ReuseDecision(False, f"{', '.join(changed)} changed since {since}: full build.")
+    if previous.depth + 1 > REUSE_MAX_DEPTH or previous.layers + 1 > REUSE_MAX_LAYERS:
+        return ReuseDecision(
+            False,
+            f"The release of {since} already stacks {previous.depth} code-only builds "
+            f"({previous.layers} layers; limits {REUSE_MAX_DEPTH} and {REUSE_MAX_LAYERS}): "
+            "full build from the runtime image to keep the image flat.",
+        )
+    unchanged = ", ".join(n for n in inputs if n not in ("Python", "runtime image"))
+    return ReuseDecision(
+        True,
+        f"{unchanged} unchanged since {since}: reusing its virtual environment ({VENV} "
+        f"from {previous.image}; same Python {inputs.get('Python')} and runtime image); "
+        "only the code is replaced.",
+        depth=previous.depth + 1,
+    )

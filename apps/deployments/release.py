@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -159,15 +160,46 @@ def build_env(app: WebApp) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     return env, mounts
 
 
+def previous_release(app: WebApp, deployment: Deployment) -> build.PreviousRelease | None:
+    """The release a new build may reuse: the active one, else the latest
+    successful one, while its image is still here."""
+    previous = (
+        Deployment.objects.filter(app=app, status=Deployment.Status.SUCCESS)
+        .exclude(image="")
+        .exclude(pk=deployment.pk)
+        .order_by("-active", "-created", "-pk")
+        .first()
+    )
+    if previous is None:
+        return None
+    facts = engine.image_facts(previous.image)
+    if facts is None:
+        return None
+    inputs, depth = build.parse_inputs(facts.labels)
+    # A rollback's deployment points at an older image; name the build that made it.
+    made_by = int(facts.labels.get("io.berth.deployment", previous.pk) or previous.pk)
+    return build.PreviousRelease(made_by, previous.image, inputs, depth, facts.layers)
+
+
 def build_release(
     deployment: Deployment, tree: SourceTree, detection: startup.Detection, log: DeploymentLog
 ) -> str:
-    """Run the build in a container from the runtime image; commit it as the
-    release image. Returns the image tag."""
+    """Run the build in a container, commit it as the release image, return
+    its tag. The container comes from the runtime image (a full build), or,
+    when nothing the virtual environment depends on changed, from the previous
+    release's image: its antenv is kept and only the code is replaced."""
     app = deployment.app
-    base = runtime_image(app)
+    runtime = runtime_image(app)
     app_settings = {s.name: s.value for s in app.app_settings.all()}
-    script = build.script(tree, app_settings)
+    facts = engine.image_facts(runtime)
+    inputs = build.build_inputs(tree, app_settings, app.python_version, facts.id if facts else "")
+    previous = previous_release(app, deployment)
+    decision = build.decide_reuse(tree, app_settings, inputs, previous)
+    if decision.message:
+        log.line(decision.message)
+    reuse = decision.reuse and previous is not None
+    base = previous.image if reuse and previous else runtime
+    script = build.script(tree, app_settings, decision.message if reuse else "")
     env, mounts = build_env(app)
     engine.ensure_volume(PIP_CACHE_VOLUME)
     name = f"berth-build-{app.name}-{deployment.pk}"
@@ -183,7 +215,8 @@ def build_release(
         mounts=mounts,
     )
     try:
-        engine.put_archive(container, "/", to_tar(Path(deployment.artifact)))
+        prefix = build.STAGING if reuse else APP_PATH.lstrip("/")
+        engine.put_archive(container, "/", to_tar(Path(deployment.artifact), prefix=prefix))
         engine.start_container(container)
         code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT)
         if code != 0:
@@ -196,6 +229,7 @@ def build_release(
             raise DeployFailed(why + " The app still serves its previous release.")
         tag = release_tag(app, deployment)
         pythonpath = f"{APP_PATH}/antenv/lib/python{app.python_version}/site-packages"
+        saving = time.monotonic()
         engine.commit_container(
             container,
             tag,
@@ -205,17 +239,19 @@ def build_release(
                 f"ENV PYTHONPATH={pythonpath}",
                 "CMD " + _json_cmd(startup.script(detection, "", tree)),
             ],
-            labels=_labels(app, deployment, "release"),
+            labels={
+                **_labels(app, deployment, "release"),
+                build.INPUTS_LABEL: json.dumps(inputs, sort_keys=True),
+                build.DEPTH_LABEL: str(decision.depth if reuse else 0),
+            },
         )
-        log.line(f"Release image {tag} saved.")
+        log.line(f"Release image {tag} saved ({time.monotonic() - saving:.1f} s).")
         return tag
     finally:
         engine.remove_container(container)
 
 
 def _json_cmd(script: str) -> str:
-    import json
-
     return json.dumps(["bash", "-c", script])
 
 
@@ -343,7 +379,9 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
                 "see the app's log lines below. The app still serves its previous release."
             )
         log.maybe_flush()
-        time.sleep(0.2)
+        # gunicorn usually answers within half a second: poll fast at first
+        # (each poll is a refused connect on 127.0.0.1), then ease off.
+        time.sleep(0.05 if time.monotonic() - started < 5 else 0.25)
     raise DeployFailed(
         f"Container {container} didn't respond to HTTP pings on port: {APP_PORT} within "
         f"{limit} s ({last}), failing site start. The app still serves its previous release."

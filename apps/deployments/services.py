@@ -4,12 +4,19 @@ apps.deployments.release."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import shutil
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -82,6 +89,81 @@ def redeploy(deployment: Deployment, *, deployer=None) -> Deployment:
     return new
 
 
+class AppBusy(Exception):
+    """Another deployment or restart of the app holds its lock."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_held = threading.local()
+
+
+def lock_path(app_name: str) -> Path:
+    return Path(settings.DATA_DIR) / "locks" / f"{app_name}.lock"
+
+
+def lock_wait_limit() -> float:
+    """How long a second deploy or restart waits for the first: as long as
+    one can take (build, then start-up), plus a margin."""
+    return float(settings.BERTH_BUILD_TIMEOUT + settings.BERTH_START_TIME_LIMIT + 60)
+
+
+@contextlib.contextmanager
+def app_lock(app_name: str, *, timeout: float | None = None) -> Iterator[None]:
+    """One deploy/restart of an app at a time, across threads, processes and
+    the portal and worker containers (a flock on DATA_DIR/locks/<app>.lock).
+    The kernel drops the lock when its holder dies, so a crashed worker never
+    leaves an app locked. Re-entrant in one thread. Waits up to `timeout`
+    seconds (default lock_wait_limit(); 0 means don't wait), then raises
+    AppBusy."""
+    held = getattr(_held, "apps", None)
+    if held is None:
+        held = _held.apps = {}
+    if app_name in held:
+        held[app_name] += 1
+        try:
+            yield
+        finally:
+            held[app_name] -= 1
+        return
+    path = lock_path(app_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        limit = lock_wait_limit() if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise AppBusy(
+                        f"Another deployment or restart of {app_name} is still running "
+                        f"(waited {limit:.0f} s): try again when it has finished."
+                    ) from None
+                time.sleep(0.2)
+        held[app_name] = 1
+        try:
+            yield
+        finally:
+            del held[app_name]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def is_locked(app_name: str) -> bool:
+    """True while some deploy or restart of the app runs (anywhere)."""
+    try:
+        with app_lock(app_name, timeout=0):
+            return False
+    except AppBusy:
+        return True
+
+
 def claim(deployment_id: int) -> bool:
     """Take a queued deployment; False if someone else already has it."""
     return (
@@ -94,7 +176,22 @@ def claim(deployment_id: int) -> bool:
 
 def run_deployment(deployment_id: int) -> Deployment:
     """Build (unless it's a redeploy), start, health-check and switch. Safe to
-    call twice: only the caller that claims the queued row does the work."""
+    call twice: only the caller that claims the queued row does the work.
+    Holds the app's lock: a second deployment of the same app waits (its row
+    stays queued meanwhile), then runs."""
+    app_name = Deployment.objects.values_list("app__name", flat=True).get(pk=deployment_id)
+    try:
+        with app_lock(app_name):
+            return _run_deployment(deployment_id)
+    except AppBusy as e:
+        # Still queued: fail it, so it doesn't look stuck forever.
+        Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.QUEUED).update(
+            status=Deployment.Status.FAILED, status_text=e.message, finished=timezone.now()
+        )
+        return Deployment.objects.get(pk=deployment_id)
+
+
+def _run_deployment(deployment_id: int) -> Deployment:
     if not claim(deployment_id):
         return Deployment.objects.get(pk=deployment_id)
     deployment = Deployment.objects.select_related("app").get(pk=deployment_id)
@@ -151,7 +248,16 @@ def active_deployment(app: WebApp) -> Deployment | None:
 
 def restart_app(app: WebApp, *, reason: str = "") -> Outcome:
     """Recreate the serving container with the current settings: a new one
-    starts beside it and takes over only once it answers HTTP."""
+    starts beside it and takes over only once it answers HTTP. Waits for a
+    deployment of the app that is running."""
+    try:
+        with app_lock(app.name):
+            return _restart_app(app, reason=reason)
+    except AppBusy as e:
+        return Outcome(False, e.message)
+
+
+def _restart_app(app: WebApp, *, reason: str = "") -> Outcome:
     current = active_deployment(app)
     if current is None:
         return Outcome(True, "Nothing to restart: the app has no release yet.")

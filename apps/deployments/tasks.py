@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 
 @shared_task(name="deployments.deploy")
@@ -18,3 +19,17 @@ def restart(*, app_id: int, reason: str = "") -> None:
     from apps.deployments import services
 
     services.restart_app_by_id(app_id, reason=reason)
+
+
+@shared_task(name="deployments.reconcile_all")
+def reconcile_all() -> None:
+    from apps.deployments import reconcile
+
+    reconcile.reconcile_all()
+
+
+@worker_ready.connect
+def _reconcile_at_worker_start(sender=None, **kwargs) -> None:
+    # After a crash or a dockerd restart: fail the deployments the dead worker
+    # left behind and bring the apps back. As a task, so start-up isn't held.
+    reconcile_all.delay()

@@ -77,7 +77,10 @@ def _unauthorized(name: str) -> HttpResponse:
         {"error": "Use the app's deployment credentials (HTTP basic) or an API token."},
         status=401,
     )
-    answer["WWW-Authenticate"] = f'Basic realm="Berth: {name}"'
+    # The name comes from the URL: keep only what a valid app name may hold,
+    # so a crafted path can't put control characters into a header.
+    safe = "".join(c for c in name if c.isascii() and (c.isalnum() or c == "-"))[:60]
+    answer["WWW-Authenticate"] = f'Basic realm="Berth: {safe}"'
     return answer
 
 

@@ -461,15 +461,203 @@ def exec_resize(exec_id: str, rows: int, cols: int) -> None:
         client().api.exec_resize(exec_id, height=rows, width=cols)
 
 
-def exec_running(exec_id: str) -> bool:
+def exec_exit_code(exec_id: str) -> int | None:
+    """An exec's exit code; None while it runs (or when the engine never saw it end)."""
     with translated("Inspecting a shell"):
-        return bool(client().api.exec_inspect(exec_id).get("Running"))
+        attrs = client().api.exec_inspect(exec_id)
+    code = attrs.get("ExitCode")
+    return None if attrs.get("Running") or code is None else int(code)
 
 
-def exec_quick(container: str, cmd: list[str], timeout: int = 10) -> tuple[int, str]:
+def exec_quick(container: str, cmd: list[str]) -> tuple[int, str]:
     """Run a short command in a running container, no TTY; (exit code, output)."""
     with translated(f"Running {cmd[0]} in {container}"):
         exec_id = client().api.exec_create(container, cmd)["Id"]
         output = client().api.exec_start(exec_id)
         code = client().api.exec_inspect(exec_id).get("ExitCode")
     return int(code if code is not None else -1), output.decode("utf-8", "replace")
+
+
+# The Log stream and the Overview's charts (apps.logs).
+
+
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: str  # the engine's RFC 3339 time with nanoseconds, e.g. 2024-05-01T10:00:00.123456789Z
+    stream: str  # "stdout" | "stderr"
+    text: str
+
+
+class LogFollower:
+    """`docker logs --follow --timestamps` with stdout and stderr told apart.
+
+    Iterate for LogLines; the iteration blocks on the engine's socket, so run
+    it in a thread. close() (from any thread) ends it: the socket is shut and
+    the blocked read returns. The iteration also ends when the container stops.
+    """
+
+    def __init__(self, name: str, *, since: str = "", tail: int | str = "all") -> None:
+        self.name = name
+        params: dict[str, Any] = {
+            "stdout": 1,
+            "stderr": 1,
+            "follow": 1,
+            "timestamps": 1,
+            "tail": str(tail),
+        }
+        if since:
+            # "seconds.nanoseconds", exactly as the engine's own timestamps go.
+            params["since"] = since
+        api = client().api
+        with translated(f"Reading the logs of container {name}"):
+            self._response = api._get(
+                api._url("/containers/{0}/logs", name), params=params, stream=True
+            )
+            api._raise_for_status(self._response)
+            self._socket = api._get_raw_response_socket(self._response)
+            # A quiet app must not time the stream out (the client's 120 s).
+            api._disable_socket_timeout(self._socket)
+        self._closed = False
+
+    def _frames(self) -> Iterator[tuple[int, bytes]]:
+        # The engine's multiplexed format: an 8-byte header (stream, 0, 0, 0,
+        # big-endian length), then the payload; read through the HTTP body.
+        raw = self._response.raw
+        while True:
+            header = raw.read(8)
+            if len(header) < 8:
+                return
+            size = int.from_bytes(header[4:8], "big")
+            data = raw.read(size) if size else b""
+            yield header[0], data
+
+    def __iter__(self) -> Iterator[LogLine]:
+        from docker.utils.socket import STDERR
+
+        pending = {1: b"", 2: b""}
+        try:
+            for stream_id, data in self._frames():
+                if self._closed:
+                    return
+                buf = pending.get(stream_id, b"") + data
+                *lines, pending[stream_id] = buf.split(b"\n")
+                for raw in lines:
+                    yield _log_line(raw, "stderr" if stream_id == STDERR else "stdout")
+        except (OSError, ValueError, requests.exceptions.RequestException, AttributeError):
+            # The socket was closed under us (close()) or the engine went away.
+            if not self._closed:
+                raise EngineUnavailable(
+                    f"The log stream of {self.name} was cut by the Docker engine."
+                ) from None
+        for stream_id, rest in pending.items():
+            if rest:
+                yield _log_line(rest, "stderr" if stream_id == STDERR else "stdout")
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(Exception):
+            import socket as _socket
+
+            self._socket.shutdown(_socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+def _log_line(raw: bytes, stream: str) -> LogLine:
+    text = raw.decode("utf-8", "replace").rstrip("\r")
+    stamp, sep, rest = text.partition(" ")
+    if sep and stamp[:4].isdigit() and "T" in stamp:
+        return LogLine(stamp, stream, rest)
+    return LogLine("", stream, text)
+
+
+def container_logs_stream(
+    name: str, since: str = "", tail: int | str = 100, timestamps: bool = True
+) -> LogFollower:
+    """Follow a container's logs from `tail` lines back (or from `since`, the
+    engine's "seconds.nanoseconds"): an iterable of LogLine with close().
+    Always timestamped: the Log stream resumes by time."""
+    del timestamps  # always on; kept in the signature for callers that say so
+    return LogFollower(name, since=since, tail=tail)
+
+
+def container_logs_lines(name: str, tail: int = 1000) -> list[LogLine]:
+    """The last `tail` lines, stdout and stderr told apart, oldest first."""
+    api = client().api
+    with translated(f"Reading the logs of container {name}"):
+        out = api.logs(name, stdout=True, stderr=False, timestamps=True, tail=tail)
+        err = api.logs(name, stdout=False, stderr=True, timestamps=True, tail=tail)
+    lines = [_log_line(r, "stdout") for r in out.splitlines()]
+    lines += [_log_line(r, "stderr") for r in err.splitlines()]
+    # RFC 3339 with the same zone sorts as text, close enough for a download.
+    lines.sort(key=lambda line: line.timestamp)
+    return lines[-tail:]
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    cpu_percent: float  # of one core, as `docker stats` shows it (200% = two cores busy)
+    memory_bytes: int
+    memory_limit: int
+
+
+def container_stats(name: str) -> ContainerStats:
+    """One `docker stats` sample. Takes about a second: the engine waits for
+    two CPU readings to compute the percentage."""
+    with translated(f"Reading the stats of container {name}"):
+        s = client().api.stats(name, stream=False)
+    cpu, pre = s.get("cpu_stats") or {}, s.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
+        pre.get("cpu_usage") or {}
+    ).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    cpus = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    percent = cpu_delta / system_delta * cpus * 100.0 if cpu_delta > 0 and system_delta > 0 else 0.0
+    mem = s.get("memory_stats") or {}
+    usage = int(mem.get("usage", 0))
+    # `docker stats` leaves the page cache out (cgroup v2: inactive_file).
+    cache = int((mem.get("stats") or {}).get("inactive_file", 0))
+    return ContainerStats(
+        cpu_percent=round(percent, 2),
+        memory_bytes=max(usage - cache, 0),
+        memory_limit=int(mem.get("limit", 0)),
+    )
+
+
+def container_id(name: str) -> str:
+    """The container's full id ("" when there is no such container)."""
+    with translated(f"Inspecting container {name}"):
+        try:
+            return client().api.inspect_container(name).get("Id", "")
+        except docker.errors.NotFound:
+            return ""
+
+
+# Release reuse and the benchmark (apps.deployments.release, scripts/bench.py).
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    id: str
+    layers: int  # file system layers (overlay2 stacks them; keep it well under 128)
+    labels: dict[str, str]
+
+
+def image_facts(tag: str) -> ImageFacts | None:
+    """An image's id, layer count and labels; None when there is no such image."""
+    with translated(f"Inspecting image {tag}"):
+        try:
+            attrs = client().api.inspect_image(tag)
+        except docker.errors.ImageNotFound:
+            return None
+    return ImageFacts(
+        id=attrs.get("Id", ""),
+        layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
+        labels=(attrs.get("Config") or {}).get("Labels") or {},
+    )
+
+
+def remove_volume(name: str) -> None:
+    """Remove a volume; a missing one is fine."""
+    with translated(f"Removing volume {name}"), contextlib.suppress(docker.errors.NotFound):
+        client().volumes.get(name).remove(force=True)

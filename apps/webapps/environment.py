@@ -40,8 +40,16 @@ def secret_values(app: WebApp) -> list[str]:
         cs.value for cs in app.connection_strings.all()
     ]
     values.append(app.publishing_password)
-    # Short values (true, 1, a port) would mask half the log and hide nothing.
-    return sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+    # Short values, flags and numbers (true, 1, a port) would mask half the log
+    # and hide nothing.
+    return sorted({v for v in values if _worth_masking(v)}, key=len, reverse=True)
+
+
+def _worth_masking(value: str) -> bool:
+    plain = value.strip().lower()
+    if len(plain) < 4 or plain in ("true", "false", "none", "null"):
+        return False
+    return not plain.replace(".", "", 1).isdigit()
 
 
 def mask(text: str, secrets: list[str]) -> str:

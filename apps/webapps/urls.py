@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.webapps import views
+from apps.webapps import views, views_overview
 
 app_name = "webapps"
 urlpatterns = [
     path("", views.app_list, name="list"),
     path("apps/new/", views.app_create, name="create"),
-    path("apps/<str:name>/", views.overview, name="overview"),
+    path("apps/<str:name>/", views_overview.overview, name="overview"),
     path("runtimes/", views.runtimes, name="runtimes"),
     path("runtimes/<str:version>/build/", views.runtime_build, name="runtime-build"),
     path("runtimes/<str:version>/progress/", views.runtime_progress, name="runtime-progress"),
@@ -29,4 +29,13 @@ urlpatterns += [
         views_config.configuration_advanced,
         name="configuration_advanced",
     ),
+]
+
+# The Log stream (apps/logs) and the Overview (apps/webapps/views_overview.py).
+from apps.logs.urls import urlpatterns as logstream_urls  # noqa: E402
+
+urlpatterns += logstream_urls
+urlpatterns += [
+    path("apps/<str:name>/power/<str:action>/", views_overview.power, name="power"),
+    path("apps/<str:name>/overview/charts/", views_overview.charts, name="overview_charts"),
 ]

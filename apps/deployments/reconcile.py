@@ -1,0 +1,176 @@
+"""Make the engine and the proxy match what the portal shows, and the portal
+match what really happened.
+
+Run at worker start (apps.deployments.tasks, worker_ready), periodically
+(the Celery beat entry "berth-reconcile") and by `python manage.py
+reconcile`. Per app, under the app's deploy lock (an app being deployed or
+restarted right now is skipped: its worker owns it):
+
+- deployments left in building/deploying hold no lock, so their worker
+  died: they are failed ("the worker stopped during the build"), their build
+  container removed; queued ones older than a build could take are failed
+  too (their task was lost). The serving release is not touched.
+- a Running app whose active container is gone or dead is started again
+  from the active release image (health-checked, like a restart);
+- a Stopped app's containers are stopped and its route removed;
+- the proxy route points at the serving container's current port (a
+  restarted container can come back on another host port), and routes of
+  apps that no longer exist or no longer run are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.deployments import release, services
+from apps.deployments.models import Deployment
+from apps.deployments.release import DeployFailed
+from apps.engine import client as engine
+from apps.engine.errors import EngineError
+from apps.webapps.models import WebApp
+
+logger = logging.getLogger(__name__)
+
+WORKER_STOPPED = (
+    "The worker stopped during the build (found by reconcile); the app still serves its "
+    "previous release. Deploy again."
+)
+NEVER_PICKED_UP = (
+    "No worker picked this deployment up in time (found by reconcile). Check that the "
+    "worker runs (scripts/run.sh starts it), then deploy again."
+)
+ACTIVE = (Deployment.Status.BUILDING, Deployment.Status.DEPLOYING)
+
+
+def _routing() -> bool:
+    return bool(getattr(settings, "BERTH_PROXY_ROUTING", True))
+
+
+def _routes() -> dict[str, str]:
+    if not _routing():
+        return {}
+    from apps.proxy import nginx
+
+    return nginx.routes()
+
+
+def _set_route(app: WebApp, port: int) -> None:
+    from apps.proxy import nginx
+
+    nginx.set_route(app.name, f"127.0.0.1:{port}")
+
+
+def fail_stuck(app: WebApp) -> list[str]:
+    """Fail the app's deployments no live worker is running. Call with the
+    app's lock held: then nobody is building or deploying it."""
+    done: list[str] = []
+    now = timezone.now()
+    stuck = list(Deployment.objects.filter(app=app, status__in=ACTIVE))
+    cutoff = now - timedelta(seconds=services.lock_wait_limit())
+    lost = list(
+        Deployment.objects.filter(app=app, status=Deployment.Status.QUEUED, created__lt=cutoff)
+    )
+    for d, why in [(d, WORKER_STOPPED) for d in stuck] + [(d, NEVER_PICKED_UP) for d in lost]:
+        log = d.log + f"{now:%H:%M:%S} Deployment failed: {why}\n"
+        Deployment.objects.filter(pk=d.pk, status=d.status).update(
+            status=Deployment.Status.FAILED, status_text=why, finished=now, log=log
+        )
+        try:
+            engine.remove_container(f"berth-build-{app.name}-{d.pk}")
+        except EngineError as e:
+            logger.warning("Could not remove the build container of %s: %s", d, e.message)
+        done.append(f"deployment {d.pk} ({d.status}) failed: {why}")
+    return done
+
+
+def _container_status(name: str) -> str:
+    if not name:
+        return "missing"
+    try:
+        return engine.container_state(name).status
+    except EngineError:
+        return "missing"
+
+
+def _bring_back(app: WebApp, active: Deployment) -> str:
+    """Start the active release again, as a restart does; the dead container
+    goes first (it serves nothing) so the new one can take its name."""
+    if active.container:
+        engine.remove_container(active.container)
+    if not engine.image_exists(active.image):
+        return (
+            f"cannot bring {app.name} back: its release image {active.image} is gone; deploy again."
+        )
+    log = services._ScratchLog(active)
+    try:
+        started = release.run_release(app, active, log, name=f"berth-{app.name}-{active.pk}")
+        release.swap(app, active, started, log)
+    except (DeployFailed, EngineError) as e:
+        return f"cannot bring {app.name} back: {e.message}"
+    return f"container {active.container or '(none)'} was gone: started {started.container}"
+
+
+def _reconcile(app: WebApp) -> list[str]:
+    done = fail_stuck(app)
+    app.refresh_from_db()
+    active = services.active_deployment(app)
+    routes = _routes()
+    if app.state != WebApp.State.RUNNING or active is None or not active.image:
+        running = [
+            c
+            for c in engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"})
+            if _container_status(c) in ("running", "restarting")
+        ]
+        if app.state != WebApp.State.RUNNING and running:
+            release.retire_others(app)
+            done.append(f"{app.name} is stopped: stopped {', '.join(running)}")
+        if app.name in routes and app.state != WebApp.State.RUNNING:
+            release.unroute(app)
+            done.append(f"{app.name} is stopped: removed its route")
+        return done
+    status = _container_status(active.container)
+    if status not in ("running", "restarting"):
+        done.append(_bring_back(app, active))
+        return done
+    # Running: the proxy must point at its port, which can change when the
+    # engine restarts the container.
+    port = engine.published_port(active.container, release.APP_PORT)
+    if port and port != active.host_port:
+        Deployment.objects.filter(pk=active.pk).update(host_port=port)
+        done.append(f"{active.container} now listens on 127.0.0.1:{port}")
+    if port and _routing() and routes.get(app.name) != f"127.0.0.1:{port}":
+        _set_route(app, port)
+        done.append(f"route {app.default_host_name} -> 127.0.0.1:{port}")
+    return done
+
+
+def reconcile(app: WebApp) -> list[str]:
+    """What was changed to match, one line each (empty: all matched)."""
+    try:
+        with services.app_lock(app.name, timeout=0):
+            return _reconcile(app)
+    except services.AppBusy:
+        return []  # a deploy or restart is running: it owns the app right now
+    except EngineError as e:
+        return [f"{app.name}: the engine did not answer: {e.message}"]
+
+
+def reconcile_all() -> list[str]:
+    done: list[str] = []
+    names = set()
+    for app in WebApp.objects.all():
+        names.add(app.name)
+        done += reconcile(app)
+    if _routing():
+        from apps.proxy import nginx
+
+        for name in set(_routes()) - names:
+            nginx.remove_route(name)
+            done.append(f"removed the route of {name}: no such app")
+    for line in done:
+        logger.info("reconcile: %s", line)
+    return done

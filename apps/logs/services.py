@@ -1,0 +1,276 @@
+"""The Log stream: an app's container output as server-sent events.
+
+Each viewer is one async generator on the portal's event loop. The engine's
+follow read blocks, so it runs in a thread of its own per viewer (not the
+event loop's small default pool, which 50 idle viewers would fill), and hands
+lines over through an asyncio.Queue. When the container stops, restarts or a
+new release takes over, the follow ends; the generator finds the serving
+container again, says so with a marker line, and goes on from the last time
+it sent (`since`), so nothing is repeated and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+
+from apps.engine import client as engine
+from apps.engine.errors import EngineError
+from apps.webapps.environment import mask, secret_values
+from apps.webapps.models import WebApp
+
+HISTORY = 100  # lines sent first, like the portal's log stream
+KEEPALIVE = 15.0  # seconds: a comment line keeps proxies from closing a quiet stream
+RETRY_MS = 2000  # EventSource waits this long before it reconnects by itself
+WAIT = 2.0  # seconds between looks for a container while none serves
+_END = object()
+_PING = object()
+
+
+@dataclass(frozen=True)
+class Target:
+    """The container serving an app, and what tells a restart apart."""
+
+    name: str
+    id: str
+    restart_count: int
+    started_at: str
+    status: str
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+def serving_container(app: WebApp) -> str:
+    """The name of the app's serving container: the active release's, else the
+    newest app container Berth runs for it; "" when there is none."""
+    from apps.deployments.services import active_deployment
+
+    active = active_deployment(app)
+    if active and active.container:
+        return active.container
+    try:
+        found = engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"})
+    except EngineError:
+        return ""
+    return found[0] if found else ""
+
+
+def inspect_target(name: str) -> Target | None:
+    if not name:
+        return None
+    try:
+        state = engine.container_state(name)
+        cid = engine.container_id(name)
+    except EngineError:
+        return None
+    return Target(name, cid, state.restart_count, state.started_at, state.status)
+
+
+# --- timestamps ----------------------------------------------------------------
+
+
+def to_ns(stamp: str) -> int:
+    """The engine's RFC 3339 time (nanoseconds, Z) as integer nanoseconds; 0 if unreadable."""
+    if not stamp:
+        return 0
+    stamp = stamp.strip().rstrip("Z")
+    whole, _, frac = stamp.partition(".")
+    try:
+        seconds = int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return 0
+    digits = "".join(c for c in frac if c.isdigit())[:9].ljust(9, "0")
+    return seconds * 1_000_000_000 + int(digits)
+
+
+def ns_to_since(ns: int) -> str:
+    """Nanoseconds as the engine's `since` ("seconds.nanoseconds")."""
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
+
+
+def human_time(stamp: str) -> str:
+    ns = to_ns(stamp)
+    if not ns:
+        return stamp or "an unknown time"
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def parse_event_id(event_id: str) -> tuple[str, int]:
+    """Last-Event-ID "<container short id>:<timestamp>" -> (short id, ns)."""
+    short, _, stamp = (event_id or "").partition(":")
+    if not stamp:
+        return "", 0
+    return short, to_ns(stamp)
+
+
+# --- server-sent events ------------------------------------------------------
+
+
+def sse(event: str, data: dict, event_id: str = "") -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def marker(text: str) -> str:
+    return sse("marker", {"text": f"──── {text} ────"})
+
+
+async def follow(
+    name: str, *, since: str, tail: int | str, keepalive: float = KEEPALIVE
+) -> AsyncIterator[engine.LogLine | object]:
+    """LogLines of one container as they come, and _PING after `keepalive`
+    seconds of silence. Ends when the container stops. The blocking read is in
+    a thread of its own, closed when this generator is (client gone)."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue = asyncio.Queue()
+    holder: dict[str, engine.LogFollower] = {}
+    gone = threading.Event()
+
+    def put(item) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
+            loop.call_soon_threadsafe(lines.put_nowait, item)
+
+    def read() -> None:
+        try:
+            follower = engine.container_logs_stream(name, since=since, tail=tail)
+            holder["f"] = follower
+            if gone.is_set():
+                follower.close()
+                return
+            for line in follower:
+                put(line)
+        except EngineError as e:
+            put(e)
+        finally:
+            put(_END)
+
+    threading.Thread(target=read, name=f"logstream-{name}", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(lines.get(), timeout=keepalive)
+            except TimeoutError:
+                yield _PING
+                continue
+            if item is _END:
+                return
+            yield item
+    finally:
+        gone.set()
+        if f := holder.get("f"):
+            await asyncio.to_thread(f.close)
+
+
+async def events(
+    app: WebApp,
+    *,
+    last_event_id: str = "",
+    history: int = HISTORY,
+    keepalive: float = KEEPALIVE,
+    wait: float = WAIT,
+) -> AsyncIterator[str]:
+    """The Log stream of `app` as SSE text, forever (until the client leaves)."""
+    secrets = await sync_to_async(secret_values)(app)
+    yield f"retry: {RETRY_MS}\n\n"
+    resume_short, last_ns = parse_event_id(last_event_id)
+    previous: Target | None = None
+    said_waiting = False
+    while True:
+        name = await sync_to_async(serving_container)(app)
+        target = await asyncio.to_thread(inspect_target, name)
+        if target is not None and target.status == "restarting":
+            await asyncio.sleep(0.5)  # the engine is bringing it back: a marker follows
+            continue
+        if target is None or target.status != "running":
+            if previous is not None and previous.status == "running":
+                yield marker(f"container {previous.name} stopped at {_now()}")
+                previous = Target(previous.name, previous.id, previous.restart_count, "", "gone")
+            if not said_waiting:
+                why = (
+                    f"{app.name} is stopped: start it on the Overview page."
+                    if app.state == WebApp.State.STOPPED
+                    else f"No running container for {app.name} yet: waiting for one "
+                    "(deploy from the Deployment Center)."
+                )
+                yield sse("info", {"text": why})
+                said_waiting = True
+            await asyncio.sleep(wait)
+            yield ": waiting\n\n"
+            await sync_to_async(app.refresh_from_db)(fields=["state"])
+            continue
+        said_waiting = False
+        if previous is not None and target.id[:12] != previous.id[:12]:
+            yield marker(
+                f"new container {target.name} took over at {human_time(target.started_at)}"
+            )
+            last_ns = 0
+        elif previous is not None and (
+            target.restart_count != previous.restart_count
+            or (previous.started_at and target.started_at != previous.started_at)
+        ):
+            yield marker(f"container restarted at {human_time(target.started_at)}")
+        elif previous is None and resume_short and resume_short != target.short_id:
+            # Reconnected after a release took over: the new container's story from its start.
+            yield marker(
+                f"new container {target.name} took over at {human_time(target.started_at)}"
+            )
+            last_ns = 0
+        previous = target
+        since = ns_to_since(last_ns) if last_ns else ""
+        async for item in follow(
+            target.name, since=since, tail="all" if since else history, keepalive=keepalive
+        ):
+            if item is _PING:
+                yield ": keep-alive\n\n"
+                continue
+            if isinstance(item, EngineError):
+                yield sse("info", {"text": item.message})
+                continue
+            ns = to_ns(item.timestamp)
+            if ns and ns <= last_ns:
+                continue  # `since` is inclusive: this one was sent before
+            last_ns = max(last_ns, ns)
+            yield sse(
+                "line",
+                {"t": item.timestamp, "s": item.stream, "text": mask(item.text, secrets)},
+                event_id=f"{target.short_id}:{item.timestamp}",
+            )
+        # The follow ended: stopped, restarted, or replaced. Look again shortly.
+        await asyncio.sleep(0.5)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --- download ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    ok: bool
+    text: str
+
+
+def recent_text(app: WebApp, lines: int = 1000) -> Download:
+    """The last `lines` lines of the serving container, masked, one per line:
+    `<time> <stream> <text>`."""
+    name = serving_container(app)
+    if not name:
+        return Download(False, f"No container serves {app.name}: nothing to download.\n")
+    try:
+        found = engine.container_logs_lines(name, tail=lines)
+    except EngineError as e:
+        return Download(False, e.message + "\n")
+    secrets = secret_values(app)
+    body = "".join(f"{ln.timestamp} {ln.stream} {mask(ln.text, secrets)}\n" for ln in found)
+    return Download(True, body)

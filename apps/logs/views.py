@@ -1,0 +1,72 @@
+"""The Log stream page, its server-sent events and the download."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from apps.logs import services
+from apps.webapps.models import WebApp
+from apps.webapps.views import _get_app_for_user
+
+DOWNLOAD_DEFAULT = 1000
+DOWNLOAD_MAX = 10000
+
+
+@login_required
+@require_GET
+def logstream(request: HttpRequest, name: str) -> HttpResponse:
+    app = _get_app_for_user(request, name)
+    return render(
+        request,
+        "logs/logstream.html",
+        {"app": app, "nav": "logstream", "history": services.HISTORY},
+    )
+
+
+def _visible_app(user, name: str) -> WebApp | None:
+    return WebApp.objects.for_user(user).filter(name=name).first()
+
+
+@login_required
+@require_GET
+async def logstream_events(request: HttpRequest, name: str) -> StreamingHttpResponse:
+    """text/event-stream: the recent history, then lines as they come. An
+    EventSource reconnects by itself with Last-Event-ID; a page that makes a
+    new EventSource passes it as ?last_event_id=."""
+    user = await request.auser()
+    app = await sync_to_async(_visible_app)(user, name)
+    if app is None:
+        raise Http404("No such app.")
+    last = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id", "")
+    response = StreamingHttpResponse(
+        services.events(app, last_event_id=last), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx in front must not hold lines back
+    return response
+
+
+@login_required
+@require_GET
+def logstream_download(request: HttpRequest, name: str) -> HttpResponse:
+    app = _get_app_for_user(request, name)
+    try:
+        lines = int(request.GET.get("lines", DOWNLOAD_DEFAULT))
+    except ValueError:
+        lines = DOWNLOAD_DEFAULT
+    lines = min(max(lines, 1), DOWNLOAD_MAX)
+    found = services.recent_text(app, lines)
+    response = HttpResponse(found.text, content_type="text/plain; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="{app.name}-log-{stamp}.txt"'
+    return response

@@ -1,0 +1,358 @@
+"""The deploy matrix end to end through the REAL front proxy: one nginx on free
+127.0.0.1 ports for the module, routing on, zip deploy through the API (and
+one git push to the live portal), every answer fetched through nginx with
+`Host: <app>.localhost`, over HTTP and HTTPS.
+
+Lean on purpose: cases share apps through successive deploys, and only the
+Django cases install from the package index (through the CA bundle)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import os
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from django.test import override_settings
+
+from apps.deployments import reconcile
+from apps.deployments.models import Deployment
+from apps.engine import client as engine
+from apps.proxy import nginx
+from apps.webapps.models import AppSetting, WebApp
+from tests.deploy_helpers import SAMPLES, cleanup_app, zip_files, zip_sample
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.runtime,
+    pytest.mark.nginx,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")),
+        reason="needs nginx (scripts/ensure-nginx.sh installs it)",
+    ),
+]
+TIMES: dict[str, float] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory) -> Iterator[object]:
+    data = tmp_path_factory.mktemp("berth-data")
+    override = override_settings(
+        DATA_DIR=data,
+        BERTH_PROXY_ROUTING=True,
+        BERTH_APPS_DOMAIN="localhost",
+        BERTH_PROXY_MODE="managed",
+        BERTH_PROXY_LISTEN="127.0.0.1",
+        BERTH_PROXY_HTTP_PORT=free_port(),
+        BERTH_PROXY_HTTPS_PORT=free_port(),
+        BERTH_PROXY_WORKERS=2,
+        BERTH_TLS_CERT="",
+        BERTH_TLS_KEY="",
+        BERTH_START_TIME_LIMIT=40,
+        BERTH_BUILD_TIMEOUT=300,
+    )
+    override.enable()
+    try:
+        nginx.ensure_running()
+        from django.conf import settings
+
+        yield settings
+    finally:
+        nginx.stop()
+        override.disable()
+        if TIMES:
+            print("\n[deploy matrix] " + ", ".join(f"{k} {v:.1f} s" for k, v in TIMES.items()))
+
+
+@pytest.fixture
+def make_app(alice, proxy):
+    made: list[str] = []
+
+    def make(prefix: str, **kwargs) -> WebApp:
+        app = WebApp.objects.create(name=f"{prefix}-{os.urandom(3).hex()}", owner=alice, **kwargs)
+        made.append(app.name)
+        return app
+
+    yield make
+    for name in made:
+        cleanup_app(name)
+
+
+class _AppHTTPS(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 that asks for (and checks) the app's host name."""
+
+    def connect(self) -> None:
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def through_proxy(app: WebApp, path: str = "/", https: bool = False) -> tuple[int, str]:
+    from django.conf import settings
+
+    host = f"{app.name}.localhost"
+    if https:
+        context = ssl.create_default_context(cafile=str(nginx.layout().tls / "cert.pem"))
+        conn = _AppHTTPS(host, settings.BERTH_PROXY_HTTPS_PORT, timeout=10, context=context)
+        conn.request("GET", path)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", settings.BERTH_PROXY_HTTP_PORT, timeout=10)
+        conn.request("GET", path, headers={"Host": host})
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
+    return response.status, body
+
+
+def page(app: WebApp, https: bool = False) -> dict:
+    status, body = through_proxy(app, https=https)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def basic(app: WebApp) -> dict[str, str]:
+    token = base64.b64encode(f"{app.publishing_username}:{app.publishing_password}".encode())
+    return {"HTTP_AUTHORIZATION": f"Basic {token.decode()}"}
+
+
+def zipdeploy(client, app: WebApp, data: bytes, label: str = "") -> dict:
+    started = time.monotonic()
+    answer = client.post(
+        f"/api/apps/{app.name}/zipdeploy", data=data, content_type="application/zip", **basic(app)
+    )
+    if label:
+        TIMES[label] = time.monotonic() - started
+    assert answer.status_code in (200, 400), answer.content
+    body = answer.json()
+    if "id" in body:
+        body["log"] = Deployment.objects.get(pk=body["id"]).log
+    return body
+
+
+def app_log(app: WebApp) -> str:
+    d = Deployment.objects.get(app=app, active=True)
+    return "\n".join(engine.container_logs(d.container, timestamps=False))
+
+
+def echo_v(version: str) -> bytes:
+    source = (SAMPLES / "echo_app" / "app.py").read_text()
+    return zip_sample("echo_app", {"app.py": source.replace('"v1"', f'"{version}"')})
+
+
+def _zip(members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members:
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def _symlink(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info, target.encode()
+
+
+def test_flask_app_py_through_the_proxy_survives_failures_and_bad_zips(client, make_app, proxy):
+    app = make_app("mx-flask")
+
+    body = zipdeploy(client, app, echo_v("v1"), "flask app.py first deploy")
+    assert body["status"] == "success", body["log"]
+    assert "Could not find setup.py or requirements.txt; Not running pip install." in body["log"]
+    assert "Detected: flask (found app.py" in body["log"]
+    seen = page(app)
+    assert seen["version"] == "v1"
+    assert seen["cwd"] == "/home/site/wwwroot"
+    assert seen["headers"]["Host"] == f"{app.name}.localhost"
+    assert seen["headers"]["X-Forwarded-Proto"] == "http"
+    # Behind HTTPS the app is told so (and the certificate names the app).
+    seen = page(app, https=True)
+    assert seen["headers"]["X-Forwarded-Proto"] == "https"
+    assert seen["headers"]["X-Forwarded-Host"].startswith(f"{app.name}.localhost")
+
+    # A failing build: pip can't find the requirement (a local path, no index).
+    body = zipdeploy(
+        client, app, zip_sample("echo_app", {"requirements.txt": "./not-here\n"}), "failing build"
+    )
+    assert body["status"] == "failed"
+    assert "build failed" in body["status_text"]
+    assert page(app)["version"] == "v1"
+
+    # A failing start: the new container crashes; v1 keeps serving.
+    body = zipdeploy(
+        client,
+        app,
+        zip_sample("echo_app", {"app.py": "raise RuntimeError('v-broken cannot start')\n"}),
+        "failing start",
+    )
+    assert body["status"] == "failed"
+    assert "still serves its previous release" in body["status_text"]
+    assert "v-broken cannot start" in body["log"]
+    assert page(app)["version"] == "v1"
+
+    # Bad zips: refused through the API, nothing recorded, v1 still serves.
+    from django.conf import settings
+
+    count = Deployment.objects.count()
+    bomb = _zip([("zeros.bin", b"\0" * (12 * 1024 * 1024))])
+    assert len(bomb) < 100 * 1024  # a high-ratio zip
+    cases = {
+        "../ path": (_zip([("../evil.py", b"x"), ("app.py", b"x")]), "outside the app's folder"),
+        "absolute path": (_zip([("/etc/evil.py", b"x")]), "is an absolute path"),
+        "symlink out": (
+            _zip([("app.py", b"x"), _symlink("secrets", "../../../etc/passwd")]),
+            "symbolic link",
+        ),
+        "oversized": (_zip([("big.bin", os.urandom(2 * 1024 * 1024))]), "1 MB (BERTH_MAX_ZIP_MB)"),
+        "zip bomb": (bomb, "5 MB"),
+        "not a zip": (b"this is not a zip file at all", "not a zip file"),
+    }
+    with override_settings(BERTH_MAX_ZIP_MB=1, BERTH_MAX_UNZIPPED_MB=5):
+        assert settings.BERTH_MAX_ZIP_MB == 1
+        for case, (data, message) in cases.items():
+            body = zipdeploy(client, app, data)
+            assert message in body.get("error", ""), (case, body)
+            assert Deployment.objects.count() == count, case
+            assert page(app)["version"] == "v1", case
+
+    # A custom startup command that fails: logged, then detection takes over.
+    app.app_command_line = "python no_such_startup.py"
+    app.save()
+    body = zipdeploy(client, app, echo_v("v2"), "flask redeploy (custom command fails)")
+    assert body["status"] == "success", body["log"]
+    assert page(app)["version"] == "v2"
+    logs = app_log(app)
+    assert "no_such_startup.py" in logs
+    assert "Falling back to automatic detection" in logs
+
+
+def test_flask_application_py_with_gunicorn_conf_and_build_commands(client, make_app):
+    app = make_app("mx-appl")
+    AppSetting.objects.create(app=app, name="PRE_BUILD_COMMAND", value="echo pre > built.txt")
+    AppSetting.objects.create(app=app, name="POST_BUILD_COMMAND", value="echo post >> built.txt")
+    body = zipdeploy(client, app, zip_sample("application_app"), "application.py + hooks")
+    assert body["status"] == "success", body["log"]
+    assert "Detected: flask (found application.py" in body["log"]
+    seen = page(app)
+    assert seen["file"] == "application.py"
+    assert seen["built"] == "pre\npost\n"  # POST_BUILD's file ships with the app
+    assert seen["from_conf"] == "yes"  # gunicorn.conf.py's raw_env
+    logs = app_log(app)
+    assert "-c /home/site/wwwroot/gunicorn.conf.py" in logs
+    assert "gunicorn.conf.py hook: on_starting" in logs
+    assert "gunicorn.conf.py hook: served /" in logs
+    assert logs.count("Booting worker with pid") >= 2  # workers = 2
+
+
+def test_django_at_the_root_then_nested_with_chdir(client, make_app):
+    app = make_app("mx-django")
+    body = zipdeploy(client, app, zip_sample("django_app"), "django root (pip from the index)")
+    assert body["status"] == "success", body["log"]
+    assert "Detected: django (found mysite/wsgi.py)" in body["log"]
+    assert "python manage.py collectstatic --noinput" in body["log"]
+    assert page(app) == {"framework": "django", "host": f"{app.name}.localhost"}
+
+    AppSetting.objects.create(app=app, name="DISABLE_COLLECTSTATIC", value="true")
+    body = zipdeploy(client, app, zip_sample("django_app"), "django root, no collectstatic")
+    assert body["status"] == "success", body["log"]
+    print(body["log"])
+    assert "DISABLE_COLLECTSTATIC is true: not running collectstatic." in body["log"]
+    assert "static files copied" not in body["log"]
+    assert page(app)["framework"] == "django"
+
+    # The same project one level down, started by a custom command with --chdir.
+    nested = {
+        f"backend/{p.relative_to(SAMPLES / 'django_app').as_posix()}": p.read_text()
+        for p in (SAMPLES / "django_app").rglob("*.py")
+    }
+    nested["requirements.txt"] = (SAMPLES / "django_app" / "requirements.txt").read_text()
+    app.app_command_line = "gunicorn --bind=0.0.0.0 --timeout 600 --chdir backend mysite.wsgi"
+    app.save()
+    body = zipdeploy(client, app, zip_files(nested), "django nested, custom --chdir")
+    assert body["status"] == "success", body["log"]
+    seen = page(app, https=True)
+    assert seen["framework"] == "django"
+    assert seen["host"].startswith(f"{app.name}.localhost")
+    assert "--chdir backend mysite.wsgi" in app_log(app)
+
+
+def test_a_zip_with_no_app_gets_the_default_site(client, make_app):
+    app = make_app("mx-default")
+    body = zipdeploy(client, app, zip_files({"README.md": "Nothing to run."}), "default site")
+    assert body["status"] == "success", body["log"]
+    assert "Detected: default" in body["log"]
+    status, _ = through_proxy(app)
+    assert status == 200
+
+
+def test_a_git_push_deploys_and_reconcile_brings_a_killed_container_back(
+    live_server, make_app, tmp_path, monkeypatch
+):
+    from portal.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+    app = make_app("mx-git")
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(SAMPLES / "echo_app" / "app.py", work / "app.py")
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=Alice", "-c", "user.email=alice@example.org", *args],
+            cwd=work,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "First version")
+    user = quote(app.publishing_username, safe="")
+    url = live_server.url.replace("http://", f"http://{user}:{app.publishing_password}@")
+    started = time.monotonic()
+    git("push", "-q", f"{url}/git/{app.name}.git", "main")
+    TIMES["git push deploy"] = time.monotonic() - started
+    d = Deployment.objects.get(app=app)
+    assert d.source == "git"
+    assert d.status == "success", d.log
+    assert page(app)["version"] == "v1"
+
+    # The engine restarts a crashed container by itself (with backoff) ...
+    policy = engine.client().api.inspect_container(d.container)["HostConfig"]["RestartPolicy"]
+    assert policy["Name"] in ("unless-stopped", "on-failure", "always")
+    # ... but a container removed behind Berth's back comes back by reconcile.
+    subprocess.run(["docker", "rm", "-f", d.container], check=True, capture_output=True)
+    status, body = through_proxy(app)
+    assert status == 502
+    started = time.monotonic()
+    done = reconcile.reconcile(app)
+    TIMES["reconcile brings an app back"] = time.monotonic() - started
+    assert any("was gone" in line for line in done), done
+    assert page(app)["version"] == "v1"
+    # Stopped in the portal but running in the engine: reconcile stops it.
+    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
+    app.refresh_from_db()
+    done = reconcile.reconcile(app)
+    assert any("is stopped" in line for line in done), done
+    assert engine.find_app_container(app.name) is None
+    assert through_proxy(app)[0] == 404
+    assert reconcile.reconcile(app) == []  # nothing left to do

@@ -1,0 +1,114 @@
+"""reconcile: the portal's record and the engine agree again (engine faked
+here; tests/test_deploy_matrix_e2e.py does it against the real one)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from apps.deployments import reconcile, services
+from apps.deployments.models import Deployment
+from apps.webapps.models import WebApp
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _fake_engine(settings, tmp_path, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    settings.BERTH_PROXY_ROUTING = False
+    removed: list[str] = []
+    monkeypatch.setattr(reconcile.engine, "find_containers", lambda labels: [])
+    monkeypatch.setattr(reconcile.engine, "remove_container", removed.append)
+    return removed
+
+
+def test_it_fails_a_deployment_stuck_in_building_and_leaves_the_old_release(webapp, _fake_engine):
+    old = Deployment.objects.create(
+        app=webapp, status="success", active=True, image="berth/app-x:1", container=""
+    )
+    webapp.state = WebApp.State.STOPPED
+    webapp.save()
+    stuck = Deployment.objects.create(app=webapp, status="building", log="12:00:00 Building\n")
+    done = reconcile.reconcile(webapp)
+    stuck.refresh_from_db()
+    assert stuck.status == "failed"
+    assert "worker stopped during the build" in stuck.status_text
+    assert "worker stopped during the build" in stuck.log
+    assert stuck.log.startswith("12:00:00 Building")
+    assert stuck.finished is not None
+    assert f"berth-build-{webapp.name}-{stuck.pk}" in _fake_engine
+    assert any(f"deployment {stuck.pk}" in line for line in done)
+    old.refresh_from_db()
+    assert old.active and old.status == "success"
+
+
+def test_it_leaves_a_deployment_alone_while_its_worker_holds_the_lock(webapp):
+    webapp.state = WebApp.State.STOPPED
+    webapp.save()
+    building = Deployment.objects.create(app=webapp, status="building")
+    held, release = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        with services.app_lock(webapp.name):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    held.wait(5)
+    try:
+        assert reconcile.reconcile(webapp) == []
+    finally:
+        release.set()
+        t.join(5)
+    building.refresh_from_db()
+    assert building.status == "building"
+
+
+def test_it_fails_only_queued_deployments_older_than_a_build_could_take(webapp):
+    webapp.state = WebApp.State.STOPPED
+    webapp.save()
+    fresh = Deployment.objects.create(app=webapp)
+    lost = Deployment.objects.create(app=webapp)
+    Deployment.objects.filter(pk=lost.pk).update(
+        created=timezone.now() - timedelta(seconds=services.lock_wait_limit() + 60)
+    )
+    reconcile.reconcile(webapp)
+    fresh.refresh_from_db()
+    lost.refresh_from_db()
+    assert fresh.status == "queued"
+    assert lost.status == "failed"
+    assert "No worker picked this deployment up" in lost.status_text
+
+
+def test_the_reconcile_command_reports_what_it_changed(webapp):
+    webapp.state = WebApp.State.STOPPED
+    webapp.save()
+    Deployment.objects.create(app=webapp, status="deploying")
+    from io import StringIO
+
+    out = StringIO()
+    call_command("reconcile", webapp.name, stdout=out)
+    assert "worker stopped during the build" in out.getvalue()
+    assert "Reconciled: 1 change(s)." in out.getvalue()
+
+
+def test_the_worker_reconciles_when_it_starts(monkeypatch):
+    from apps.deployments import tasks
+
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.reconcile_all, "delay", lambda: sent.append("reconcile"))
+    from celery.signals import worker_ready
+
+    worker_ready.send(sender=None)
+    assert sent == ["reconcile"]
+
+
+def test_beat_runs_reconcile_periodically(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["berth-reconcile"]
+    assert entry["task"] == "deployments.reconcile_all"
