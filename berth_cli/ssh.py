@@ -145,8 +145,10 @@ def _forward(ws: Any, in_fd: int, wake_r: int, done: threading.Event, send_size)
         if in_fd in readable:
             data = os.read(in_fd, 65536)
             if not data:
-                # End of piped input: a Ctrl-D, as a terminal would send.
-                data, stdin_open = b"\x04", False
+                # End of piped input: end the shell once it has run the lines
+                # before. Typed ahead like them, so it waits its turn; a Ctrl-D
+                # would not (the TTY drops it when the shell switches modes).
+                data, stdin_open = b"\rexit\r", False
             try:
                 ws.send(data)
             except Exception:

@@ -106,7 +106,7 @@ def deploy_until_served(app, data: bytes | None, version: str, *, rollback_of=No
                     break
             except Exception:
                 pass
-        time.sleep(0.01)
+        time.sleep(0.02)  # light: the deployment thread writes to the same SQLite file
     worker.join(DEADLINE)
     deployment.refresh_from_db()
     if served is None:

@@ -11,7 +11,9 @@ PORT="${BERTH_PORT:-8000}"
 "$PY" manage.py ensure_admin
 
 log "Starting the Celery worker"
-"$VENV/bin/celery" -A portal worker --loglevel=INFO --concurrency="${BERTH_WORKERS:-2}" \
+# -B: the worker also runs beat (the periodic reconcile); one worker on one machine.
+"$VENV/bin/celery" -A portal worker -B --schedule "$BERTH_DATA_DIR/celerybeat-schedule" \
+    --loglevel=INFO --concurrency="${BERTH_WORKERS:-2}" \
     >"$BERTH_DATA_DIR/worker.log" 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true; "$PY" manage.py proxy stop >/dev/null 2>&1 || true' EXIT

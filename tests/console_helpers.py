@@ -110,7 +110,8 @@ from django.contrib.auth.models import User
 from apps.api.models import ApiToken
 from apps.webapps.models import WebApp
 alice = User.objects.create_user("alice", "alice@example.org", {password!r})
-WebApp.objects.create(name={app!r}, owner=alice)
+for name in {apps!r}:
+    WebApp.objects.create(name=name, owner=alice)
 print("TOKEN=" + ApiToken.objects.create_for(alice, "ssh-test")[1])
 """
 
@@ -133,7 +134,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_portal(data_dir: Path, app: str) -> LivePortal:
+def start_portal(data_dir: Path, app: str, *more_apps: str) -> LivePortal:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(BERTH_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="portal.settings")
 
@@ -147,7 +148,7 @@ def start_portal(data_dir: Path, app: str) -> LivePortal:
     manage("migrate", "--noinput")
     # The real static storage (manifest), so the vendored xterm files are checked too.
     manage("collectstatic", "--noinput")
-    out = manage("shell", "-c", SETUP.format(password=PASSWORD, app=app))
+    out = manage("shell", "-c", SETUP.format(password=PASSWORD, apps=[app, *more_apps]))
     token = next(line[6:] for line in out.splitlines() if line.startswith("TOKEN="))
     port = _free_port()
     log = open(data_dir / "uvicorn.log", "wb")  # noqa: SIM115 - closed with the process
@@ -160,10 +161,11 @@ def start_portal(data_dir: Path, app: str) -> LivePortal:
     )
     url = f"http://127.0.0.1:{port}"
     portal = LivePortal(url, token, app, data_dir, process)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/login/", timeout=2) as answer:  # noqa: S310
+            with opener.open(f"{url}/login/", timeout=2) as answer:
                 if answer.status == 200:
                     return portal
         except OSError:

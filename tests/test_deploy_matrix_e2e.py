@@ -272,7 +272,6 @@ def test_django_at_the_root_then_nested_with_chdir(client, make_app):
     AppSetting.objects.create(app=app, name="DISABLE_COLLECTSTATIC", value="true")
     body = zipdeploy(client, app, zip_sample("django_app"), "django root, no collectstatic")
     assert body["status"] == "success", body["log"]
-    print(body["log"])
     assert "DISABLE_COLLECTSTATIC is true: not running collectstatic." in body["log"]
     assert "static files copied" not in body["log"]
     assert page(app)["framework"] == "django"
@@ -347,6 +346,23 @@ def test_a_git_push_deploys_and_reconcile_brings_a_killed_container_back(
     done = reconcile.reconcile(app)
     TIMES["reconcile brings an app back"] = time.monotonic() - started
     assert any("was gone" in line for line in done), done
+    assert page(app)["version"] == "v1"
+    # `docker kill` is a manual stop (no automatic restart): reconcile again.
+    d.refresh_from_db()
+    subprocess.run(["docker", "kill", d.container], check=True, capture_output=True)
+    assert any("was gone" in line for line in reconcile.reconcile(app))
+    assert page(app)["version"] == "v1"
+    # A restarted container (the engine's own restart after a crash, or
+    # dockerd's) comes back on another host port: reconcile re-routes.
+    d.refresh_from_db()
+    subprocess.run(["docker", "restart", "-t", "1", d.container], check=True, capture_output=True)
+    port = engine.published_port(d.container, 8000)
+    if port != d.host_port:
+        done = reconcile.reconcile(app)
+        assert any(f"now listens on 127.0.0.1:{port}" in line for line in done), done
+    deadline = time.monotonic() + 20  # gunicorn starting again in the container
+    while through_proxy(app)[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert page(app)["version"] == "v1"
     # Stopped in the portal but running in the engine: reconcile stops it.
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)

@@ -116,3 +116,9 @@ def test_the_labels_round_trip():
     labels = {build.INPUTS_LABEL: '{"Python": "3.11"}', build.DEPTH_LABEL: "3"}
     assert build.parse_inputs(labels) == ({"Python": "3.11"}, 3)
     assert build.parse_inputs({build.INPUTS_LABEL: "not json"}) == ({}, 0)
+
+
+def test_only_a_reusing_build_without_user_commands_runs_offline():
+    assert build.needs_network({}, reuse=False)
+    assert not build.needs_network({}, reuse=True)
+    assert build.needs_network({"POST_BUILD_COMMAND": "curl -O x"}, reuse=True)

@@ -67,7 +67,6 @@ def test_a_code_only_redeploy_reuses_the_venv_and_drops_deleted_files(app):
     assert "pip install: skipped, reusing antenv" in v2.log
     assert "Running: pip install" not in v2.log
     assert page(v2)["version"] == "v2"
-    print(v2.log)
     assert page(v2, "/files")["files"] == ["antenv", "app.py", "requirements.txt"]
     labels = engine.image_facts(v2.image).labels
     assert build.parse_inputs(labels)[1] == 1

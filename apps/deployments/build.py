@@ -152,10 +152,10 @@ def _collectstatic_step(tree: SourceTree, app_settings: dict[str, str]) -> Step 
 
 def _reuse_step(reason: str) -> Step:
     python = f"{APP_PATH}/{VENV}/bin/python"
-    broken = f"ERROR: the reused {VENV} does not run; deploy again with a changed requirements.txt."
+    broken = f"ERROR: the reused {VENV} is missing; deploy again with a changed requirements.txt."
     return Step(
         f"pip install: skipped, reusing {VENV}",
-        f'say {shlex.quote(reason)}\n{python} -c "" || {{ say {shlex.quote(broken)}; exit 1; }}',
+        f"say {shlex.quote(reason)}\n[ -x {python} ] || {{ say {shlex.quote(broken)}; exit 1; }}",
     )
 
 
@@ -301,6 +301,14 @@ def reuse_blocker(tree: SourceTree, app_settings: dict[str, str]) -> str:
         found = "setup.py" if tree.has("setup.py") else "pyproject.toml"
         return f"Found {found}: `pip install .` installs the code itself, so it runs again: full build."
     return "Nothing to install: no virtual environment to reuse."
+
+
+def needs_network(app_settings: dict[str, str], reuse: bool) -> bool:
+    """A reusing build runs no pip; without PRE/POST_BUILD commands (which may
+    download things) its container needs no network, and starts faster."""
+    return not reuse or bool(
+        _user_script("PRE", app_settings) or _user_script("POST", app_settings)
+    )
 
 
 def decide_reuse(

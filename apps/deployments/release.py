@@ -212,7 +212,9 @@ def build_release(
         environment=env,
         labels=_labels(app, deployment, "build"),
         mem_limit=settings.BERTH_BUILD_MEMORY,
-        mounts=mounts,
+        # Offline (a reusing build without user commands): no pip, so no cache either.
+        mounts=mounts if build.needs_network(app_settings, reuse) else None,
+        network="" if build.needs_network(app_settings, reuse) else "none",
     )
     try:
         prefix = build.STAGING if reuse else APP_PATH.lstrip("/")

@@ -555,6 +555,10 @@ class LogFollower:
 
     def close(self) -> None:
         self._closed = True
+        # The connection dies here: keep urllib3 from offering it back to the
+        # client's pool (which warns "pool is full" for each of many viewers).
+        with contextlib.suppress(Exception):
+            self._response.raw._pool = None
         with contextlib.suppress(Exception):
             import socket as _socket
 

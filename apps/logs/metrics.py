@@ -78,6 +78,8 @@ class Sparkline:
     height: int
     empty: bool
     samples: int
+    last_x: str = ""  # the newest sample, drawn as a dot (one sample makes no line)
+    last_y: str = ""
 
 
 def _fmt_bytes(n: float) -> str:
@@ -113,8 +115,19 @@ def sparkline(
     first_x, last_x = line.split(" ")[0].split(",")[0], line.split(" ")[-1].split(",")[0]
     area = f"{first_x},{height - pad} {line} {last_x},{height - pad}"
     peak = max(v for _, v in points)
+    last_x, last_y = line.split(" ")[-1].split(",")
     return Sparkline(
-        title, fmt(points[-1][1]), fmt(peak), line, area, width, height, False, len(points)
+        title,
+        fmt(points[-1][1]),
+        fmt(peak),
+        line,
+        area,
+        width,
+        height,
+        False,
+        len(points),
+        last_x,
+        last_y,
     )
 
 

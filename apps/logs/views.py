@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     Http404,
     HttpRequest,
@@ -33,6 +37,19 @@ def logstream(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
+def _blocking(agen: AsyncIterator[str]) -> Iterator[str]:
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                yield loop.run_until_complete(agen.__anext__())
+            except StopAsyncIteration:
+                return
+    finally:
+        loop.run_until_complete(agen.aclose())
+        loop.close()
+
+
 def _visible_app(user, name: str) -> WebApp | None:
     return WebApp.objects.for_user(user).filter(name=name).first()
 
@@ -48,9 +65,12 @@ async def logstream_events(request: HttpRequest, name: str) -> StreamingHttpResp
     if app is None:
         raise Http404("No such app.")
     last = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id", "")
-    response = StreamingHttpResponse(
-        services.events(app, last_event_id=last), content_type="text/event-stream"
-    )
+    stream = services.events(app, last_event_id=last)
+    if not isinstance(request, ASGIRequest):
+        # Under WSGI (runserver, the test live server) Django would read an
+        # async iterator to its end before sending anything: drive it here.
+        stream = _blocking(stream)
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx in front must not hold lines back
     return response
