@@ -129,7 +129,9 @@ def run_ssh(
     if code in (CLOSE_NORMAL, None) or (code == 1005 and not reason):
         return 0
     if code == 4403:
-        raise CliError(f"No web app {name} that you may manage (or your token expired: berth login).")
+        raise CliError(
+            f"No web app {name} that you may manage (or your token expired: berth login)."
+        )
     raise CliError(reason or f"The session ended (WebSocket close code {code}).")
 
 

@@ -186,6 +186,8 @@ CELERY_TASK_IGNORE_RESULT = True
 # apps.deployments.reconcile every minute, when beat runs (celery worker -B).
 CELERY_BEAT_SCHEDULE = {
     "berth-reconcile": {"task": "deployments.reconcile_all", "schedule": 60.0},
+    # CPU and memory samples for the Overview charts.
+    "berth-metrics": {"task": "logs.sample_metrics", "schedule": 60.0},
 }
 
 # The Docker engine and what Berth builds with it.

@@ -77,7 +77,7 @@ async def read_until(comm: WebsocketCommunicator, needle: str, timeout: float = 
             raise AssertionError(f"{needle!r} did not appear; the terminal showed {seen[-1500:]!r}")
         try:
             message = await comm.receive_output(timeout=left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(
                 f"{needle!r} did not appear in {timeout} s; the terminal showed {seen[-1500:]!r}"
             ) from None
@@ -135,7 +135,9 @@ def _free_port() -> int:
 
 
 def start_portal(data_dir: Path, app: str, *more_apps: str) -> LivePortal:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
     env.update(BERTH_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="portal.settings")
 
     def manage(*args: str) -> str:
@@ -153,7 +155,16 @@ def start_portal(data_dir: Path, app: str, *more_apps: str) -> LivePortal:
     port = _free_port()
     log = open(data_dir / "uvicorn.log", "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [PY, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "portal.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -196,7 +207,11 @@ def start_app_container(app: str, deployment: int = 1) -> str:
         ["sleep", "infinity"],
         name=name,
         environment={"MY_SETTING": "hello from settings"},
-        labels={"io.berth.app": app, "io.berth.deployment": str(deployment), "io.berth.role": "app"},
+        labels={
+            "io.berth.app": app,
+            "io.berth.deployment": str(deployment),
+            "io.berth.role": "app",
+        },
     )
     engine.start_container(name)
     return name

@@ -68,7 +68,9 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 
 def test_it_builds_the_websocket_address():
     assert ws_url("http://127.0.0.1:8000", "a") == "ws://127.0.0.1:8000/apps/a/ssh/ws"
-    assert ws_url("https://berth.example/portal/", "a") == "wss://berth.example/portal/apps/a/ssh/ws"
+    assert (
+        ws_url("https://berth.example/portal/", "a") == "wss://berth.example/portal/apps/a/ssh/ws"
+    )
 
 
 def test_it_runs_a_shell_in_a_terminal(portal):

@@ -19,7 +19,7 @@ from apps.engine.errors import EngineError
 from apps.webapps.models import WebApp
 from tests.console_helpers import ORIGIN, communicator, read_close, read_until, session_headers
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

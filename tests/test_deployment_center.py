@@ -161,8 +161,8 @@ def test_the_list_shows_status_commit_author_message_duration_and_active(alice_c
     html = alice_client.get(URL).content.decode()
     assert "01234567" in html and "Ada" in html and "Add login page" in html
     assert "42 s" in html
-    assert 'badge badge-success' in html and 'badge badge-failed' in html
-    assert 'badge badge-active' in html
+    assert "badge badge-success" in html and "badge badge-failed" in html
+    assert "badge badge-active" in html
     # Nothing runs: the list is not polled.
     assert 'hx-trigger="every 2s"' not in html
 
@@ -189,7 +189,9 @@ def test_the_list_offers_redeploy_only_for_older_successful_releases(alice_clien
 
 
 def test_a_running_deployment_page_polls_its_log_every_second(alice_client, webapp):
-    d = make(webapp, status="building", log="[berth-build] Step 1/3: pip install\nCollecting flask\n")
+    d = make(
+        webapp, status="building", log="[berth-build] Step 1/3: pip install\nCollecting flask\n"
+    )
     html = alice_client.get(f"{URL}{d.pk}/").content.decode()
     assert 'hx-trigger="every 1s"' in html
     assert "Collecting flask" in html

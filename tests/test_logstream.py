@@ -40,7 +40,9 @@ class FakeFollower:
         self.closed.set()
 
 
-def state(restart_count: int = 0, started_at: str = "2025-01-01T10:00:00.000000000Z", status="running"):
+def state(
+    restart_count: int = 0, started_at: str = "2025-01-01T10:00:00.000000000Z", status="running"
+):
     return ContainerState(
         name="berth-hello-flask-1",
         status=status,
@@ -194,7 +196,11 @@ def test_it_marks_a_container_restart(alice, webapp, serving, engine_mocks):
         FakeFollower([line(1, "before the crash")], end=True),
         FakeFollower([line(9, "after the restart")]),
     ]
-    st.side_effect = [state(), state(1, "2025-01-01T10:00:08.5Z"), state(1, "2025-01-01T10:00:08.5Z")]
+    st.side_effect = [
+        state(),
+        state(1, "2025-01-01T10:00:08.5Z"),
+        state(1, "2025-01-01T10:00:08.5Z"),
+    ]
     messages = read_events(URL + "events", alice, 4)
     assert "before the crash" in messages[1]
     assert "event: marker" in messages[2]

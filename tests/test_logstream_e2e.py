@@ -130,10 +130,22 @@ def portal(tmp_path, printing_app):
         f"Deployment.objects.create(app=a, status='success', active=True, container='{container}')"
     )
     subprocess.run([py, "manage.py", "shell", "-c", setup], cwd=ROOT, env=env, check=True)
-    subprocess.run([py, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [py, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
     server = subprocess.Popen(
-        [py, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+        [
+            py,
+            "-m",
+            "uvicorn",
+            "portal.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -150,8 +162,11 @@ def portal(tmp_path, printing_app):
         page = session.get(base + "/login/")
         session.post(
             base + "/login/",
-            data={"username": "viewer", "password": "viewer-password-1",
-                  "csrfmiddlewaretoken": page.cookies["csrftoken"]},
+            data={
+                "username": "viewer",
+                "password": "viewer-password-1",
+                "csrfmiddlewaretoken": page.cookies["csrftoken"],
+            },
             headers={"Referer": base + "/login/"},
         )
         yield base, session, app

@@ -72,7 +72,7 @@ def test_it_shows_state_url_python_and_nothing_deployed(alice_client, webapp, se
     settings.BERTH_APPS_DOMAIN = "apps.example.test"
     settings.BERTH_PROXY_HTTP_PORT = 8080
     html = alice_client.get(URL).content.decode()
-    assert 'badge badge-running' in html
+    assert "badge badge-running" in html
     assert 'href="http://hello-flask.apps.example.test:8080/"' in html
     assert "Python 3.11" in html
     assert "Nothing is deployed yet" in html
@@ -90,12 +90,14 @@ def test_it_shows_the_detected_startup_command_and_its_rule(alice_client, webapp
 def test_a_custom_startup_command_is_in_effect_with_its_fallback(alice_client, webapp, active):
     WebApp.objects.filter(pk=webapp.pk).update(app_command_line="gunicorn --workers 4 app:app")
     html = alice_client.get(URL).content.decode()
-    assert "<code class=\"command\">gunicorn --workers 4 app:app</code>" in html
+    assert '<code class="command">gunicorn --workers 4 app:app</code>' in html
     assert "Custom startup command" in html
     assert "Falls back to" in html
 
 
-def test_it_shows_the_container_state_from_the_engine(alice_client, webapp, active, container_state):
+def test_it_shows_the_container_state_from_the_engine(
+    alice_client, webapp, active, container_state
+):
     from apps.engine.client import ContainerState
 
     container_state.side_effect = None
@@ -165,7 +167,9 @@ def test_the_charts_draw_the_last_hour(alice_client, webapp):
             memory_bytes=50 * 1024 * 1024,
             memory_limit=1024**3,
         )
-    AppMetric.objects.create(app=webapp, at=now - timedelta(hours=2), cpu_percent=99, memory_bytes=1)
+    AppMetric.objects.create(
+        app=webapp, at=now - timedelta(hours=2), cpu_percent=99, memory_bytes=1
+    )
     html = alice_client.get(URL).content.decode()
     assert "<polyline" in html
     assert "3.0 %" in html and "peak 12.5 %" in html

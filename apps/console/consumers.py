@@ -93,10 +93,9 @@ class SshConsumer(AsyncWebsocketConsumer):
             data = text_data.encode()
         if data:
             self.last_activity = time.monotonic()
-            try:
+            # If the shell is gone, _forward sees the end and says so.
+            with contextlib.suppress(OSError):
                 await asyncio.to_thread(self.session.stream.write, data)
-            except OSError:
-                pass  # the shell is gone; _forward sees the end and says so
 
     async def _control(self, message: dict) -> None:
         if message.get("type") == "resize":

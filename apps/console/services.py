@@ -5,9 +5,11 @@ threads (asyncio.to_thread / database_sync_to_async)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -153,7 +155,7 @@ class Session:
     stream: engine.TtyStream
     key: str = field(default_factory=lambda: secrets.token_hex(8))
     started: float = field(default_factory=time.monotonic)
-    started_at: object = field(default_factory=timezone.now)
+    started_at: datetime = field(default_factory=timezone.now)
     closed: bool = False
 
     @property
@@ -179,18 +181,15 @@ def open_shell(app: WebApp, user, container: str, rows: int = 24, cols: int = 80
 def resize(session: Session, rows: int, cols: int) -> None:
     rows, cols = max(1, min(int(rows), 1000)), max(1, min(int(cols), 1000))
     # The exec may have ended already; a resize is not worth an error then.
-    try:
+    with contextlib.suppress(EngineError):
         engine.exec_resize(session.exec_id, rows, cols)
-    except EngineError:
-        pass
 
 
 def hang_up(session: Session) -> None:
     """End the shell and whatever runs in it, and drop the connection."""
-    try:
+    # An engine error means the container is gone: so is the shell.
+    with contextlib.suppress(EngineError):
         engine.exec_quick(session.container, ["/bin/sh", "-c", HANG_UP, "sh", session.key])
-    except EngineError:
-        pass  # the container is gone: so is the shell
     session.stream.close()
 
 

@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import secrets as pysecrets
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -316,19 +317,32 @@ def run_release(
         name = f"{name}-{pysecrets.token_hex(3)}"
     for line in startup.describe(detection, app.app_command_line, tree).splitlines():
         log.line(line)
-    container = engine.create_container(
-        deployment.image,
-        ["bash", "-c", script],
-        name=name,
-        environment=build_environment(app, instance_id=name),
-        labels=_labels(app, deployment, "app"),
-        mem_limit=settings.BERTH_APP_MEMORY,
-        network=NETWORK,
-        publish_port=APP_PORT,
-        restart=True,
-    )
+    container = ""
     try:
-        engine.start_container(container)
+        # A fixed host port: Docker keeps it when it restarts a crashed
+        # container, so the proxy's route stays right. Another process may
+        # take the port between our probe and the start: try a few.
+        for attempt in range(3):
+            port = _free_port()
+            container = engine.create_container(
+                deployment.image,
+                ["bash", "-c", script],
+                name=name,
+                environment=build_environment(app, instance_id=name),
+                labels=_labels(app, deployment, "app"),
+                mem_limit=settings.BERTH_APP_MEMORY,
+                network=NETWORK,
+                publish_port=APP_PORT,
+                host_port=port,
+                restart=True,
+            )
+            try:
+                engine.start_container(container)
+                break
+            except EngineError as e:
+                if "allocated" not in e.message and "in use" not in e.message or attempt == 2:
+                    raise
+                engine.remove_container(name)
         port = engine.published_port(container, APP_PORT)
         if not port:
             raise DeployFailed(f"Container {name} has no published port {APP_PORT}.")
@@ -343,6 +357,12 @@ def run_release(
             engine.remove_container(name)
         raise DeployFailed(message) from e
     return Started(name, port)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _exists(path: str) -> bool:

@@ -278,11 +278,13 @@ def create_container(
     nano_cpus: int = 0,
     network: str = "",
     publish_port: int | None = None,
+    host_port: int | None = None,
     restart: bool = False,
     mounts: dict[str, tuple[str, str]] | None = None,
 ) -> str:
     """Create (not start) a container; returns its id. `publish_port` is
-    published on 127.0.0.1 only, on a random host port. `mounts` maps a host
+    published on 127.0.0.1 only, on `host_port` or else a random host port
+    (which Docker changes when it restarts the container). `mounts` maps a host
     path or volume name to (container path, "ro"|"rw")."""
     kwargs: dict[str, Any] = {
         "name": name,
@@ -297,7 +299,7 @@ def create_container(
     if network:
         kwargs["network"] = network
     if publish_port:
-        kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", None)}
+        kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", host_port)}
     if restart:
         kwargs["restart_policy"] = {"Name": "unless-stopped"}
     if mounts:
@@ -483,7 +485,9 @@ def exec_quick(container: str, cmd: list[str]) -> tuple[int, str]:
 
 @dataclass(frozen=True)
 class LogLine:
-    timestamp: str  # the engine's RFC 3339 time with nanoseconds, e.g. 2024-05-01T10:00:00.123456789Z
+    timestamp: (
+        str  # the engine's RFC 3339 time with nanoseconds, e.g. 2024-05-01T10:00:00.123456789Z
+    )
     stream: str  # "stdout" | "stderr"
     text: str
 
@@ -615,7 +619,9 @@ def container_stats(name: str) -> ContainerStats:
         pre.get("cpu_usage") or {}
     ).get("total_usage", 0)
     system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
-    cpus = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    cpus = (
+        cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    )
     percent = cpu_delta / system_delta * cpus * 100.0 if cpu_delta > 0 and system_delta > 0 else 0.0
     mem = s.get("memory_stats") or {}
     usage = int(mem.get("usage", 0))

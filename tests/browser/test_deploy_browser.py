@@ -82,7 +82,9 @@ def test_upload_watch_open_and_roll_back(app, logged_in_page: Page, screenshot, 
     v1.write_bytes(zip_sample("flask_app"))
     v2 = tmp_path / "site-v2.zip"
     source = (SAMPLES / "flask_app" / "app.py").read_text()
-    v2.write_bytes(zip_sample("flask_app", {"app.py": source.replace('VERSION = "v1"', 'VERSION = "v2"')}))
+    v2.write_bytes(
+        zip_sample("flask_app", {"app.py": source.replace('VERSION = "v1"', 'VERSION = "v2"')})
+    )
 
     page.goto(f"/apps/{app.name}/")
     page.get_by_role("link", name="Deployment Center", exact=True).click()

@@ -57,6 +57,7 @@ def test_it_types_into_the_terminal_and_sees_the_answer(portal, ssh_page: Page):
     screen = page.locator("#terminal .xterm-rows")
     expect(screen).to_contain_text("SSH CONNECTION ESTABLISHED")
     expect(screen).to_contain_text("/home/site/wwwroot#")
+    expect(page.get_by_role("button", name="Reconnect")).to_be_hidden()
     page.locator("#terminal").click()
     page.keyboard.type("echo browser-$((2+3))")
     page.keyboard.press("Enter")
