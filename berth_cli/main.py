@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _app_args(command(webapp, name, func, text))
 
+    from berth_cli import ssh
+
+    _app_args(command(webapp, "ssh", ssh.webapp_ssh, "Open an SSH session to the app's container."))
+
     p = command(
         webapp, "up", commands.webapp_up, "Zip this folder, create the app if missing, deploy."
     )

@@ -68,3 +68,34 @@ def test_it_runs_migrate_for_a_deployed_django_app(client, alice, deployed):
     out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", async_to_sync(scenario)())
     assert "Applying auth.0001_initial... OK" in out, out
     assert "migrate-exit=0" in out
+
+
+def test_the_cli_runs_migrate_over_berth_webapp_ssh(deployed, tmp_path):
+    """`berth webapp ssh -n NAME` with piped input, as a user at a terminal
+    would type it; the portal is a real uvicorn with its own database that
+    knows an app of the same name (containers are found by label)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.console_helpers import ROOT, start_portal, stop_portal
+
+    live = start_portal(tmp_path / "portal", deployed.name)
+    try:
+        env = {**os.environ, "BERTH_URL": live.url, "BERTH_TOKEN": live.token}
+        env["BERTH_CONFIG_DIR"] = str(tmp_path / "cli")
+        done = subprocess.run(
+            [sys.executable, "-m", "berth_cli", "webapp", "ssh", "-n", deployed.name],
+            input="python manage.py migrate --noinput; echo migrate-exit=$?\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env=env,
+        )
+    finally:
+        stop_portal(live)
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stdout)
+    assert "SSH CONNECTION ESTABLISHED" in out, (out, done.stderr)
+    assert "Applying auth.0001_initial... OK" in out, (out, done.stderr)
+    assert "migrate-exit=0" in out
