@@ -243,3 +243,29 @@ BERTH_START_TIME_LIMIT = envint("BERTH_START_TIME_LIMIT", "230")
 INSTALLED_APPS += ["channels", "apps.console"]
 # Seconds without a keystroke or output before a session is closed.
 BERTH_SSH_IDLE_TIMEOUT = envint("BERTH_SSH_IDLE_TIMEOUT", "1800")
+
+# Trust (apps.deployments, issue 8). Builds: CPU limit and a queue across
+# apps (a counting flock under DATA_DIR/locks), so builds can't starve apps.
+BERTH_BUILD_CPUS = float(os.getenv("BERTH_BUILD_CPUS", "1.0"))
+BERTH_MAX_CONCURRENT_BUILDS = envint("BERTH_MAX_CONCURRENT_BUILDS", "1")
+# Seconds a deployment waits for a build slot before it fails.
+BERTH_BUILD_QUEUE_WAIT = envint("BERTH_BUILD_QUEUE_WAIT", "3600")
+# App containers: default limits (per app: app settings WEBSITE_MEMORY_LIMIT_MB
+# and WEBSITE_CPU_LIMIT), process limit.
+BERTH_APP_CPUS = float(os.getenv("BERTH_APP_CPUS", "1.0"))
+BERTH_APP_PIDS_LIMIT = envint("BERTH_APP_PIDS_LIMIT", "512")
+# Health checks: 200-399 is healthy; true accepts any HTTP answer (per app:
+# the app setting WEBSITE_WARMUP_STATUSES, e.g. "200-499" or "any").
+BERTH_HEALTH_ACCEPT_ANY = envbool("BERTH_HEALTH_ACCEPT_ANY", "False")
+# The periodic check of running apps: failures in a row before a restart.
+BERTH_HEALTH_INTERVAL = float(os.getenv("BERTH_HEALTH_INTERVAL", "60"))
+BERTH_HEALTH_FAILURES = envint("BERTH_HEALTH_FAILURES", "3")
+CELERY_BEAT_SCHEDULE["berth-health"] = {
+    "task": "deployments.health_check_all",
+    "schedule": BERTH_HEALTH_INTERVAL,
+}
+
+# Per-app roles (Access control, IAM) and the `app_perms` templates use to
+# hide what a role may not do.
+INSTALLED_APPS += ["apps.access"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("apps.access.context_processors.app_perms")

@@ -20,3 +20,6 @@ urlpatterns = [
 
 # The SSH console's page (its WebSocket is routed in portal/asgi.py).
 urlpatterns += [path("", include("apps.console.urls"))]
+
+# Access control (IAM): per-app roles.
+urlpatterns += [path("", include("apps.access.urls"))]

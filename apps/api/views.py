@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 RESOURCE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII)
 
 
-def _get_app_for_user(request: HttpRequest, name: str) -> WebApp:
-    """The app, if this user may see it; a resourceGroup query narrows it as -g does."""
+def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
+    """The app, if this user may see it and their role allows `action`
+    (apps.access); a resourceGroup query narrows it as -g does."""
+    from apps.access.services import can
+
     app = WebApp.objects.for_user(request.user).filter(name=name).first()
     group = request.GET.get("resourceGroup")
     if app is None or (group and group.lower() != app.resource_group.lower()):
@@ -49,7 +52,20 @@ def _get_app_for_user(request: HttpRequest, name: str) -> WebApp:
             "ResourceNotFound",
             f"The web app {name!r} was not found{where}: check the name with `berth webapp list`.",
         )
+    if action != "read" and not can(request.user, app, action):
+        raise ApiError(
+            403,
+            "AuthorizationFailed",
+            f"Your role on {app.name!r} does not allow this ({action}): ask an Owner of the app.",
+        )
     return app
+
+
+def _action(request: HttpRequest) -> str:
+    """GET reads (showValues=true reads secrets); anything else writes."""
+    if request.method == "GET":
+        return "read_secrets" if query_bool(request, "showValues") else "read"
+    return "write"
 
 
 def normalize_linux_fx_version(value: str) -> str:
@@ -129,7 +145,8 @@ def apps_list(request: HttpRequest) -> list[dict]:
 def app_detail(request: HttpRequest, name: str) -> HttpResponse | dict:
     if request.method == "PUT":
         return _create_app(request, name)
-    app = _get_app_for_user(request, name)
+    action = "manage_access" if request.method == "DELETE" else "read"
+    app = _get_app_for_user(request, name, action)
     if request.method == "DELETE":
         _remove_from_engine(app)
         services.delete_app(app, actor=request.user)
@@ -161,6 +178,7 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
                 "NameTaken",
                 f"The name {name!r} is taken (it becomes a host name): choose another.",
             )
+        _get_app_for_user(request, name, "write")
         if existing.resource_group.lower() != group.lower():
             raise ApiError(
                 409,
@@ -234,21 +252,21 @@ def _run(app: WebApp, call):
 
 @api_view(["POST"])
 def app_start(request: HttpRequest, name: str) -> dict:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     start = _lifecycle("start_app")
     return _outcome(app, _run(app, lambda: start(app)))
 
 
 @api_view(["POST"])
 def app_stop(request: HttpRequest, name: str) -> dict:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     stop = _lifecycle("stop_app")
     return _outcome(app, _run(app, lambda: stop(app)))
 
 
 @api_view(["POST"])
 def app_restart(request: HttpRequest, name: str) -> dict:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     restart = _lifecycle("restart_app")
     return _outcome(app, _run(app, lambda: restart(app, reason="restart requested (API)")))
 
@@ -264,7 +282,7 @@ CONFIG_FIELDS = {
 
 @api_view(["GET", "PATCH"])
 def app_config(request: HttpRequest, name: str) -> dict:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, _action(request))
     if request.method == "PATCH":
         body = json_object(request)
         reject_unknown(body, set(CONFIG_FIELDS))
@@ -312,7 +330,7 @@ def app_settings(request: HttpRequest, name: str) -> list[dict]:
     """GET lists (values only with showValues=true); PATCH adds or updates;
     PUT replaces all; DELETE removes ?settingNames=. Changes answer the list
     with values null, as az does."""
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, _action(request))
     if request.method == "GET":
         return serializers.app_settings(app, show_values=query_bool(request, "showValues"))
     if request.method == "DELETE":
@@ -333,7 +351,7 @@ def app_settings(request: HttpRequest, name: str) -> list[dict]:
 
 @api_view(["GET", "PUT", "PATCH", "DELETE"])
 def connection_strings(request: HttpRequest, name: str) -> list[dict]:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, _action(request))
     if request.method == "GET":
         return serializers.connection_strings(app, show_values=query_bool(request, "showValues"))
     if request.method == "DELETE":

@@ -82,9 +82,11 @@ exit 0
 
 
 def can_manage(user, app: WebApp) -> bool:
-    """May this user open a shell in the app? Owners and staff today; reader
-    roles will answer False here when they come."""
-    return WebApp.objects.for_user(user).filter(pk=app.pk).exists()
+    """May this user open a shell in the app? A terminal can change anything,
+    so it needs the `write` role action (Contributor, Owner, staff)."""
+    from apps.access.services import can
+
+    return can(user, app, "write")
 
 
 def app_for_user(user, name: str) -> WebApp | None:

@@ -222,7 +222,24 @@ def script(tree: SourceTree, app_settings: dict[str, str], reuse: str = "") -> s
             warn = f"WARNING: {step.title} failed with exit code"
             out.append(f'if [ $RC -ne 0 ]; then say {q(warn)} "$RC; the build goes on."; fi')
     out.append("say 'Build finished.'")
+    out.extend(_hand_to_app_user())
     return "\n".join(out) + "\n"
+
+
+# The app's container runs as this uid/gid (apps.deployments.release.RUN_AS).
+APP_UID = 1000
+
+
+def _hand_to_app_user() -> list[str]:
+    """Give the code (and HOME) to the app's non-root user, so it runs as
+    it can write where App Service lets apps write. Only files not already
+    its own: in a reusing build the kept antenv is a lower layer, and
+    touching it would copy every file into the new one."""
+    return [
+        f"find {APP_PATH} ! -user {APP_UID} -exec chown -h {APP_UID}:{APP_UID} {{}} + "
+        "2>/dev/null || say 'WARNING: could not hand the code to the app user.'",
+        f"chown {APP_UID}:{APP_UID} /home /home/site 2>/dev/null || true",
+    ]
 
 
 # Reusing the previous release's virtual environment (a code-only redeploy).

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 
+from apps.core.fields import EncryptedTextField
 from apps.webapps.models import WebApp
 
 
@@ -44,6 +47,11 @@ class Deployment(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
+    # The configuration in force when the release went live (app settings,
+    # connection strings, startup command, Python version, who and when), as
+    # JSON, encrypted at rest: setting values are secrets. Written once, at
+    # success; a rollback can restore it (apps.deployments.snapshot).
+    release_settings = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ("-created",)
@@ -60,3 +68,39 @@ class Deployment(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCESS, self.Status.FAILED)
+
+    @property
+    def snapshot(self) -> dict:
+        """The release's settings snapshot ({} for releases made before Berth kept one)."""
+        if not self.release_settings:
+            return {}
+        try:
+            return json.loads(self.release_settings)
+        except ValueError:
+            return {}
+
+
+class HealthEvent(models.Model):
+    """What the periodic health check saw: failures, recoveries and the
+    restarts it made. Diagnostics reads these (a successful check after a
+    success is not recorded: nothing happened)."""
+
+    class Kind(models.TextChoices):
+        FAILED = "failed", "Check failed"
+        RECOVERED = "recovered", "Recovered"
+        RESTARTED = "restarted", "Restarted"
+        OOM = "oom", "Killed: out of memory"
+
+    app = models.ForeignKey(WebApp, on_delete=models.CASCADE, related_name="health_events")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    ok = models.BooleanField(default=False)
+    container = models.CharField(max_length=255, blank=True, default="")
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("-at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.app.name} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -19,6 +19,7 @@ import secrets as pysecrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.deployments import build, startup
+from apps.deployments import build, buildqueue, startup
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
 from apps.deployments.source import SourceTree
@@ -46,6 +47,13 @@ CA_PATH = "/etc/berth/ca-certificates.crt"
 APP_PORT = 8000
 APP_PATH = "/home/site/wwwroot"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# App containers run as this user when the release was prepared for it (the
+# build hands the code to it; images made before that carry no RUN_AS_LABEL).
+RUN_AS = "1000:1000"
+RUN_AS_LABEL = "io.berth.run-as"
+# What a root app container keeps of root's powers (all else is dropped):
+# enough for start-up scripts that chown, switch users or write root's files.
+ROOT_CAPS = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"]
 FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behind
 
 
@@ -205,7 +213,69 @@ def build_release(
     engine.ensure_volume(PIP_CACHE_VOLUME)
     name = f"berth-build-{app.name}-{deployment.pk}"
     engine.remove_container(name)  # a leftover from a crashed worker
-    log.line(f"Build container {name} from {base} (time limit {settings.BERTH_BUILD_TIMEOUT} s)")
+    with _build_slot(deployment, log):
+        return _build_in_container(
+            deployment,
+            tree,
+            detection,
+            log,
+            name,
+            base,
+            script,
+            env,
+            mounts,
+            inputs,
+            decision,
+            reuse,
+        )
+
+
+@contextlib.contextmanager
+def _build_slot(deployment: Deployment, log: DeploymentLog):
+    """Wait for one of BERTH_MAX_CONCURRENT_BUILDS build slots, saying so in
+    the deployment's status and log."""
+
+    def waiting(ahead: int) -> None:
+        text = f"Queued: waiting for a build slot ({ahead} ahead)"
+        log.line(
+            f"{text}; {buildqueue.running()} build(s) running, at most "
+            f"{buildqueue.slots()} at once (BERTH_MAX_CONCURRENT_BUILDS)."
+        )
+        log.flush()
+        Deployment.objects.filter(pk=deployment.pk).update(status_text=text)
+
+    started = time.monotonic()
+    try:
+        with buildqueue.build_slot(f"{deployment.app.name}-{deployment.pk}", on_wait=waiting):
+            if time.monotonic() - started > 1:
+                log.line(f"Got a build slot after {time.monotonic() - started:.0f} s.")
+            Deployment.objects.filter(pk=deployment.pk).update(status_text="Building")
+            yield
+    except buildqueue.QueueTimeout as e:
+        raise DeployFailed(e.message + " The app still serves its previous release.") from e
+
+
+def _build_in_container(
+    deployment: Deployment,
+    tree: SourceTree,
+    detection: startup.Detection,
+    log: DeploymentLog,
+    name: str,
+    base: str,
+    script: str,
+    env: dict[str, str],
+    mounts: dict[str, tuple[str, str]],
+    inputs: dict[str, str],
+    decision: build.ReuseDecision,
+    reuse: bool,
+) -> str:
+    app = deployment.app
+    app_settings = {s.name: s.value for s in app.app_settings.all()}
+    cpus = float(settings.BERTH_BUILD_CPUS)
+    log.line(
+        f"Build container {name} from {base} (time limit {settings.BERTH_BUILD_TIMEOUT} s, "
+        f"memory {settings.BERTH_BUILD_MEMORY}, {cpus:g} CPU)"
+    )
     container = engine.create_container(
         base,
         ["bash", "-c", script],
@@ -213,6 +283,9 @@ def build_release(
         environment=env,
         labels=_labels(app, deployment, "build"),
         mem_limit=settings.BERTH_BUILD_MEMORY,
+        nano_cpus=int(cpus * 1e9) if cpus > 0 else 0,
+        security_opt=["no-new-privileges"],
+        pids_limit=4096,
         # Offline (a reusing build without user commands): no pip, so no cache either.
         mounts=mounts if build.needs_network(app_settings, reuse) else None,
         network="" if build.needs_network(app_settings, reuse) else "none",
@@ -224,7 +297,15 @@ def build_release(
         code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT)
         if code != 0:
             why = f"The build failed (exit code {code})."
-            if code == 137:
+            oom = False
+            with contextlib.suppress(EngineError):
+                oom = engine.container_state(container).oom_killed
+            if oom:
+                why = (
+                    f"The build was killed: out of memory (limit {settings.BERTH_BUILD_MEMORY}, "
+                    "BERTH_BUILD_MEMORY)."
+                )
+            elif code == 137:
                 why = (
                     f"The build was killed (exit code 137): out of memory? The limit is "
                     f"{settings.BERTH_BUILD_MEMORY} (BERTH_BUILD_MEMORY)."
@@ -246,6 +327,7 @@ def build_release(
                 **_labels(app, deployment, "release"),
                 build.INPUTS_LABEL: json.dumps(inputs, sort_keys=True),
                 build.DEPTH_LABEL: str(decision.depth if reuse else 0),
+                RUN_AS_LABEL: RUN_AS,
             },
         )
         log.line(f"Release image {tag} saved ({time.monotonic() - saving:.1f} s).")
@@ -302,6 +384,114 @@ class Started:
     host_port: int
 
 
+# --- limits and hardening of app containers ----------------------------------
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def memory_mb(text: str) -> int:
+    """Docker's "1g" / "512m" / "256" (MB when bare) as MB; 0 when unreadable."""
+    value = str(text).strip().lower().rstrip("b")
+    factor = {"k": 1 / 1024, "m": 1, "g": 1024}.get(value[-1:] or "m")
+    number = value[:-1] if factor is not None and value[-1:].isalpha() else value
+    try:
+        return max(0, int(float(number) * (factor or 1)))
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int
+    cpus: float
+    pids: int
+    notes: tuple[str, ...] = ()  # why a setting was not used
+
+    def describe(self) -> str:
+        return f"memory {self.memory_mb} MB, {self.cpus:g} CPU, {self.pids} processes"
+
+
+def app_limits(app: WebApp) -> Limits:
+    """The app's container limits: the app settings WEBSITE_MEMORY_LIMIT_MB and
+    WEBSITE_CPU_LIMIT, else BERTH_APP_MEMORY and BERTH_APP_CPUS."""
+    values = {
+        s.name: s.value
+        for s in app.app_settings.filter(name__in=["WEBSITE_MEMORY_LIMIT_MB", "WEBSITE_CPU_LIMIT"])
+    }
+    notes = []
+    memory = memory_mb(settings.BERTH_APP_MEMORY) or 1024
+    cpus = float(settings.BERTH_APP_CPUS)
+    if raw := values.get("WEBSITE_MEMORY_LIMIT_MB", "").strip():
+        try:
+            wanted = int(raw)
+            if wanted < 16:
+                raise ValueError
+            memory = wanted
+        except ValueError:
+            notes.append(
+                f"WEBSITE_MEMORY_LIMIT_MB={raw!r} is not a number of MB (16 or more): "
+                f"using the default {memory} MB."
+            )
+    if raw := values.get("WEBSITE_CPU_LIMIT", "").strip():
+        try:
+            wanted_cpus = float(raw)
+            if not 0.01 <= wanted_cpus <= (os.cpu_count() or 1):
+                raise ValueError
+            cpus = wanted_cpus
+        except ValueError:
+            notes.append(
+                f"WEBSITE_CPU_LIMIT={raw!r} is not a number of CPUs between 0.01 and "
+                f"{os.cpu_count() or 1}: using the default {cpus:g}."
+            )
+    return Limits(memory, cpus, int(settings.BERTH_APP_PIDS_LIMIT), tuple(notes))
+
+
+@dataclass(frozen=True)
+class Hardening:
+    user: str  # "" is root
+    cap_add: tuple[str, ...]
+    why_root: str = ""
+
+    def options(self) -> dict:
+        return {
+            "cap_drop": ["ALL"],
+            "cap_add": list(self.cap_add),
+            "security_opt": ["no-new-privileges"],
+            "user": self.user,
+        }
+
+
+def hardening(app: WebApp, image: str) -> Hardening:
+    """Never privileged, no engine socket (Berth mounts nothing into app
+    containers), every capability dropped, no privilege gain through setuid
+    files; and a non-root user unless the app says it needs root
+    (WEBSITES_RUN_AS_ROOT=true) or its release predates the user."""
+    as_root = app.app_settings.filter(name="WEBSITES_RUN_AS_ROOT").values_list("value", flat=True)
+    if any(v.strip().lower() in TRUE for v in as_root):
+        return Hardening("", tuple(ROOT_CAPS), "the app setting WEBSITES_RUN_AS_ROOT is true")
+    facts = engine.image_facts(image)
+    if facts is None or facts.labels.get(RUN_AS_LABEL) != RUN_AS:
+        return Hardening(
+            "",
+            tuple(ROOT_CAPS),
+            "its release image was built before Berth handed the code to a non-root "
+            "user: deploy again to run as uid 1000",
+        )
+    return Hardening(RUN_AS, ())
+
+
+def oom_message(container: str, limit_mb: int, since: float = 0.0) -> str:
+    """ "killed: out of memory (limit 256 MB)" when the kernel killed a process
+    of the container for memory (now, or since `since`), else ""."""
+    killed = False
+    with contextlib.suppress(EngineError):
+        killed = engine.container_state(container).oom_killed
+    if not killed and since:
+        with contextlib.suppress(EngineError):
+            killed = engine.container_oom_events(container, since) > 0
+    return f"killed: out of memory (limit {limit_mb} MB)" if killed else ""
+
+
 def run_release(
     app: WebApp, deployment: Deployment, log: DeploymentLog, *, name: str = ""
 ) -> Started:
@@ -317,7 +507,17 @@ def run_release(
         name = f"{name}-{pysecrets.token_hex(3)}"
     for line in startup.describe(detection, app.app_command_line, tree).splitlines():
         log.line(line)
+    limits = app_limits(app)
+    guard = hardening(app, deployment.image)
+    for note in limits.notes:
+        log.line(f"WARNING: {note}")
+    log.line(
+        f"Limits: {limits.describe()}. Capabilities dropped, no-new-privileges; "
+        + (f"runs as uid {guard.user.partition(':')[0]}." if guard.user else "runs as root: ")
+        + (guard.why_root + "." if guard.why_root else "")
+    )
     container = ""
+    since = time.time()
     try:
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
@@ -330,11 +530,14 @@ def run_release(
                 name=name,
                 environment=build_environment(app, instance_id=name),
                 labels=_labels(app, deployment, "app"),
-                mem_limit=settings.BERTH_APP_MEMORY,
+                mem_limit=f"{limits.memory_mb}m",
+                nano_cpus=int(limits.cpus * 1e9),
+                pids_limit=limits.pids,
                 network=NETWORK,
                 publish_port=APP_PORT,
                 host_port=port,
                 restart=True,
+                **guard.options(),
             )
             try:
                 engine.start_container(container)
@@ -350,6 +553,11 @@ def run_release(
         _health_check(app, name, port, log)
     except (DeployFailed, EngineError) as e:
         message = e.message
+        if oom := oom_message(name, limits.memory_mb, since):
+            message = (
+                f"Container {name} was {oom}: raise WEBSITE_MEMORY_LIMIT_MB or use less "
+                f"memory. {message}"
+            )
         with contextlib.suppress(EngineError):
             app_log = "\n".join(engine.container_logs(name, tail=40, timestamps=False))
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
@@ -369,30 +577,76 @@ def _exists(path: str) -> bool:
     return bool(path) and Path(path).is_file()
 
 
-def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> None:
-    """Like App Service's warm-up: any HTTP answer below 500 is ready."""
-    limit = settings.BERTH_START_TIME_LIMIT
+# --- health checks -----------------------------------------------------------
+
+
+def accepted_statuses(app: WebApp) -> tuple[Callable[[int], bool], str]:
+    """Which HTTP answers count as healthy, and how to say it: 200-399 by
+    default; BERTH_HEALTH_ACCEPT_ANY=true, or the app setting
+    WEBSITE_WARMUP_STATUSES ("any", or codes and ranges: "200-499,503"),
+    say otherwise."""
+    raw = (
+        app.app_settings.filter(name="WEBSITE_WARMUP_STATUSES")
+        .values_list("value", flat=True)
+        .first()
+        or ""
+    ).strip()
+    if raw.lower() in ("any", "*") or (not raw and settings.BERTH_HEALTH_ACCEPT_ANY):
+        return (lambda code: True), "any HTTP answer"
+    ranges: list[tuple[int, int]] = []
+    for part in raw.replace(";", ",").split(","):
+        low, _, high = part.strip().partition("-")
+        with contextlib.suppress(ValueError):
+            ranges.append((int(low), int(high or low)))
+    if not ranges:
+        ranges = [(200, 399)]
+    text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
+    return (lambda code: any(a <= code <= b for a, b in ranges)), text
+
+
+def health_url(app: WebApp, port: int) -> tuple[str, str]:
     path = app.health_check_path or "/"
-    url = f"http://127.0.0.1:{port}{path if path.startswith('/') else '/' + path}"
+    path = path if path.startswith("/") else "/" + path
+    return path, f"http://127.0.0.1:{port}{path}"
+
+
+def probe(app: WebApp, port: int, timeout: float = 5) -> tuple[bool, int | None, str]:
+    """One health request: (healthy, status code or None, what happened).
+    Host is WEBSITE_HOSTNAME, so Django's ALLOWED_HOSTS built from it passes."""
+    ok_status, accepted = accepted_statuses(app)
+    path, url = health_url(app, port)
     session = requests.Session()
     session.trust_env = False  # never through an HTTP proxy: this is 127.0.0.1
+    try:
+        answer = session.get(
+            url, headers={"Host": app.default_host_name}, timeout=timeout, allow_redirects=False
+        )
+    except requests.RequestException as e:
+        return False, None, f"GET {path}: no answer ({type(e).__name__})"
+    finally:
+        session.close()
+    if ok_status(answer.status_code):
+        return True, answer.status_code, f"GET {path} answered {answer.status_code}"
+    return (
+        False,
+        answer.status_code,
+        f"GET {path} answered {answer.status_code} (healthy is {accepted}; "
+        "WEBSITE_WARMUP_STATUSES changes that)",
+    )
+
+
+def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> None:
+    """Like App Service's warm-up: wait for a healthy answer on the health
+    check path (200-399 unless configured), within BERTH_START_TIME_LIMIT."""
+    limit = settings.BERTH_START_TIME_LIMIT
     started = time.monotonic()
     last = "no answer yet"
     while time.monotonic() - started < limit:
-        try:
-            answer = session.get(
-                url, headers={"Host": app.default_host_name}, timeout=5, allow_redirects=False
-            )
-        except requests.RequestException as e:
-            last = f"no answer ({type(e).__name__})"
-        else:
-            if answer.status_code < 500:
-                log.line(
-                    f"Health check: GET {path} answered {answer.status_code} after "
-                    f"{time.monotonic() - started:.1f} s."
-                )
-                return
-            last = f"HTTP {answer.status_code}"
+        ok, _, what = probe(app, port)
+        if ok:
+            log.line(f"Health check: {what} after {time.monotonic() - started:.1f} s.")
+            return
+        last = what
         state = engine.container_state(container)
         if state.status in ("exited", "dead") or state.restart_count >= 2:
             raise DeployFailed(

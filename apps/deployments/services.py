@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.deployments import intake, release, startup
+from apps.deployments import intake, release, snapshot, startup
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
 from apps.deployments.source import SourceTree
@@ -71,21 +72,37 @@ def enqueue(deployment: Deployment) -> None:
     tasks.deploy.delay_on_commit(deployment_id=deployment.pk)
 
 
-def redeploy(deployment: Deployment, *, deployer=None) -> Deployment:
-    """Roll back (or forward) to an earlier release: its image, no rebuild."""
+def redeploy(
+    deployment: Deployment, *, deployer=None, restore_settings: bool = False
+) -> Deployment:
+    """Roll back (or forward) to an earlier release: its image, no rebuild.
+    With `restore_settings`, the release's app settings, connection strings,
+    startup command and stack are put back first (saved, not yet applied:
+    the redeploy itself starts the app once with them)."""
     if not deployment.image or deployment.status != Deployment.Status.SUCCESS:
         raise ValueError(f"Deployment {deployment.pk} has no release image to redeploy.")
-    new = Deployment.objects.create(
-        app=deployment.app,
-        source=Deployment.Source.ROLLBACK,
-        deployer=deployer if getattr(deployer, "is_authenticated", False) else None,
-        author=deployer.get_username() if deployer else "",
-        message=f"Redeploy of deployment {deployment.pk}",
-        commit_id=deployment.commit_id,
-        image=deployment.image,
-        artifact=deployment.artifact,
-        startup=deployment.startup,
-    )
+    saved = deployment.snapshot
+    if restore_settings and not saved:
+        raise ValueError(
+            f"Deployment {deployment.pk} was made before Berth kept settings with releases: "
+            "redeploy it without restoring settings."
+        )
+    who = deployer if getattr(deployer, "is_authenticated", False) else None
+    with transaction.atomic():
+        if restore_settings:
+            snapshot.restore(deployment.app, saved, actor=who)
+        new = Deployment.objects.create(
+            app=deployment.app,
+            source=Deployment.Source.ROLLBACK,
+            deployer=who,
+            author=deployer.get_username() if deployer else "",
+            message=f"Redeploy of deployment {deployment.pk}"
+            + (" with its settings" if restore_settings else ""),
+            commit_id=deployment.commit_id,
+            image=deployment.image,
+            artifact=deployment.artifact,
+            startup=deployment.startup,
+        )
     return new
 
 
@@ -209,13 +226,25 @@ def _run_deployment(deployment_id: int) -> Deployment:
         else:
             log.line(f"Redeploying the release image {deployment.image}: no build.")
         Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.DEPLOYING)
+        # The configuration this release goes live with, kept on it at success.
+        app.refresh_from_db()
+        who = deployment.deployer.get_username() if deployment.deployer else deployment.author
+        in_force = snapshot.take(app, deployer=who)
         if app.state != WebApp.State.RUNNING:
             log.line("The app is stopped: the release is ready and will run when it starts.")
-            _finish(deployment, log, Deployment.Status.SUCCESS, "Built; the app is stopped.")
+            _finish(
+                deployment, log, Deployment.Status.SUCCESS, "Built; the app is stopped.", in_force
+            )
             return deployment
         started = release.run_release(app, deployment, log)
         release.swap(app, deployment, started, log)
-        _finish(deployment, log, Deployment.Status.SUCCESS, f"Serving from {started.container}.")
+        _finish(
+            deployment,
+            log,
+            Deployment.Status.SUCCESS,
+            f"Serving from {started.container}.",
+            in_force,
+        )
     except (DeployFailed, EngineError) as e:
         log.line(f"Deployment failed: {e.message}")
         _finish(deployment, log, Deployment.Status.FAILED, e.message)
@@ -227,12 +256,26 @@ def _run_deployment(deployment_id: int) -> Deployment:
     return deployment
 
 
-def _finish(deployment: Deployment, log: DeploymentLog, status: str, text: str) -> None:
+def _finish(
+    deployment: Deployment,
+    log: DeploymentLog,
+    status: str,
+    text: str,
+    in_force: dict | None = None,
+) -> None:
     log.line(f"Status: {status}. {text}")
     log.flush()
+    now = timezone.now()
     Deployment.objects.filter(pk=deployment.pk).update(
-        status=status, status_text=text, finished=timezone.now()
+        status=status, status_text=text, finished=now
     )
+    if in_force is not None:
+        # Written once: a release is immutable. Through save() so the field
+        # encrypts it (update() would too, but keep one path).
+        in_force["finished"] = now.isoformat()
+        row = Deployment.objects.get(pk=deployment.pk)
+        row.release_settings = json.dumps(in_force, sort_keys=True)
+        row.save(update_fields=["release_settings"])
 
 
 @dataclass(frozen=True)
@@ -265,13 +308,19 @@ def _restart_app(app: WebApp, *, reason: str = "") -> Outcome:
         return Outcome(True, "The app is stopped; it starts with the new settings.")
     log = _ScratchLog(current)
     log.line(f"Restart of {app.name}: {reason or 'requested'}.")
+    oom = ""
+    if current.container:
+        oom = release.oom_message(current.container, release.app_limits(app).memory_mb)
+        if oom:
+            log.line(f"The serving container {current.container} was {oom}.")
     try:
         started = release.run_release(app, current, log, name=f"berth-{app.name}-{current.pk}")
         release.swap(app, current, started, log)
     except (DeployFailed, EngineError) as e:
         logger.warning("Restart of %s failed: %s", app.name, e.message)
         return Outcome(False, e.message, log.masked())
-    return Outcome(True, f"Restarted: serving from {started.container}.", log.masked())
+    before = f" (the previous container was {oom})" if oom else ""
+    return Outcome(True, f"Restarted: serving from {started.container}{before}.", log.masked())
 
 
 def restart_app_by_id(app_id: int, *, reason: str = "") -> None:
@@ -310,3 +359,14 @@ class _ScratchLog(DeploymentLog):
 
     def flush(self) -> None:
         self.dirty = False
+
+
+def restore_settings_requested(body: bytes, query) -> bool:
+    """The API's {"restoreSettings": true} (or ?restoreSettings=true)."""
+    if str(query.get("restoreSettings", "")).lower() in ("1", "true", "yes"):
+        return True
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("restoreSettings") is True

@@ -28,6 +28,13 @@ def reconcile_all() -> None:
     reconcile.reconcile_all()
 
 
+@shared_task(name="deployments.health_check_all")
+def health_check_all() -> None:
+    from apps.deployments import health
+
+    health.check_all()
+
+
 @worker_ready.connect
 def _reconcile_at_worker_start(sender=None, **kwargs) -> None:
     # After a crash or a dockerd restart: fail the deployments the dead worker

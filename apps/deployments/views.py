@@ -28,6 +28,10 @@ class Unauthorized(Exception):
     pass
 
 
+class Forbidden(Unauthorized):
+    """Known user, who may see the app but whose role does not allow this."""
+
+
 def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -67,9 +71,24 @@ def _app_for_request(request: HttpRequest, name: str, *, write: bool) -> tuple[W
     user = _token_user(request)
     if user is None and not write and request.user.is_authenticated:
         user = request.user
-    if user is not None and app and WebApp.objects.for_user(user).filter(pk=app.pk).exists():
-        return app, user
+    if user is not None and app:
+        from apps.access.services import can
+
+        if can(user, app, "write" if write else "read"):
+            return app, user
+        if write and can(user, app, "read"):
+            raise Forbidden
     raise Unauthorized
+
+
+def _forbidden(name: str) -> HttpResponse:
+    return JsonResponse(
+        {
+            "error": f"Your role on {name} allows reading only: ask an Owner for Contributor "
+            "(or use the app's deployment credentials)."
+        },
+        status=403,
+    )
 
 
 def _unauthorized(name: str) -> HttpResponse:
@@ -114,6 +133,8 @@ def zipdeploy(request: HttpRequest, name: str) -> HttpResponse:
     Synchronous unless ?isAsync=true."""
     try:
         app, user = _app_for_request(request, name, write=True)
+    except Forbidden:
+        return _forbidden(name)
     except Unauthorized:
         return _unauthorized(name)
     upload = next(iter(request.FILES.values()), None) if request.FILES else request
@@ -175,15 +196,19 @@ def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpRespons
     """Redeploy an earlier release (rollback): its image, no rebuild. Async."""
     try:
         app, user = _app_for_request(request, name, write=True)
+    except Forbidden:
+        return _forbidden(name)
     except Unauthorized:
         return _unauthorized(name)
     old = get_object_or_404(Deployment, app=app, pk=pk)
+    # {"restoreSettings": true}: also put back the release's settings (rollback).
+    restore = services.restore_settings_requested(request.body, request.GET)
     try:
-        new = services.redeploy(old, deployer=user)
+        new = services.redeploy(old, deployer=user, restore_settings=restore)
     except ValueError as e:
         return JsonResponse({"error": str(e)}, status=400)
     services.enqueue(new)
-    answer = JsonResponse(deployment_json(request, new), status=202)
+    answer = JsonResponse({**deployment_json(request, new), "restoreSettings": restore}, status=202)
     answer["Location"] = reverse("deployments:detail", args=[app.name, new.pk])
     return answer
 
@@ -193,8 +218,12 @@ def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpRespons
 def git_http(request: HttpRequest, name: str, path: str) -> HttpResponse:
     """`git push http://<portal>/git/<name>.git`: git's smart HTTP through
     `git http-backend`; a push to the deployment branch deploys it."""
+    # Pushing (receive-pack) needs write; fetching and cloning (upload-pack) read.
+    pushing = "git-receive-pack" in (path, request.GET.get("service"))
     try:
-        app, user = _app_for_request(request, name, write=True)
+        app, user = _app_for_request(request, name, write=pushing)
+    except Forbidden:
+        return _forbidden(name)
     except Unauthorized:
         return _unauthorized(name)
     return gitrepo.serve(request, app, path, user=user)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.audit.services import record
-from apps.deployments import intake, services
+from apps.deployments import intake, services, snapshot
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 from apps.webapps.views import _get_app_for_user
@@ -95,6 +96,8 @@ def progress(d: Deployment) -> Progress:
         stages.append(Stage(key, label, "failed" if failed and key == "done" else state))
     if d.status == Deployment.Status.QUEUED:
         percent, label = 5, "Waiting for a worker"
+    elif d.status == Deployment.Status.BUILDING and d.status_text.startswith("Queued:"):
+        percent, label = 10, d.status_text  # waiting for a build slot
     elif d.status == Deployment.Status.BUILDING:
         steps = STEP.findall(d.log or "")
         if steps:
@@ -135,6 +138,11 @@ def _center_context(request: HttpRequest, app: WebApp, **extra) -> dict:
     }
 
 
+def _show_action(request: HttpRequest) -> str:
+    # Revealing the publishing password is reading a secret.
+    return "read_secrets" if request.GET.get("show") == "password" else "read"
+
+
 def _no_store(response: HttpResponse) -> HttpResponse:
     # The page may carry the publishing password: keep it out of caches.
     response["Cache-Control"] = "no-store"
@@ -147,7 +155,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @login_required
 @require_GET
 def center(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, _show_action(request))
     ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
     return _no_store(render(request, "deployments/center.html", ctx))
 
@@ -167,7 +175,7 @@ def history(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def upload(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():
         package = form.cleaned_data["package"]
@@ -200,7 +208,7 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def credentials(request: HttpRequest, name: str) -> HttpResponse:
     """The credentials card; `?show=password` reveals the password."""
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, _show_action(request))
     ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
     if request.htmx:
         return _no_store(render(request, "deployments/center.html#credentials", ctx))
@@ -211,7 +219,7 @@ def credentials(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def credentials_reset(request: HttpRequest, name: str) -> HttpResponse:
     """A new publishing password; the old one stops working at once."""
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     center_url = reverse("deployments:center", args=[app.name])
     if request.POST.get("confirmed") != "1":
         return _no_store(
@@ -277,28 +285,28 @@ def deployment_progress(request: HttpRequest, name: str, pk: int) -> HttpRespons
 @require_POST
 def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpResponse:
     """Roll back (or forward) to an earlier successful release, after a question."""
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     old = get_object_or_404(_deployments(app), pk=pk)
     action = reverse("deployments:deployment_redeploy", args=[app.name, old.pk])
     if request.POST.get("confirmed") != "1":
+        saved = old.snapshot
         return render(
             request,
-            "deployments/confirm.html",
+            "deployments/redeploy_confirm.html",
             {
                 "app": app,
                 "nav": "deployment",
-                "title": f"Redeploy deployment #{old.pk}?",
-                "text": f"{app.name} will serve the release of #{old.pk} "
-                f"({old.message or old.get_source_display()}) again, with today's settings. "
-                "No rebuild: its image is reused.",
+                "old": old,
+                "saved": saved,
+                "diff": snapshot.diff(app, saved) if saved else None,
                 "action": action,
-                "button": f"Redeploy #{old.pk}",
                 "cancel": reverse("deployments:center", args=[app.name]),
             },
         )
+    restore = request.POST.get("restore_settings") in ("1", "on", "true")
     try:
-        new = services.redeploy(old, deployer=request.user)
-    except ValueError as e:
+        new = services.redeploy(old, deployer=request.user, restore_settings=restore)
+    except (ValueError, ValidationError) as e:
         messages.error(request, str(e))
         url = reverse("deployments:deployment", args=[app.name, old.pk])
     else:
@@ -306,7 +314,8 @@ def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpRespons
             app=app,
             action="deployment.redeploy",
             actor=request.user,
-            summary=f"Redeploy of deployment #{old.pk} as #{new.pk}",
+            summary=f"Redeploy of deployment #{old.pk} as #{new.pk}"
+            + (" with its settings" if restore else ""),
         )
         services.enqueue(new)
         messages.success(request, f"Redeploying #{old.pk} as deployment #{new.pk}.")

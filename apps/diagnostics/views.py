@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -19,8 +19,10 @@ except ImportError:  # pragma: no cover
         return None
 
 
-def _get_app_for_user(user, name: str) -> WebApp:
-    return get_object_or_404(WebApp.objects.for_user(user), name=name)
+def _get_app_for_user(user, name: str, action: str = "read") -> WebApp:
+    from apps.access.services import get_app_or_404
+
+    return get_app_or_404(user, name, action)
 
 
 @login_required
@@ -36,7 +38,7 @@ def index(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def fix(request: HttpRequest, name: str, detector: str) -> HttpResponse:
-    app = _get_app_for_user(request.user, name)
+    app = _get_app_for_user(request.user, name, "write")
     try:
         action = services.pending_action(app, detector)
     except services.FixError as e:

@@ -281,6 +281,11 @@ def create_container(
     host_port: int | None = None,
     restart: bool = False,
     mounts: dict[str, tuple[str, str]] | None = None,
+    cap_drop: list[str] | None = None,
+    cap_add: list[str] | None = None,
+    security_opt: list[str] | None = None,
+    pids_limit: int = 0,
+    user: str = "",
 ) -> str:
     """Create (not start) a container; returns its id. `publish_port` is
     published on 127.0.0.1 only, on `host_port` or else a random host port
@@ -302,6 +307,18 @@ def create_container(
         kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", host_port)}
     if restart:
         kwargs["restart_policy"] = {"Name": "unless-stopped"}
+    # Hardening (apps.deployments.release.hardening): never privileged, no
+    # engine socket mounted; these narrow what the process may do.
+    if cap_drop:
+        kwargs["cap_drop"] = cap_drop
+    if cap_add:
+        kwargs["cap_add"] = cap_add
+    if security_opt:
+        kwargs["security_opt"] = security_opt
+    if pids_limit:
+        kwargs["pids_limit"] = pids_limit
+    if user:
+        kwargs["user"] = user
     if mounts:
         # HostConfig mounts, not `volumes=`: the SDK also writes those into
         # Config.Volumes, which `docker commit` would carry into an image.
@@ -671,3 +688,18 @@ def remove_volume(name: str) -> None:
     """Remove a volume; a missing one is fine."""
     with translated(f"Removing volume {name}"), contextlib.suppress(docker.errors.NotFound):
         client().volumes.get(name).remove(force=True)
+
+
+def container_oom_events(name: str, since: float) -> int:
+    """How many times the kernel OOM-killed a process in the container since
+    `since` (a Unix time), from the engine's recent events. The State's
+    OOMKilled flag is reset when the engine restarts the container; the
+    events are not."""
+    import time as _time
+
+    filters = {"container": [name], "event": ["oom"], "type": ["container"]}
+    with translated(f"Reading the events of container {name}"):
+        events = client().events(
+            since=int(since), until=int(_time.time()) + 1, filters=filters, decode=True
+        )
+        return sum(1 for _ in events)

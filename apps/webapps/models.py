@@ -4,7 +4,6 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 
 from apps.core.fields import EncryptedTextField
 from apps.webapps.validators import (
@@ -18,12 +17,15 @@ DEFAULT_LINUX_FX_VERSION = "PYTHON|3.11"
 
 class WebAppQuerySet(models.QuerySet["WebApp"]):
     def for_user(self, user) -> WebAppQuerySet:
-        """The apps a user may see: staff see all, others their own."""
+        """The apps a user may see: staff see all, others those they own or
+        hold a role on (apps.access: directly, through a group, or through
+        the app's resource group)."""
+        from apps.access.services import visible_q
+
         if not user.is_authenticated:
             return self.none()
-        if user.is_staff:
-            return self
-        return self.filter(Q(owner=user))
+        q = visible_q(user)
+        return self if q is None else self.filter(q)
 
 
 class WebApp(models.Model):

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -14,8 +14,12 @@ from apps.webapps.forms import CreateWebAppForm
 from apps.webapps.models import WebApp
 
 
-def _get_app_for_user(request: HttpRequest, name: str) -> WebApp:
-    return get_object_or_404(WebApp.objects.for_user(request.user), name=name)
+def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
+    """The app if the user's role allows `action` (apps.access): 404 when they
+    may not see it, 403 when they may see it but not do this."""
+    from apps.access.services import get_app_or_404
+
+    return get_app_or_404(request.user, name, action)
 
 
 @login_required

@@ -174,7 +174,8 @@ def _config_context(app: WebApp, s_rows, c_rows, stored_s, stored_c, **extra) ->
 @login_required
 @require_http_methods(["GET", "POST"])
 def configuration(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    # Every POST edits or reveals values: Contributors and Owners only.
+    app = _get_app_for_user(request, name, "read" if request.method == "GET" else "write")
     stored_s, stored_c = _stored(app)
     if request.method == "GET":
         s_rows = rows_from_stored(stored_s)
@@ -244,7 +245,8 @@ ADVANCED_KINDS = {"appsettings": "Application settings", "connectionstrings": "C
 def configuration_advanced(request: HttpRequest, name: str, kind: str) -> HttpResponse:
     if kind not in ADVANCED_KINDS:
         raise Http404("Unknown kind of setting")
-    app = _get_app_for_user(request, name)
+    # The editor shows every value: it needs read_secrets even to look.
+    app = _get_app_for_user(request, name, "read_secrets" if request.method == "GET" else "write")
     connection = kind == "connectionstrings"
     stored_s, stored_c = _stored(app)
     if request.method == "GET":
@@ -305,7 +307,7 @@ def _save_advanced(request, app: WebApp, items: list[dict], connection: bool) ->
 @login_required
 @require_http_methods(["GET", "POST"])
 def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "read" if request.method == "GET" else "write")
     runtimes, notice = _runtime_catalog()
     initial = {
         "linux_fx_version": app.linux_fx_version,

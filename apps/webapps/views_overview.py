@@ -98,6 +98,18 @@ def container_info(name: str) -> ContainerInfo | None:
     return ContainerInfo(name, state.status, state.started_at, state.restart_count)
 
 
+def _limits_context(app: WebApp, active: Deployment | None) -> dict:
+    """The container's memory/CPU limits, and an out-of-memory kill if the
+    serving container had one ("killed: out of memory (limit 256 MB)")."""
+    from apps.deployments import release
+
+    limits = release.app_limits(app)
+    oom = ""
+    if active and active.container:
+        oom = release.oom_message(active.container, limits.memory_mb)
+    return {"limits": limits, "oom": oom}
+
+
 def _browse_url(app: WebApp) -> str:
     try:
         from apps.proxy.nginx import app_url
@@ -117,6 +129,7 @@ def _context(request: HttpRequest, app: WebApp, **extra) -> dict:
         "last": last,
         "startup": startup_in_effect(app, active),
         "container": container_info(active.container if active else ""),
+        **_limits_context(app, active),
         "charts": metrics.charts(app),
         "actions": ACTIONS,
         **extra,
@@ -151,7 +164,7 @@ def charts(request: HttpRequest, name: str) -> HttpResponse:
 def power(request: HttpRequest, name: str, action: str) -> HttpResponse:
     """Start, Stop or Restart, after a confirmation. Stop is quick and done
     here; Start and Restart wait for a health check, so a worker does them."""
-    app = _get_app_for_user(request, name)
+    app = _get_app_for_user(request, name, "write")
     if action not in ACTIONS:
         raise Http404(f"Unknown action {action!r}.")
     overview_url = reverse("webapps:overview", args=[app.name])

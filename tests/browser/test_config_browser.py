@@ -84,7 +84,7 @@ def test_settings_with_awkward_values_come_back_exactly(
 ):
     page = logged_in_page
     page.goto("/apps/hello-flask/")
-    page.get_by_role("link", name="Configuration").click()
+    page.get_by_role("link", name="Configuration", exact=True).click()
     expect(page.get_by_role("heading", name="Application settings")).to_be_visible()
     add_setting(page, "QUOTED", QUOTED)
     add_setting(page, "DOLLAR_EQUALS", DOLLAR)
