@@ -269,3 +269,11 @@ CELERY_BEAT_SCHEDULE["berth-health"] = {
 # hide what a role may not do.
 INSTALLED_APPS += ["apps.access"]
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("apps.access.context_processors.app_perms")
+
+# Logs kept (apps.logs.archive, issue 8): the last N MB of each app's
+# container output under DATA_DIR/logs/<app>/ (app.log + app.log.1), and a
+# cap on each deployment's stored build log (head and tail kept).
+BERTH_APP_LOG_MB = float(os.getenv("BERTH_APP_LOG_MB", "10"))
+BERTH_BUILD_LOG_MB = float(os.getenv("BERTH_BUILD_LOG_MB", "5"))
+# Tracebacks (DEBUG pages, error mails) hide app setting values too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.logs.reporting.SecretsFilter"

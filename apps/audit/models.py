@@ -21,6 +21,13 @@ class AuditEvent(models.Model):
         APP_SETTINGS = "appsettings.update", "Update application settings"
         CONNECTION_STRINGS = "connectionstrings.update", "Update connection strings"
         GENERAL_SETTINGS = "generalsettings.update", "Update general settings"
+        DEPLOY_ZIP = "deployment.zip", "Zip deploy"
+        REDEPLOY = "deployment.redeploy", "Redeploy a release"
+        CREDENTIALS_RESET = "publishingcredentials.reset", "Reset publishing credentials"
+        ROLE_CREATE = "roleassignment.create", "Add role assignment"
+        ROLE_DELETE = "roleassignment.delete", "Remove role assignment"
+        SSH_OPEN = "ssh.open", "Open SSH session"
+        SSH_CLOSE = "ssh.close", "Close SSH session"
 
     created = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -94,7 +94,10 @@ class DeploymentLog:
         self.dirty = False
 
     def masked(self) -> str:
-        return mask(self.text, self.secrets)
+        # Capped to BERTH_BUILD_LOG_MB (head and tail kept): apps.logs.archive.
+        from apps.logs.archive import cap_build_log
+
+        return cap_build_log(mask(self.text, self.secrets))
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.masked().splitlines()[-lines:])
@@ -482,14 +485,37 @@ def hardening(app: WebApp, image: str) -> Hardening:
 
 def oom_message(container: str, limit_mb: int, since: float = 0.0) -> str:
     """ "killed: out of memory (limit 256 MB)" when the kernel killed a process
-    of the container for memory (now, or since `since`), else ""."""
+    of the container for memory (since `since`, a Unix time, else since the
+    container was created), else "". The engine's State.OOMKilled is set only
+    when the main process dies of it; a gunicorn worker killed for memory
+    (the usual case) shows only as an "oom" event, so both are asked."""
     killed = False
-    with contextlib.suppress(EngineError):
-        killed = engine.container_state(container).oom_killed
-    if not killed and since:
+    try:
+        state = engine.container_state(container)
+    except EngineError:
+        return ""
+    killed = state.oom_killed
+    if not killed:
+        since = since or _epoch(state.created)
         with contextlib.suppress(EngineError):
             killed = engine.container_oom_events(container, since) > 0
     return f"killed: out of memory (limit {limit_mb} MB)" if killed else ""
+
+
+def _epoch(rfc3339: str) -> float:
+    """The engine's "2026-01-01T10:00:00.123456789Z" as a Unix time (0 if unreadable)."""
+    from datetime import datetime
+
+    text = rfc3339.strip().replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:  # nanoseconds: Python reads at most microseconds
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def run_release(

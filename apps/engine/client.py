@@ -703,3 +703,25 @@ def container_oom_events(name: str, since: float) -> int:
             since=int(since), until=int(_time.time()) + 1, filters=filters, decode=True
         )
         return sum(1 for _ in events)
+
+
+# The log archiver (apps.logs.archive).
+
+
+@dataclass(frozen=True)
+class RunningContainer:
+    name: str
+    id: str
+    labels: dict[str, str]
+
+
+def running_containers(label: str) -> list[RunningContainer]:
+    """Running containers carrying `label` (any value), oldest first."""
+    with translated("Listing running containers"):
+        found = client().api.containers(filters={"label": [label], "status": "running"})
+    found.sort(key=lambda c: c.get("Created", 0))
+    return [
+        RunningContainer(c["Names"][0].lstrip("/"), c.get("Id", ""), c.get("Labels") or {})
+        for c in found
+        if c.get("Names")
+    ]

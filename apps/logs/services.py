@@ -23,6 +23,7 @@ from asgiref.sync import sync_to_async
 
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.logs import archive
 from apps.webapps.environment import mask, secret_values
 from apps.webapps.models import WebApp
 
@@ -184,6 +185,9 @@ async def events(
     resume_short, last_ns = parse_event_id(last_event_id)
     previous: Target | None = None
     said_waiting = False
+    # A fresh viewer with no running container sees the archive's last lines:
+    # a crashed or replaced container's story stays readable.
+    history_due = not last_event_id
     while True:
         name = await sync_to_async(serving_container)(app)
         target = await asyncio.to_thread(inspect_target, name)
@@ -191,6 +195,10 @@ async def events(
             await asyncio.sleep(0.5)  # the engine is bringing it back: a marker follows
             continue
         if target is None or target.status != "running":
+            if history_due and previous is None:
+                for item in await asyncio.to_thread(archived_history, app, history, secrets):
+                    yield item
+            history_due = False
             if previous is not None and previous.status == "running":
                 yield marker(f"container {previous.name} stopped at {_now()}")
                 previous = Target(previous.name, previous.id, previous.restart_count, "", "gone")
@@ -208,6 +216,7 @@ async def events(
             await sync_to_async(app.refresh_from_db)(fields=["state"])
             continue
         said_waiting = False
+        history_due = False
         if previous is not None and target.id[:12] != previous.id[:12]:
             yield marker(
                 f"new container {target.name} took over at {human_time(target.started_at)}"
@@ -262,15 +271,77 @@ class Download:
 
 
 def recent_text(app: WebApp, lines: int = 1000) -> Download:
-    """The last `lines` lines of the serving container, masked, one per line:
-    `<time> <stream> <text>`."""
+    """The last `lines` lines, masked, one per line: `<time> <stream> <text>`.
+    The archive's (earlier containers, restart markers, a crashed container's
+    last words), then what the serving container said since."""
+    archived = archive.tail(app.name, lines)
     name = serving_container(app)
-    if not name:
-        return Download(False, f"No container serves {app.name}: nothing to download.\n")
-    try:
-        found = engine.container_logs_lines(name, tail=lines)
-    except EngineError as e:
-        return Download(False, e.message + "\n")
+    live: list[engine.LogLine] = []
+    if name:
+        try:
+            live = engine.container_logs_lines(name, tail=lines)
+        except EngineError as e:
+            if not archived:
+                return Download(False, e.message + "\n")
+    if not archived and not live:
+        if not name:
+            return Download(False, f"No container serves {app.name}: nothing to download.\n")
+        return Download(True, "")
+    # The serving container's lines the archiver has not written yet.
+    seen = max((to_ns(a.timestamp) for a in archived if a.container == name), default=0)
+    rows = [_archived_row(a) for a in archived]
+    rows += [(ln.timestamp, ln.stream, ln.text) for ln in live if to_ns(ln.timestamp) > seen]
     secrets = secret_values(app)
-    body = "".join(f"{ln.timestamp} {ln.stream} {mask(ln.text, secrets)}\n" for ln in found)
+    body = "".join(f"{t} {s} {mask(text, secrets)}\n" for t, s, text in rows[-lines:])
     return Download(True, body)
+
+
+def _archived_row(line: archive.ArchivedLine) -> tuple[str, str, str]:
+    if line.stream == "marker":
+        return line.timestamp, "marker", f"──── {line.text} ────"
+    return line.timestamp, line.stream, line.text
+
+
+def archived_history(app: WebApp, history: int, secrets: list[str]) -> list[str]:
+    """The archive's last `history` lines as SSE messages (masked again with
+    today's secrets: a value added since is hidden too)."""
+    found = archive.tail(app.name, history)
+    if not found:
+        return []
+    out = [sse("info", {"text": f"The last {len(found)} archived lines of {app.name}:"})]
+    for a in found:
+        if a.stream == "marker":
+            out.append(marker(f"{a.text} at {human_time(a.timestamp)}"))
+        else:
+            out.append(
+                sse("line", {"t": a.timestamp, "s": a.stream, "text": mask(a.text, secrets)})
+            )
+    return out
+
+
+# --- plain text (the API's log stream, `berth webapp log tail`) -------------------
+
+
+def plain(message: str) -> str | None:
+    """One SSE message of events() as a plain text line; None for comments
+    and the retry hint."""
+    event, data = "", ""
+    for field in message.strip("\n").splitlines():
+        key, _, value = field.partition(": ")
+        if key == "event":
+            event = value
+        elif key == "data":
+            data = value
+    if not event or not data:
+        return None
+    body = json.loads(data)
+    if event == "line":
+        return f"{body.get('t', '')} {body.get('s', '')} {body.get('text', '')}\n"
+    return f"{body.get('text', '')}\n"
+
+
+async def text_lines(app: WebApp, *, history: int = HISTORY, **kwargs) -> AsyncIterator[str]:
+    """The Log stream as plain text lines, as `az webapp log tail` prints."""
+    async for message in events(app, history=history, **kwargs):
+        if (text := plain(message)) is not None:
+            yield text

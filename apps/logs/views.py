@@ -12,12 +12,15 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    JsonResponse,
     StreamingHttpResponse,
 )
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from apps.api.auth import user_from_request
 from apps.logs import services
 from apps.webapps.models import WebApp
 from apps.webapps.views import _get_app_for_user
@@ -89,4 +92,40 @@ def logstream_download(request: HttpRequest, name: str) -> HttpResponse:
     response = HttpResponse(found.text, content_type="text/plain; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="{app.name}-log-{stamp}.txt"'
+    return response
+
+
+@csrf_exempt
+@require_GET
+async def api_logstream(request: HttpRequest, name: str) -> HttpResponse:
+    """GET /api/apps/<name>/logstream: the Log stream as plain text lines
+    (`berth webapp log tail`), Bearer token auth like the rest of the API."""
+    user = await sync_to_async(user_from_request)(request)
+    if user is None:
+        response = JsonResponse(
+            {
+                "code": "Unauthorized",
+                "message": "Send a valid API token as 'Authorization: Bearer <token>' "
+                "(get one with `berth login` or POST /api/token).",
+            },
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="berth"'
+        return response
+    app = await sync_to_async(_visible_app)(user, name)
+    if app is None:
+        return JsonResponse(
+            {
+                "code": "ResourceNotFound",
+                "message": f"The web app {name!r} was not found: "
+                "check the name with `berth webapp list`.",
+            },
+            status=404,
+        )
+    stream = services.text_lines(app)
+    if not isinstance(request, ASGIRequest):
+        stream = _blocking(stream)
+    response = StreamingHttpResponse(stream, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
     return response

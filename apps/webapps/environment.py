@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+from urllib.parse import quote, quote_plus
+
 from apps.webapps.models import WebApp
+
+MASK = "***"
 
 APP_PATH = "/home/site/wwwroot"
 
@@ -35,14 +42,29 @@ def build_environment(app: WebApp, *, instance_id: str = "", port: int = 8000) -
 
 
 def secret_values(app: WebApp) -> list[str]:
-    """Values to mask as *** in any log Berth stores or streams."""
+    """Values to mask as *** in any log Berth stores or streams: each secret
+    and its common encodings (URL, JSON-escaped, base64), longest first so a
+    value containing another is masked whole."""
     values = [s.value for s in app.app_settings.all()] + [
         cs.value for cs in app.connection_strings.all()
     ]
     values.append(app.publishing_password)
-    # Short values, flags and numbers (true, 1, a port) would mask half the log
-    # and hide nothing.
-    return sorted({v for v in values if _worth_masking(v)}, key=len, reverse=True)
+    found: set[str] = set()
+    for value in values:
+        if _worth_masking(value):
+            found.update(v for v in encodings(value) if len(v) >= 4)
+    return sorted(found, key=len, reverse=True)
+
+
+def encodings(value: str) -> set[str]:
+    """The value as it may appear in a log: plain, URL-encoded (a connection
+    string in a URL, a form post), JSON- or repr-escaped, base64 (basic auth)."""
+    forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(repr(value)[1:-1])
+    with contextlib.suppress(UnicodeError):
+        forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
+    return {f for f in forms if f}
 
 
 def _worth_masking(value: str) -> bool:
@@ -53,7 +75,10 @@ def _worth_masking(value: str) -> bool:
 
 
 def mask(text: str, secrets: list[str]) -> str:
+    """`text` with every secret replaced by ***. Mask whole lines (or whole
+    texts), never raw chunks of a stream: a secret split across two chunks
+    would slip through."""
     for value in secrets:
-        text = text.replace(value, "***")
+        if value in text:
+            text = text.replace(value, MASK)
     return text
-

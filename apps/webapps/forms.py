@@ -337,7 +337,12 @@ class AdvancedEditForm(forms.Form):
 
     def clean_text(self) -> str:
         text = self.cleaned_data["text"]
-        items, errors = parse_advanced_json(text or "[]", connection=self.connection)
+        if not text.strip():
+            # An empty box is more likely a slip than "delete everything".
+            raise ValidationError(
+                "The box is empty. To delete every entry, write [] and save again."
+            )
+        items, errors = parse_advanced_json(text, connection=self.connection)
         if errors:
             raise ValidationError(errors)
         self.items = items

@@ -154,6 +154,10 @@ def check(evidence: Evidence) -> Finding | None:
         ]
     else:
         why = EXIT_CODES.get(ct.exit_code or 0, "the app's process stopped")
+        if not ct.exit_code and ct.restart_count:
+            # Sampled between a crash and the engine's restart, the exit code
+            # says little; the restarts say it all.
+            why = "it keeps stopping after it started and the engine keeps restarting it"
         cause = f"The container {ct.name} stopped with exit code {ct.exit_code}: {why}"
         cause += f"; it was restarted {ct.restart_count} times." if ct.restart_count else "."
         steps = [

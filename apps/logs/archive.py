@@ -1,0 +1,402 @@
+"""Logs kept across deploys and restarts: the log archive.
+
+One long-lived process (`python manage.py archive_logs`, started beside the
+worker) follows every running app container's stdout and stderr and appends
+each line, masked, to DATA_DIR/logs/<app>/app.log as
+
+    <engine timestamp> <container name> <stdout|stderr|marker> <text>
+
+When app.log reaches half of BERTH_APP_LOG_MB it becomes app.log.1 (the older
+half is dropped), so an app never keeps more than BERTH_APP_LOG_MB on disk.
+
+Catching up after a restart of the archiver: for each container it remembers
+the last timestamp written (state.json, saved every second, and the archive's
+own tail, which is written first), and asks the engine only for what came
+after it, so no line is written twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+
+from apps.engine import client as engine
+from apps.engine.errors import EngineError
+
+logger = logging.getLogger(__name__)
+
+CURRENT = "app.log"
+OLDER = "app.log.1"
+STATE = "state.json"
+APP_LABEL = "io.berth.app"
+SCAN_BYTES = 256 * 1024  # the archive's tail read at start to find where each container was
+SAVE_EVERY = 1.0  # seconds between saves of state.json
+
+
+# --- where and how much ------------------------------------------------------------
+
+
+def logs_root() -> Path:
+    return Path(settings.DATA_DIR) / "logs"
+
+
+def app_dir(app_name: str) -> Path:
+    # App names are DNS labels (letters, digits, '-'): safe as a folder name.
+    return logs_root() / app_name
+
+
+def max_bytes() -> int:
+    return max(int(float(settings.BERTH_APP_LOG_MB) * 1024 * 1024), 4096)
+
+
+# --- timestamps (the engine's RFC 3339 with nanoseconds) ---------------------------
+
+
+def to_ns(stamp: str) -> int:
+    from apps.logs.services import to_ns as _to_ns
+
+    return _to_ns(stamp)
+
+
+# --- one line ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchivedLine:
+    timestamp: str
+    container: str
+    stream: str  # stdout | stderr | marker
+    text: str
+
+    def render(self) -> str:
+        text = self.text.replace("\n", " ").replace("\r", "")
+        return f"{self.timestamp} {self.container} {self.stream} {text}\n"
+
+
+def parse(raw: str) -> ArchivedLine | None:
+    parts = raw.rstrip("\n").split(" ", 3)
+    if len(parts) < 3 or not to_ns(parts[0]):
+        return None
+    return ArchivedLine(parts[0], parts[1], parts[2], parts[3] if len(parts) == 4 else "")
+
+
+# --- the files -----------------------------------------------------------------------
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(app_name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(app_name, threading.Lock())
+
+
+def append(app_name: str, lines: Iterable[ArchivedLine]) -> int:
+    """Append lines (already masked) to the app's archive, rotating when the
+    current file is full. Returns the bytes written."""
+    data = "".join(line.render() for line in lines).encode("utf-8", "replace")
+    if not data:
+        return 0
+    folder = app_dir(app_name)
+    with _lock(app_name):
+        folder.mkdir(parents=True, exist_ok=True)
+        current = folder / CURRENT
+        half = max_bytes() // 2
+        with contextlib.suppress(FileNotFoundError):
+            if current.stat().st_size + len(data) > half:
+                os.replace(current, folder / OLDER)
+        with open(current, "ab") as f:
+            # One line longer than half the budget: keep its head only.
+            f.write(data if len(data) <= half else data[: half - 1] + b"\n")
+    return len(data)
+
+
+def _read_lines(path: Path) -> Iterator[str]:
+    with (
+        contextlib.suppress(FileNotFoundError),
+        open(path, encoding="utf-8", errors="replace") as f,
+    ):
+        yield from f
+
+
+def tail(app_name: str, lines: int = 1000) -> list[ArchivedLine]:
+    """The last `lines` archived lines of the app, oldest first."""
+    folder = app_dir(app_name)
+    last: deque[ArchivedLine] = deque(maxlen=max(lines, 0))
+    with _lock(app_name):
+        for path in (folder / OLDER, folder / CURRENT):
+            for raw in _read_lines(path):
+                if (found := parse(raw)) is not None:
+                    last.append(found)
+    return list(last)
+
+
+def size(app_name: str) -> int:
+    folder = app_dir(app_name)
+    total = 0
+    for name in (CURRENT, OLDER):
+        with contextlib.suppress(FileNotFoundError):
+            total += (folder / name).stat().st_size
+    return total
+
+
+# --- where each container was --------------------------------------------------------
+
+
+def load_state(app_name: str) -> dict[str, int]:
+    """{container name: last timestamp archived (ns)}: state.json, then the
+    archive's tail (written before state.json, so it may be newer)."""
+    folder = app_dir(app_name)
+    state: dict[str, int] = {}
+    with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
+        state = {k: int(v) for k, v in json.loads((folder / STATE).read_text()).items()}
+    for path in (folder / OLDER, folder / CURRENT):
+        for raw in _tail_of(path, SCAN_BYTES):
+            if (found := parse(raw)) is not None:
+                ns = to_ns(found.timestamp)
+                if ns > state.get(found.container, 0):
+                    state[found.container] = ns
+    return state
+
+
+def save_state(app_name: str, state: dict[str, int]) -> None:
+    folder = app_dir(app_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"{STATE}.tmp"
+    tmp.write_text(json.dumps(state, sort_keys=True))
+    os.replace(tmp, folder / STATE)
+
+
+def _tail_of(path: Path, nbytes: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            end = f.tell()
+            f.seek(max(end - nbytes, 0))
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    lines = data.decode("utf-8", "replace").splitlines()
+    return lines[1:] if end > nbytes else lines  # the first may be cut
+
+
+# --- the archiver ----------------------------------------------------------------------
+
+
+class Archiver:
+    """Follows every running app container (one thread each) and writes
+    their lines to the archive. `tick()` looks for new containers; call it
+    every couple of seconds (`run()` does)."""
+
+    def __init__(self) -> None:
+        self.threads: dict[str, threading.Thread] = {}  # container id -> follower thread
+        self.followers: dict[str, engine.LogFollower] = {}
+        self.states: dict[str, dict[str, int]] = {}  # app -> container -> ns
+        self.dirty: set[str] = set()
+        self.guard = threading.Lock()
+        self.stopping = threading.Event()
+
+    def state_of(self, app_name: str) -> dict[str, int]:
+        with self.guard:
+            if app_name not in self.states:
+                self.states[app_name] = load_state(app_name)
+            return self.states[app_name]
+
+    def tick(self) -> int:
+        """Start following containers not followed yet; the number followed."""
+        for cid in [c for c, t in self.threads.items() if not t.is_alive()]:
+            del self.threads[cid]
+        try:
+            running = engine.running_containers(APP_LABEL)
+        except EngineError as e:
+            logger.warning("%s", e.message)
+            return len(self.threads)
+        for c in running:
+            app_name = c.labels.get(APP_LABEL, "")
+            # Build containers log into Deployment.log; only app containers here.
+            if not app_name or c.labels.get("io.berth.role", "app") != "app":
+                continue
+            if c.id in self.threads:
+                continue
+            try:
+                secrets = self.secrets(app_name)
+            except DatabaseError:
+                # Unmasked lines must never reach the disk: try again next tick.
+                logger.warning("Cannot read %s's settings to mask its log", app_name)
+                continue
+            # The database is read here, in the archiver's own thread, not in
+            # the followers'.
+            thread = threading.Thread(
+                target=self.follow,
+                args=(app_name, c.name, c.id, secrets),
+                name=f"archive-{c.name}",
+            )
+            thread.daemon = True
+            self.threads[c.id] = thread
+            thread.start()
+        return len(self.threads)
+
+    def follow(self, app_name: str, container: str, cid: str, secrets: list[str]) -> None:
+        from apps.logs.services import ns_to_since
+        from apps.webapps.environment import mask
+
+        state = self.state_of(app_name)
+        last_ns = state.get(container, 0)
+        try:
+            started = engine.container_state(container).started_at
+            follower = engine.container_logs_stream(
+                container, since=ns_to_since(last_ns) if last_ns else "", tail="all"
+            )
+        except EngineError as e:
+            logger.warning("Not archiving %s: %s", container, e.message)
+            return
+        self.followers[cid] = follower
+        started_ns = to_ns(started)
+        # A start (or restart) the archive has not seen gets a marker line, as
+        # in the Log stream, placed before the first line of that run (lines
+        # of the run before, missed while the archiver was down, come first).
+        marker = (
+            ArchivedLine(started, container, "marker", f"container {container} started")
+            if started_ns and started_ns > last_ns
+            else None
+        )
+        logger.info("Archiving %s of %s (from %s)", container, app_name, last_ns or "its start")
+        batch: list[ArchivedLine] = []
+        last_write = time.monotonic()
+        try:
+            for line in follower:
+                ns = to_ns(line.timestamp)
+                if ns and ns <= last_ns:
+                    continue  # `since` is inclusive: archived before
+                if marker is not None and (not ns or ns >= started_ns):
+                    batch.append(marker)
+                    marker = None
+                last_ns = max(last_ns, ns)
+                # Masked per whole line: the follower joins chunks into lines first.
+                batch.append(
+                    ArchivedLine(line.timestamp, container, line.stream, mask(line.text, secrets))
+                )
+                now = time.monotonic()
+                if len(batch) >= 200 or now - last_write >= 0.2:
+                    self.write(app_name, container, batch, last_ns)
+                    batch, last_write = [], now
+        except EngineError as e:
+            logger.warning("%s", e.message)
+        finally:
+            if marker is not None:
+                batch.append(marker)
+                last_ns = max(last_ns, started_ns)
+            self.write(app_name, container, batch, last_ns)
+            self.followers.pop(cid, None)
+            self.save(app_name)
+
+    def write(self, app_name: str, container: str, batch: list[ArchivedLine], ns: int) -> None:
+        if batch:
+            append(app_name, batch)
+        if ns:
+            with self.guard:
+                self.states.setdefault(app_name, {})[container] = ns
+                self.dirty.add(app_name)
+
+    def save(self, app_name: str | None = None) -> None:
+        with self.guard:
+            names = [app_name] if app_name else sorted(self.dirty)
+            for name in names:
+                if name in self.states:
+                    save_state(name, dict(self.states[name]))
+                self.dirty.discard(name)
+
+    def secrets(self, app_name: str) -> list[str]:
+        from apps.webapps.environment import secret_values
+        from apps.webapps.models import WebApp
+
+        app = WebApp.objects.filter(name=app_name).first()
+        return secret_values(app) if app else []
+
+    def run(self, poll: float = 2.0) -> None:
+        """Until stop(): look for containers every `poll` seconds, save state
+        every second."""
+        last_look = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() - last_look >= poll:
+                close_old_connections()  # a long-lived process: reconnect after a DB restart
+                self.tick()
+                last_look = time.monotonic()
+            self.save()
+            self.stopping.wait(SAVE_EVERY)
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for follower in list(self.followers.values()):
+            with contextlib.suppress(Exception):
+                follower.close()
+        for thread in list(self.threads.values()):
+            thread.join(5)
+        self.save()
+
+
+@contextlib.contextmanager
+def single_archiver() -> Iterator[bool]:
+    """True if this process is the only archiver (a flock under DATA_DIR/logs):
+    two archivers would write every line twice."""
+    logs_root().mkdir(parents=True, exist_ok=True)
+    with open(logs_root() / ".archiver.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# --- build logs ------------------------------------------------------------------------
+
+
+def cap_text(text: str, limit_bytes: int) -> str:
+    """`text` if it fits in `limit_bytes` (UTF-8), else its head and tail
+    lines with a "… N lines cut …" line between: how a build started and how
+    it ended are what a reader needs."""
+    if len(text.encode("utf-8")) <= limit_bytes:
+        return text
+    lines = text.splitlines(keepends=True)
+    budget = max(limit_bytes - 100, 0) // 2
+    head: list[str] = []
+    used = 0
+    for line in lines:
+        n = len(line.encode("utf-8"))
+        if used + n > budget:
+            break
+        head.append(line)
+        used += n
+    tail_lines: list[str] = []
+    used = 0
+    for line in reversed(lines[len(head) :]):
+        n = len(line.encode("utf-8"))
+        if used + n > budget:
+            break
+        tail_lines.append(line)
+        used += n
+    tail_lines.reverse()
+    cut = len(lines) - len(head) - len(tail_lines)
+    return "".join(head) + f"… {cut} lines cut …\n" + "".join(tail_lines)
+
+
+def cap_build_log(text: str) -> str:
+    """Deployment.log capped to BERTH_BUILD_LOG_MB."""
+    return cap_text(text, max(int(float(settings.BERTH_BUILD_LOG_MB) * 1024 * 1024), 1024))
