@@ -268,3 +268,23 @@ def test_progress_follows_the_stages(webapp):
     assert failed_build.stages[-1].label == "Failed"
     failed_start = progress(finished(webapp, "failed", image="x"))
     assert [s.state for s in failed_start.stages] == ["done", "done", "failed", "failed"]
+
+
+def test_upload_warns_before_the_build_and_says_which_rule_will_match(
+    alice_client, webapp, enqueue, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    files = {
+        "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+        "antenv/pyvenv.cfg": "home = /usr/bin\n",
+        "antenv/bin/activate": "# venv\n",
+    }
+    from tests.deploy_helpers import zip_files
+
+    package = SimpleUploadedFile("site.zip", zip_files(files), "application/zip")
+    response = alice_client.post(URL + "upload", {"package": package}, follow=True)
+    text = response.content.decode()
+    assert "Upload check:" in text and "antenv" in text
+    assert "requirements.txt" in text
+    assert "app:app" in text
+    enqueue.assert_called_once()

@@ -498,6 +498,23 @@ def _paths() -> dict:
         # The log stream (`az webapp log tail`) and diagnostics ("Diagnose and
         # solve problems") are added by their owners: describe them here when
         # their views land (e.g. /api/apps/{name}/logstream, /api/apps/{name}/diagnostics).
+        "/api/apps/{name}/logstream": {
+            "parameters": [APP_NAME],
+            "get": {
+                "operationId": "tailLog",
+                "summary": "`az webapp log tail`: the app's container output as it comes, "
+                "one line each (`<time> <stdout|stderr> <text>`, markers on restart), "
+                "after the last 100 lines (the archive's when no container runs); "
+                "secrets masked as ***. Streams until the client closes it.",
+                "responses": {
+                    "200": {
+                        "description": "Lines, streamed.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **errors(401, 404),
+                },
+            },
+        },
     }
 
 

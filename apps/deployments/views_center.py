@@ -8,6 +8,7 @@ log and the list while something runs and asks before a redeploy.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from apps.webapps.models import WebApp
 from apps.webapps.views import _get_app_for_user
 
 HISTORY = 50  # deployments listed
+
+logger = logging.getLogger(__name__)
 
 
 class UploadForm(forms.Form):
@@ -199,9 +202,26 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
             messages.success(
                 request, f"{package.name} received: deployment #{deployment.pk} is queued."
             )
+            _upload_check(request, app, deployment)
             return redirect("deployments:deployment", name=app.name, pk=deployment.pk)
     ctx = _center_context(request, app, form=form)
     return _no_store(render(request, "deployments/center.html", ctx, status=400))
+
+
+def _upload_check(request: HttpRequest, app, deployment) -> None:
+    """Say before the build what is likely to go wrong, and which start-up
+    rule will match. Advice only: it never stops a deployment."""
+    from apps.diagnostics.precheck import check_zip
+
+    try:
+        result = check_zip(deployment.artifact, app.app_command_line)
+    except Exception:  # noqa: BLE001 - a check that fails must not fail the upload
+        logger.exception("The upload check failed for deployment %s", deployment.pk)
+        return
+    for warning in result.warnings:
+        messages.warning(request, f"Upload check: {warning.message}")
+    if result.startup:
+        messages.info(request, f"Start-up: {result.startup}")
 
 
 @login_required

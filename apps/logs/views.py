@@ -12,7 +12,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    JsonResponse,
     StreamingHttpResponse,
 )
 from django.shortcuts import render
@@ -21,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from apps.api.auth import user_from_request
+from apps.api.http import error_response
 from apps.logs import services
 from apps.webapps.models import WebApp
 from apps.webapps.views import _get_app_for_user
@@ -102,25 +102,20 @@ async def api_logstream(request: HttpRequest, name: str) -> HttpResponse:
     (`berth webapp log tail`), Bearer token auth like the rest of the API."""
     user = await sync_to_async(user_from_request)(request)
     if user is None:
-        response = JsonResponse(
-            {
-                "code": "Unauthorized",
-                "message": "Send a valid API token as 'Authorization: Bearer <token>' "
-                "(get one with `berth login` or POST /api/token).",
-            },
-            status=401,
+        response = error_response(
+            401,
+            "Unauthorized",
+            "Send a valid API token as 'Authorization: Bearer <token>' "
+            "(get one with `berth login` or POST /api/token).",
         )
         response["WWW-Authenticate"] = 'Bearer realm="berth"'
         return response
     app = await sync_to_async(_visible_app)(user, name)
     if app is None:
-        return JsonResponse(
-            {
-                "code": "ResourceNotFound",
-                "message": f"The web app {name!r} was not found: "
-                "check the name with `berth webapp list`.",
-            },
-            status=404,
+        return error_response(
+            404,
+            "ResourceNotFound",
+            f"The web app {name!r} was not found: check the name with `berth webapp list`.",
         )
     stream = services.text_lines(app)
     if not isinstance(request, ASGIRequest):
