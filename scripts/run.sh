@@ -16,7 +16,11 @@ log "Starting the Celery worker"
     --loglevel=INFO --concurrency="${BERTH_WORKERS:-2}" \
     >"$BERTH_DATA_DIR/worker.log" 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true; "$PY" manage.py proxy stop >/dev/null 2>&1 || true' EXIT
+
+log "Starting the log archiver: app logs kept under $BERTH_DATA_DIR/logs"
+"$PY" manage.py archive_logs >"$BERTH_DATA_DIR/archive_logs.log" 2>&1 &
+ARCHIVER=$!
+trap 'kill $WORKER $ARCHIVER 2>/dev/null || true; "$PY" manage.py proxy stop >/dev/null 2>&1 || true' EXIT
 
 log "Starting the front proxy (nginx): apps answer at <app>.${BERTH_APPS_DOMAIN:-localhost}"
 if "$ROOT/scripts/ensure-nginx.sh"; then

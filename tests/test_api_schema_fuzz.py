@@ -42,7 +42,8 @@ def api_schema(db, django_user_model):
 schema = (
     schemathesis.pytest.from_fixture("api_schema")
     # Zip deploy and redeploy start builds on the engine; apps.deployments tests them.
-    .exclude(path_regex=r"/(zipdeploy|redeploy)$")
+    # The log stream never ends (tests/test_logstream_api.py tests it).
+    .exclude(path_regex=r"/(zipdeploy|redeploy|logstream)$")
 )
 
 
