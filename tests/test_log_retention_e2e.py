@@ -70,10 +70,10 @@ def test_a_removed_containers_lines_stay_readable(alice, alice_client, started):
         "print('last words before the crash', flush=True)\n"
         "time.sleep(60)\n"
     )
-    archiver = archive.Archiver()
+    archiver = archive.Archiver(only={app.name})
     try:
         name = started(app, script)
-        wait_for(lambda: archiver.tick() and "last words" in _archived(app))
+        wait_for(lambda: archiver.step() and "last words" in _archived(app))
         engine.remove_container(name)
     finally:
         archiver.stop()
@@ -100,10 +100,10 @@ def test_a_chatty_container_keeps_the_archive_bounded(alice, settings, started):
     app = WebApp.objects.create(name=f"chat-{secrets.token_hex(3)}", owner=alice)
     # About 1 MB of output, ten times the budget.
     script = "import time\nfor i in range(20000): print(f'line {i:06d} ' + 'x' * 40)\ntime.sleep(60)\n"
-    archiver = archive.Archiver()
+    archiver = archive.Archiver(only={app.name})
     try:
         started(app, script)
-        wait_for(lambda: archiver.tick() is not None and "line 019999" in _archived(app, 1))
+        wait_for(lambda: archiver.step() is not None and "line 019999" in _archived(app, 1))
     finally:
         archiver.stop()
     assert archive.size(app.name) <= archive.max_bytes()
@@ -121,16 +121,16 @@ def test_the_archiver_catches_up_after_a_restart_without_duplicates(alice, start
         "    print(f'tick {i}', flush=True); time.sleep(0.1)\n"
         "time.sleep(60)\n"
     )
-    first = archive.Archiver()
+    first = archive.Archiver(only={app.name})
     try:
         started(app, script)
-        wait_for(lambda: first.tick() is not None and "tick 5" in _archived(app))
+        wait_for(lambda: first.step() is not None and "tick 5" in _archived(app))
     finally:
         first.stop()  # the archiver goes away while the app goes on printing
     time.sleep(1.5)
-    second = archive.Archiver()
+    second = archive.Archiver(only={app.name})
     try:
-        wait_for(lambda: second.tick() is not None and "tick 39" in _archived(app))
+        wait_for(lambda: second.step() is not None and "tick 39" in _archived(app))
     finally:
         second.stop()
     ticks = [a.text for a in archive.tail(app.name, 1000) if a.stream == "stdout"]

@@ -165,3 +165,30 @@ def test_a_successful_deployment_keeps_its_snapshot(webapp, monkeypatch, setting
     assert d.status == Deployment.Status.SUCCESS
     assert d.snapshot["appSettings"]["GREETING"]["value"] == SECRET
     assert d.snapshot["finished"].startswith(str(d.finished.date()))
+
+
+def test_a_failed_redeploy_puts_back_the_settings_it_replaced(
+    webapp, monkeypatch, settings, tmp_path
+):
+    from apps.deployments import release
+    from apps.deployments.release import DeployFailed
+
+    settings.DATA_DIR = tmp_path
+    d = _release(webapp)
+    _change_today(webapp)
+    before = snapshot.take(webapp)
+    new = services.redeploy(d, restore_settings=True)
+    assert AppSetting.objects.get(app=webapp, name="GREETING").value == SECRET  # restored
+
+    def fail(*args, **kwargs):
+        raise DeployFailed("the release did not answer HTTP")
+
+    monkeypatch.setattr(release, "run_release", fail)
+    done = services.run_deployment(new.pk)
+    assert done.status == Deployment.Status.FAILED
+    assert "Put back the settings" in done.log
+    webapp.refresh_from_db()
+    after = snapshot.take(webapp)
+    assert after["appSettings"] == before["appSettings"]
+    assert after["connectionStrings"] == before["connectionStrings"]
+    assert after["appCommandLine"] == "python app.py"

@@ -52,6 +52,9 @@ class Deployment(models.Model):
     # JSON, encrypted at rest: setting values are secrets. Written once, at
     # success; a rollback can restore it (apps.deployments.snapshot).
     release_settings = EncryptedTextField(blank=True, default="")
+    # A redeploy that restores a release's settings keeps the settings it
+    # replaced here, to put them back if the redeploy fails.
+    replaced_settings = EncryptedTextField(blank=True, default="")
 
     class Meta:
         ordering = ("-created",)

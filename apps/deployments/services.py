@@ -89,9 +89,12 @@ def redeploy(
         )
     who = deployer if getattr(deployer, "is_authenticated", False) else None
     with transaction.atomic():
+        replaced = ""
         if restore_settings:
+            replaced = json.dumps(snapshot.take(deployment.app))
             snapshot.restore(deployment.app, saved, actor=who)
         new = Deployment.objects.create(
+            replaced_settings=replaced,
             app=deployment.app,
             source=Deployment.Source.ROLLBACK,
             deployer=who,
@@ -247,13 +250,29 @@ def _run_deployment(deployment_id: int) -> Deployment:
         )
     except (DeployFailed, EngineError) as e:
         log.line(f"Deployment failed: {e.message}")
+        _put_back_settings(deployment, log)
         _finish(deployment, log, Deployment.Status.FAILED, e.message)
     except Exception as e:
         logger.exception("Deployment %s crashed", deployment.pk)
         log.line(f"Deployment failed: an error in Berth: {e!r}")
+        _put_back_settings(deployment, log)
         _finish(deployment, log, Deployment.Status.FAILED, f"An error in Berth: {e!r}")
     deployment.refresh_from_db()
     return deployment
+
+
+def _put_back_settings(deployment: Deployment, log: DeploymentLog) -> None:
+    """A failed redeploy-with-settings must not leave the serving release
+    running beside another release's settings: restore what it replaced."""
+    if not deployment.replaced_settings:
+        return
+    try:
+        snapshot.restore(deployment.app, json.loads(deployment.replaced_settings))
+    except Exception:
+        logger.exception("Could not put back the settings of deployment %s", deployment.pk)
+        log.line("Could not put back the settings this redeploy replaced: check Configuration.")
+        return
+    log.line("Put back the settings in force before this redeploy; the serving release keeps them.")
 
 
 def _finish(

@@ -43,6 +43,8 @@ STATE = "state.json"
 APP_LABEL = "io.berth.app"
 SCAN_BYTES = 256 * 1024  # the archive's tail read at start to find where each container was
 SAVE_EVERY = 1.0  # seconds between saves of state.json
+FLUSH_EVERY = 0.2  # seconds a line may wait in memory before it is written
+BATCH = 500  # lines: a chatty container writes at once past this
 
 
 # --- where and how much ------------------------------------------------------------
@@ -104,22 +106,41 @@ def _lock(app_name: str) -> threading.Lock:
 
 
 def append(app_name: str, lines: Iterable[ArchivedLine]) -> int:
-    """Append lines (already masked) to the app's archive, rotating when the
-    current file is full. Returns the bytes written."""
-    data = "".join(line.render() for line in lines).encode("utf-8", "replace")
-    if not data:
-        return 0
+    """Append lines (already masked) to the app's archive, rotating whenever
+    the current file would pass half the budget. Returns the bytes written."""
     folder = app_dir(app_name)
+    half = max_bytes() // 2
+    written = 0
     with _lock(app_name):
         folder.mkdir(parents=True, exist_ok=True)
         current = folder / CURRENT
-        half = max_bytes() // 2
-        with contextlib.suppress(FileNotFoundError):
-            if current.stat().st_size + len(data) > half:
-                os.replace(current, folder / OLDER)
-        with open(current, "ab") as f:
-            # One line longer than half the budget: keep its head only.
-            f.write(data if len(data) <= half else data[: half - 1] + b"\n")
+        try:
+            used = current.stat().st_size
+        except FileNotFoundError:
+            used = 0
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            data = line.render().encode("utf-8", "replace")
+            if len(data) > half:  # one huge line: keep its head
+                data = data[: half - 1] + b"\n"
+            if used + size + len(data) > half:
+                written += _write(current, chunk)
+                chunk, size, used = [], 0, 0
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(current, folder / OLDER)
+            chunk.append(data)
+            size += len(data)
+        written += _write(current, chunk)
+    return written
+
+
+def _write(path: Path, chunk: list[bytes]) -> int:
+    if not chunk:
+        return 0
+    data = b"".join(chunk)
+    with open(path, "ab") as f:
+        f.write(data)
     return len(data)
 
 
@@ -200,12 +221,15 @@ class Archiver:
     their lines to the archive. `tick()` looks for new containers; call it
     every couple of seconds (`run()` does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, only: set[str] | None = None) -> None:
+        self.only = only  # app names to follow (tests); None: every app
         self.threads: dict[str, threading.Thread] = {}  # container id -> follower thread
         self.followers: dict[str, engine.LogFollower] = {}
         self.states: dict[str, dict[str, int]] = {}  # app -> container -> ns
         self.dirty: set[str] = set()
+        self.pending: dict[tuple[str, str], tuple[list[ArchivedLine], int]] = {}
         self.guard = threading.Lock()
+        self.flushing = threading.Lock()
         self.stopping = threading.Event()
 
     def state_of(self, app_name: str) -> dict[str, int]:
@@ -227,6 +251,8 @@ class Archiver:
             app_name = c.labels.get(APP_LABEL, "")
             # Build containers log into Deployment.log; only app containers here.
             if not app_name or c.labels.get("io.berth.role", "app") != "app":
+                continue
+            if self.only is not None and app_name not in self.only:
                 continue
             if c.id in self.threads:
                 continue
@@ -273,42 +299,50 @@ class Archiver:
             else None
         )
         logger.info("Archiving %s of %s (from %s)", container, app_name, last_ns or "its start")
-        batch: list[ArchivedLine] = []
-        last_write = time.monotonic()
+        key = (app_name, container)
         try:
             for line in follower:
                 ns = to_ns(line.timestamp)
                 if ns and ns <= last_ns:
                     continue  # `since` is inclusive: archived before
                 if marker is not None and (not ns or ns >= started_ns):
-                    batch.append(marker)
+                    self.add(key, marker, last_ns)
                     marker = None
                 last_ns = max(last_ns, ns)
                 # Masked per whole line: the follower joins chunks into lines first.
-                batch.append(
-                    ArchivedLine(line.timestamp, container, line.stream, mask(line.text, secrets))
+                masked = ArchivedLine(
+                    line.timestamp, container, line.stream, mask(line.text, secrets)
                 )
-                now = time.monotonic()
-                if len(batch) >= 200 or now - last_write >= 0.2:
-                    self.write(app_name, container, batch, last_ns)
-                    batch, last_write = [], now
+                if self.add(key, masked, last_ns) >= BATCH:
+                    self.flush()
         except EngineError as e:
             logger.warning("%s", e.message)
         finally:
             if marker is not None:
-                batch.append(marker)
-                last_ns = max(last_ns, started_ns)
-            self.write(app_name, container, batch, last_ns)
+                self.add(key, marker, max(last_ns, started_ns))
+            self.flush()
             self.followers.pop(cid, None)
             self.save(app_name)
 
-    def write(self, app_name: str, container: str, batch: list[ArchivedLine], ns: int) -> None:
-        if batch:
-            append(app_name, batch)
-        if ns:
+    def add(self, key: tuple[str, str], line: ArchivedLine, ns: int) -> int:
+        """Queue a line for the next flush(); the number queued for `key`."""
+        with self.guard:
+            lines, _ = self.pending.get(key, ([], 0))
+            lines.append(line)
+            self.pending[key] = (lines, ns)
+            return len(lines)
+
+    def flush(self) -> None:
+        """Write what the followers queued (run() calls it every FLUSH_EVERY
+        seconds, so a quiet container's last line is on disk at once)."""
+        with self.flushing:  # one writer at a time: lines stay in order
             with self.guard:
-                self.states.setdefault(app_name, {})[container] = ns
-                self.dirty.add(app_name)
+                pending, self.pending = self.pending, {}
+            for (app_name, container), (lines, ns) in pending.items():
+                append(app_name, lines)
+                with self.guard:
+                    self.states.setdefault(app_name, {})[container] = ns
+                    self.dirty.add(app_name)
 
     def save(self, app_name: str | None = None) -> None:
         with self.guard:
@@ -325,17 +359,28 @@ class Archiver:
         app = WebApp.objects.filter(name=app_name).first()
         return secret_values(app) if app else []
 
+    def step(self) -> int:
+        """Look for new containers and write what came: one tick of run()."""
+        followed = self.tick()
+        self.flush()
+        self.save()
+        return followed
+
     def run(self, poll: float = 2.0) -> None:
-        """Until stop(): look for containers every `poll` seconds, save state
-        every second."""
-        last_look = 0.0
+        """Until stop(): look for containers every `poll` seconds, write
+        queued lines every FLUSH_EVERY, save state every SAVE_EVERY."""
+        last_look = last_save = 0.0
         while not self.stopping.is_set():
-            if time.monotonic() - last_look >= poll:
+            now = time.monotonic()
+            if now - last_look >= poll:
                 close_old_connections()  # a long-lived process: reconnect after a DB restart
                 self.tick()
-                last_look = time.monotonic()
-            self.save()
-            self.stopping.wait(SAVE_EVERY)
+                last_look = now
+            self.flush()
+            if now - last_save >= SAVE_EVERY:
+                self.save()
+                last_save = now
+            self.stopping.wait(FLUSH_EVERY)
         self.stop()
 
     def stop(self) -> None:
@@ -345,6 +390,7 @@ class Archiver:
                 follower.close()
         for thread in list(self.threads.values()):
             thread.join(5)
+        self.flush()
         self.save()
 
 
