@@ -413,18 +413,36 @@ def _settings_file(path: str, *, slot: bool) -> list[dict]:
     raise CliError(f'{path}: expected {{"KEY": "VALUE"}} or [{{"name": ..., "value": ...}}].')
 
 
-def appsettings_list(args) -> list:
+# App settings and connection strings: the same calls on two resources.
+
+
+def _list_named(args, resource: str) -> list:
     params = {**_group(args), "showValues": "true" if args.show_values else "false"}
-    return _client().call("GET", _app_path(args.name, "/appsettings"), params=params)
+    return _client().call("GET", _app_path(args.name, resource), params=params)
+
+
+def _set_named(args, resource: str, items: list[dict]) -> list:
+    return _client().call("PATCH", _app_path(args.name, resource), params=_group(args), json=items)
+
+
+def _delete_named(args, resource: str) -> list:
+    params = {**_group(args), "settingNames": args.setting_names}
+    return _client().call("DELETE", _app_path(args.name, resource), params=params)
+
+
+def _items_to_set(args, key: str) -> list[dict]:
+    items = parse_settings(args.settings) + parse_settings(args.slot_settings, slot=True)
+    if not items:
+        raise CliError(f"Give --settings {key}=VALUE ... (or --slot-settings).")
+    return items
+
+
+def appsettings_list(args) -> list:
+    return _list_named(args, "/appsettings")
 
 
 def appsettings_set(args) -> list:
-    items = parse_settings(args.settings) + parse_settings(args.slot_settings, slot=True)
-    if not items:
-        raise CliError("Give --settings KEY=VALUE ... (or --slot-settings).")
-    result = _client().call(
-        "PATCH", _app_path(args.name, "/appsettings"), params=_group(args), json=items
-    )
+    result = _set_named(args, "/appsettings", _items_to_set(args, "KEY"))
     warn(
         args,
         "App settings have been redacted. Use `berth webapp config appsettings list "
@@ -434,13 +452,11 @@ def appsettings_set(args) -> list:
 
 
 def appsettings_delete(args) -> list:
-    params = {**_group(args), "settingNames": args.setting_names}
-    return _client().call("DELETE", _app_path(args.name, "/appsettings"), params=params)
+    return _delete_named(args, "/appsettings")
 
 
 def connstr_list(args) -> list:
-    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
-    return _client().call("GET", _app_path(args.name, "/connectionstrings"), params=params)
+    return _list_named(args, "/connectionstrings")
 
 
 def _connstr_properties(rows: list[dict]) -> dict:
@@ -449,18 +465,14 @@ def _connstr_properties(rows: list[dict]) -> dict:
 
 
 def connstr_set(args) -> dict:
-    items = parse_settings(args.settings) + parse_settings(args.slot_settings, slot=True)
-    if not items:
-        raise CliError("Give --settings NAME=VALUE ... (or --slot-settings).")
+    items = _items_to_set(args, "NAME")
     for item in items:
         value = item["value"]
         # az strips the quotes people put around values with spaces.
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             item["value"] = value[1:-1]
         item["type"] = args.connection_string_type
-    rows = _client().call(
-        "PATCH", _app_path(args.name, "/connectionstrings"), params=_group(args), json=items
-    )
+    rows = _set_named(args, "/connectionstrings", items)
     warn(
         args,
         "Connection string values have been redacted. Use `berth webapp config "
@@ -470,9 +482,7 @@ def connstr_set(args) -> dict:
 
 
 def connstr_delete(args) -> dict:
-    params = {**_group(args), "settingNames": args.setting_names}
-    rows = _client().call("DELETE", _app_path(args.name, "/connectionstrings"), params=params)
-    return _connstr_properties(rows)
+    return _connstr_properties(_delete_named(args, "/connectionstrings"))
 
 
 # --- runtimes -------------------------------------------------------------------------------

@@ -50,6 +50,38 @@ def _app_args(p: argparse.ArgumentParser, *, group_required: bool = False) -> No
     p.add_argument("-n", "--name", required=True, help="Name of the web app.")
 
 
+def _named_value_commands(
+    command,
+    config,
+    group: str,
+    help_text: str,
+    noun: str,
+    funcs: tuple,
+    *,
+    key: str,
+    settings_help: str = " ...",
+    set_args=None,
+) -> None:
+    """`list`, `set` and `delete` for app settings or connection strings: az
+    gives both the same options."""
+    sub = config.add_parser(group, help=help_text).add_subparsers(
+        dest="sub3", metavar="COMMAND", parser_class=Parser
+    )
+    list_func, set_func, delete_func = funcs
+    p = command(sub, "list", list_func, f"List {noun}.")
+    _app_args(p)
+    p.add_argument("--show-values", action="store_true", help="Show the values (secrets).")
+    p = command(sub, "set", set_func, f"Add or update {noun}.")
+    _app_args(p)
+    if set_args is not None:
+        set_args(p)
+    p.add_argument("--settings", nargs="+", default=[], help=f"{key}=VALUE{settings_help}")
+    p.add_argument("--slot-settings", nargs="+", default=[], help=f"{key}=VALUE ... (sticky)")
+    p = command(sub, "delete", delete_func, f"Delete {noun}.")
+    _app_args(p)
+    p.add_argument("--setting-names", nargs="+", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = Parser(
@@ -164,39 +196,31 @@ def build_parser() -> argparse.ArgumentParser:
         help='JSON, e.g. \'{"healthCheckPath": "/healthz"}\'.',
     )
 
-    settings = config.add_parser("appsettings", help="App settings.").add_subparsers(
-        dest="sub3", metavar="COMMAND", parser_class=Parser
+    _named_value_commands(
+        command,
+        config,
+        "appsettings",
+        "App settings.",
+        "app settings",
+        (commands.appsettings_list, commands.appsettings_set, commands.appsettings_delete),
+        key="KEY",
+        settings_help=" ..., or @file.json",
     )
-    p = command(settings, "list", commands.appsettings_list, "List app settings.")
-    _app_args(p)
-    p.add_argument("--show-values", action="store_true", help="Show the values (secrets).")
-    p = command(settings, "set", commands.appsettings_set, "Add or update app settings.")
-    _app_args(p)
-    p.add_argument("--settings", nargs="+", default=[], help="KEY=VALUE ..., or @file.json")
-    p.add_argument("--slot-settings", nargs="+", default=[], help="KEY=VALUE ... (sticky)")
-    p = command(settings, "delete", commands.appsettings_delete, "Delete app settings.")
-    _app_args(p)
-    p.add_argument("--setting-names", nargs="+", required=True)
-
-    strings = config.add_parser("connection-string", help="Connection strings.").add_subparsers(
-        dest="sub3", metavar="COMMAND", parser_class=Parser
+    _named_value_commands(
+        command,
+        config,
+        "connection-string",
+        "Connection strings.",
+        "connection strings",
+        (commands.connstr_list, commands.connstr_set, commands.connstr_delete),
+        key="NAME",
+        set_args=lambda p: p.add_argument(
+            "-t",
+            "--connection-string-type",
+            required=True,
+            help="MySql, SQLServer, SQLAzure, PostgreSQL or Custom.",
+        ),
     )
-    p = command(strings, "list", commands.connstr_list, "List connection strings.")
-    _app_args(p)
-    p.add_argument("--show-values", action="store_true", help="Show the values (secrets).")
-    p = command(strings, "set", commands.connstr_set, "Add or update connection strings.")
-    _app_args(p)
-    p.add_argument(
-        "-t",
-        "--connection-string-type",
-        required=True,
-        help="MySql, SQLServer, SQLAzure, PostgreSQL or Custom.",
-    )
-    p.add_argument("--settings", nargs="+", default=[], help="NAME=VALUE ...")
-    p.add_argument("--slot-settings", nargs="+", default=[], help="NAME=VALUE ... (sticky)")
-    p = command(strings, "delete", commands.connstr_delete, "Delete connection strings.")
-    _app_args(p)
-    p.add_argument("--setting-names", nargs="+", required=True)
 
     log = webapp.add_parser("log", help="Logs.").add_subparsers(
         dest="sub2", metavar="COMMAND", parser_class=Parser

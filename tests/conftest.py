@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -30,6 +32,35 @@ def alice_client(client, alice):
 @pytest.fixture
 def webapp(alice) -> WebApp:
     return WebApp.objects.create(name="hello-flask", owner=alice)
+
+
+@pytest.fixture
+def deploy_settings(settings, tmp_path):
+    """What the real-engine deploy tests run with: data in the test's folder,
+    no proxy routing, and waits short enough to fail fast."""
+    settings.DATA_DIR = tmp_path
+    settings.BERTH_PROXY_ROUTING = False
+    settings.BERTH_START_TIME_LIMIT = 40
+    settings.BERTH_BUILD_TIMEOUT = 300
+    return settings
+
+
+@pytest.fixture
+def make_app(alice):
+    """make("prefix", **fields) makes an app named prefix-<random>; its
+    containers and images are removed at the end."""
+    from tests.deploy_helpers import cleanup_app
+
+    made: list[str] = []
+
+    def make(prefix: str, **fields) -> WebApp:
+        app = WebApp.objects.create(name=f"{prefix}-{secrets.token_hex(3)}", owner=alice, **fields)
+        made.append(app.name)
+        return app
+
+    yield make
+    for name in made:
+        cleanup_app(name)
 
 
 @pytest.fixture(autouse=True)

@@ -97,6 +97,21 @@ async def read_close(comm: WebsocketCommunicator, timeout: float = 10) -> tuple[
         seen += message.get("text") or ""
 
 
+def connect_until_closed(
+    name: str, headers: list[tuple[bytes, bytes]], timeout: float = 10
+) -> tuple[dict, str]:
+    """Open the console socket and read until the server closes it (for the
+    cases where it refuses or ends the session at once)."""
+    from asgiref.sync import async_to_sync
+
+    async def scenario() -> tuple[dict, str]:
+        comm = communicator(name, headers)
+        await comm.connect(timeout=timeout)
+        return await read_close(comm)
+
+    return async_to_sync(scenario)()
+
+
 # A live portal that speaks WebSockets: Django's live_server does not, so
 # uvicorn runs the real ASGI application in a subprocess, on its own SQLite
 # database in a temporary data folder.
@@ -196,7 +211,12 @@ def stop_portal(portal: LivePortal) -> None:
         portal.process.wait()
 
 
-def start_app_container(app: str, deployment: int = 1) -> str:
+def start_app_container(
+    app: str,
+    deployment: int = 1,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     """A container as the deploy pipeline labels an app's, from the runtime image."""
     from apps.engine import client as engine
 
@@ -204,9 +224,9 @@ def start_app_container(app: str, deployment: int = 1) -> str:
     engine.remove_container(name)
     engine.create_container(
         "berth/python:3.11",
-        ["sleep", "infinity"],
+        command or ["sleep", "infinity"],
         name=name,
-        environment={"MY_SETTING": "hello from settings"},
+        environment={"MY_SETTING": "hello from settings", **(env or {})},
         labels={
             "io.berth.app": app,
             "io.berth.deployment": str(deployment),

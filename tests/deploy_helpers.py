@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import io
+import stat
+import subprocess
+import threading
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
-def zip_sample(name: str, replace: dict[str, str] | None = None) -> bytes:
+def zip_sample(name: str, replace: dict[str, str] | None = None, *, root: Path = SAMPLES) -> bytes:
     """The sample folder as zip bytes; `replace` overrides or adds files."""
     buf = io.BytesIO()
     replace = dict(replace or {})
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((SAMPLES / name).rglob("*")):
+        for path in sorted((root / name).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                rel = path.relative_to(SAMPLES / name).as_posix()
+                rel = path.relative_to(root / name).as_posix()
                 data = replace.pop(rel, None)
                 zf.writestr(rel, data if data is not None else path.read_bytes())
         for rel, data in replace.items():
@@ -43,3 +47,58 @@ def zip_files(files: dict[str, str]) -> bytes:
         for name, data in files.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def make_zip(members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    """A zip of these members, as given (for the bad-zip cases)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members:
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def symlink(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
+    """A zip member that is a symbolic link to `target`."""
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info, target.encode()
+
+
+def git_in(work: Path) -> Callable[..., str]:
+    """Run git in `work` as Alice; returns its output."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=Alice", "-c", "user.email=alice@example.org", *args],
+            cwd=work,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+
+    return git
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(app_name: str, hold: float = 5) -> Iterator[None]:
+    """Another thread holds the app's deploy lock (as a busy worker would)
+    while the block runs, for at most `hold` seconds."""
+    from apps.deployments import services
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with services.app_lock(app_name):
+            held.set()
+            release.wait(hold)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        t.join(5)

@@ -6,20 +6,19 @@ data folder (its own SQLite file in WAL mode, its own file broker)."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
 import traceback
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.deploy_helpers import make_zip, symlink
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -102,20 +101,6 @@ def db_label() -> str:
 
 
 # ---- bad zips ------------------------------------------------------------
-
-
-def make_zip(members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for info, data in members:
-            zf.writestr(info, data)
-    return buf.getvalue()
-
-
-def symlink(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
-    info = zipfile.ZipInfo(name)
-    info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    return info, target.encode()
 
 
 def bad_uploads() -> dict[str, tuple[bytes, str]]:

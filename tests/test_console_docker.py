@@ -14,29 +14,18 @@ from apps.audit.models import AuditEvent
 from apps.console import services
 from apps.engine import client as engine
 from apps.webapps.models import WebApp
-from tests.console_helpers import communicator, read_close, read_until, session_headers
+from tests.console_helpers import (
+    communicator,
+    connect_until_closed,
+    read_close,
+    read_until,
+    session_headers,
+    start_app_container,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
 IMAGE = "berth/python:3.11"
-
-
-def app_container(app: str, deployment: int, command: list[str], env: dict | None = None) -> str:
-    name = f"berth-{app}-{deployment}"
-    engine.remove_container(name)
-    engine.create_container(
-        IMAGE,
-        command,
-        name=name,
-        environment={"MY_SETTING": "hello from settings", **(env or {})},
-        labels={
-            "io.berth.app": app,
-            "io.berth.deployment": str(deployment),
-            "io.berth.role": "app",
-        },
-    )
-    engine.start_container(name)
-    return name
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,8 +44,8 @@ def running(app):
     """An older and a newer release of the app, both running, and a venv in
     the newer one's wwwroot as the build leaves it."""
     names = [
-        app_container(app.name, 3, ["sleep", "infinity"], {"MY_SETTING": "the old one"}),
-        app_container(app.name, 12, ["sleep", "infinity"]),
+        start_app_container(app.name, 3, ["sleep", "infinity"], {"MY_SETTING": "the old one"}),
+        start_app_container(app.name, 12, ["sleep", "infinity"]),
     ]
     code, out = engine.exec_quick(
         names[1], ["python3", "-m", "venv", "--without-pip", "/home/site/wwwroot/antenv"]
@@ -129,17 +118,11 @@ def test_it_hangs_up_commands_left_running(client, alice, app, running):
 
 
 def test_it_says_when_the_app_is_not_running(client, alice, app):
-    name = app_container(app.name, 5, ["sh", "-c", "exit 3"])
+    name = start_app_container(app.name, 5, ["sh", "-c", "exit 3"])
     try:
         engine.wait_container(name, timeout=30)
         headers = session_headers(client, alice)
-
-        async def scenario():
-            comm = communicator(app.name, headers)
-            await comm.connect(timeout=20)
-            return await read_close(comm)
-
-        close, text = async_to_sync(scenario)()
+        close, text = connect_until_closed(app.name, headers, timeout=20)
         assert close["code"] == services.CLOSE_NOT_RUNNING
         assert f"its container {name} exited with code 3" in text
         # And the page says it before opening any socket.

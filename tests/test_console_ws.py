@@ -17,7 +17,14 @@ from apps.console import services
 from apps.engine.client import TtyStream
 from apps.engine.errors import EngineError
 from apps.webapps.models import WebApp
-from tests.console_helpers import ORIGIN, communicator, read_close, read_until, session_headers
+from tests.console_helpers import (
+    ORIGIN,
+    communicator,
+    connect_until_closed,
+    read_close,
+    read_until,
+    session_headers,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -187,14 +194,9 @@ def test_it_refuses_a_user_without_access_before_any_exec(client, bob, app, fake
 
 
 def test_it_refuses_anonymous_users_and_unknown_apps(client, alice, app, fake_engine):
-    async def scenario(name, headers):
-        comm = communicator(name, headers)
-        await comm.connect(timeout=10)
-        return await read_close(comm)
-
-    assert async_to_sync(scenario)(app.name, [ORIGIN])[0]["code"] == services.CLOSE_FORBIDDEN
+    assert connect_until_closed(app.name, [ORIGIN])[0]["code"] == services.CLOSE_FORBIDDEN
     headers = session_headers(client, alice)
-    assert async_to_sync(scenario)("no-such-app", headers)[0]["code"] == services.CLOSE_FORBIDDEN
+    assert connect_until_closed("no-such-app", headers)[0]["code"] == services.CLOSE_FORBIDDEN
     fake_engine.exec_tty.assert_not_called()
 
 
@@ -231,13 +233,7 @@ def test_it_says_the_app_is_not_running_over_the_socket(client, alice, app, fake
         mock.patch("apps.engine.client.find_app_container", return_value=None),
         mock.patch("apps.engine.client.find_containers", return_value=[]),
     ):
-
-        async def scenario():
-            comm = communicator(app.name, headers)
-            await comm.connect(timeout=10)
-            return await read_close(comm)
-
-        close, text = async_to_sync(scenario)()
+        close, text = connect_until_closed(app.name, headers)
     assert close["code"] == services.CLOSE_NOT_RUNNING
     assert "has no running container" in text
     fake_engine.exec_tty.assert_not_called()
@@ -247,12 +243,6 @@ def test_it_reports_an_engine_failure(client, alice, app, fake_engine):
     fake_engine.exec_tty.side_effect = EngineError("Opening a shell: the engine said no")
 
     headers = session_headers(client, alice)
-
-    async def scenario():
-        comm = communicator(app.name, headers)
-        await comm.connect(timeout=10)
-        return await read_close(comm)
-
-    close, text = async_to_sync(scenario)()
+    close, text = connect_until_closed(app.name, headers)
     assert close["code"] == services.CLOSE_ENGINE
     assert "the engine said no" in text

@@ -4,7 +4,6 @@ zip deploy through the API, real containers, HTTP on 127.0.0.1."""
 from __future__ import annotations
 
 import base64
-import secrets
 import subprocess
 import time
 from urllib.parse import quote
@@ -16,31 +15,14 @@ from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.webapps.models import AppSetting, WebApp
-from tests.deploy_helpers import SAMPLES, cleanup_app, zip_files, zip_sample
+from tests.deploy_helpers import SAMPLES, git_in, zip_files, zip_sample
 
-pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _deploy_settings(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.BERTH_PROXY_ROUTING = False
-    settings.BERTH_START_TIME_LIMIT = 40
-    settings.BERTH_BUILD_TIMEOUT = 300
-
-
-@pytest.fixture
-def make_app(alice):
-    made: list[str] = []
-
-    def make(prefix: str, **kwargs) -> WebApp:
-        app = WebApp.objects.create(name=f"{prefix}-{secrets.token_hex(3)}", owner=alice, **kwargs)
-        made.append(app.name)
-        return app
-
-    yield make
-    for name in made:
-        cleanup_app(name)
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.runtime,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("deploy_settings"),
+]
 
 
 def basic(app: WebApp) -> dict[str, str]:
@@ -146,17 +128,7 @@ def test_a_git_push_deploys_the_branch(live_server, make_app, tmp_path, monkeypa
     work.mkdir()
     for path in (SAMPLES / "no_requirements").iterdir():
         (work / path.name).write_bytes(path.read_bytes())
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.name=Alice", "-c", "user.email=alice@example.org", *args],
-            cwd=work,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        ).stdout
-
+    git = git_in(work)
     git("init", "-q", "-b", "main")
     git("add", ".")
     git("commit", "-q", "-m", "First version")

@@ -9,6 +9,7 @@ import pytest
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from tests.deploy_helpers import lock_held_elsewhere
 
 pytestmark = pytest.mark.postgres
 
@@ -43,18 +44,7 @@ def test_it_makes_a_second_holder_wait_until_the_first_is_done():
 
 
 def test_it_gives_up_after_its_time_limit_with_a_clear_message():
-    held = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with services.app_lock("myapp"):
-            held.set()
-            release.wait(5)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere("myapp"):
         started = time.monotonic()
         with (
             pytest.raises(services.AppBusy, match="Another deployment or restart of myapp"),
@@ -64,9 +54,6 @@ def test_it_gives_up_after_its_time_limit_with_a_clear_message():
         assert 0.3 <= time.monotonic() - started < 2
         assert services.is_locked("myapp")
         assert not services.is_locked("otherapp")  # one lock per app
-    finally:
-        release.set()
-        t.join(5)
     assert not services.is_locked("myapp")
 
 
@@ -116,22 +103,8 @@ def test_a_deployment_waits_for_the_running_one_then_runs(db, webapp, monkeypatc
 def test_a_deployment_that_cannot_get_the_lock_fails_with_the_reason(db, webapp, monkeypatch):
     monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
     d = Deployment.objects.create(app=webapp)
-    held = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with services.app_lock(webapp.name):
-            held.set()
-            release.wait(120)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere(webapp.name, hold=120):
         d = services.run_deployment(d.pk)
-    finally:
-        release.set()
-        t.join(5)
     assert d.status == "failed"
     assert "Another deployment or restart" in d.status_text
 
@@ -144,20 +117,8 @@ def test_a_restart_waits_for_a_deployment_of_the_same_app(db, webapp, monkeypatc
         lambda app, reason="": calls.append("restart") or services.Outcome(True, "ok"),
     )
     monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
-    held = threading.Event()
-    release = threading.Event()
-
-    def holder() -> None:
-        with services.app_lock(webapp.name):
-            held.set()
-            release.wait(5)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    held.wait(5)
-    outcome = services.restart_app(webapp)
-    release.set()
-    t.join(5)
+    with lock_held_elsewhere(webapp.name):
+        outcome = services.restart_app(webapp)
     assert not outcome.ok
     assert "still running" in outcome.message
     assert calls == []

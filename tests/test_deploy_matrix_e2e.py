@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import json
 import os
 import shutil
 import socket
 import ssl
-import stat
 import subprocess
 import time
-import zipfile
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -31,7 +28,7 @@ from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.proxy import nginx
 from apps.webapps.models import AppSetting, WebApp
-from tests.deploy_helpers import SAMPLES, cleanup_app, zip_files, zip_sample
+from tests.deploy_helpers import SAMPLES, git_in, make_zip, symlink, zip_files, zip_sample
 
 pytestmark = [
     pytest.mark.docker,
@@ -83,17 +80,9 @@ def proxy(tmp_path_factory) -> Iterator[object]:
 
 
 @pytest.fixture
-def make_app(alice, proxy):
-    made: list[str] = []
-
-    def make(prefix: str, **kwargs) -> WebApp:
-        app = WebApp.objects.create(name=f"{prefix}-{os.urandom(3).hex()}", owner=alice, **kwargs)
-        made.append(app.name)
-        return app
-
-    yield make
-    for name in made:
-        cleanup_app(name)
+def make_app(make_app, proxy):
+    # The shared one (tests/conftest.py), once the module's proxy runs.
+    return make_app
 
 
 class _AppHTTPS(http.client.HTTPSConnection):
@@ -156,20 +145,6 @@ def echo_v(version: str) -> bytes:
     return zip_sample("echo_app", {"app.py": source.replace('"v1"', f'"{version}"')})
 
 
-def _zip(members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for info, data in members:
-            zf.writestr(info, data)
-    return buf.getvalue()
-
-
-def _symlink(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
-    info = zipfile.ZipInfo(name)
-    info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    return info, target.encode()
-
-
 def test_flask_app_py_through_the_proxy_survives_failures_and_bad_zips(client, make_app, proxy):
     app = make_app("mx-flask")
 
@@ -211,16 +186,22 @@ def test_flask_app_py_through_the_proxy_survives_failures_and_bad_zips(client, m
     from django.conf import settings
 
     count = Deployment.objects.count()
-    bomb = _zip([("zeros.bin", b"\0" * (12 * 1024 * 1024))])
+    bomb = make_zip([("zeros.bin", b"\0" * (12 * 1024 * 1024))])
     assert len(bomb) < 100 * 1024  # a high-ratio zip
     cases = {
-        "../ path": (_zip([("../evil.py", b"x"), ("app.py", b"x")]), "outside the app's folder"),
-        "absolute path": (_zip([("/etc/evil.py", b"x")]), "is an absolute path"),
+        "../ path": (
+            make_zip([("../evil.py", b"x"), ("app.py", b"x")]),
+            "outside the app's folder",
+        ),
+        "absolute path": (make_zip([("/etc/evil.py", b"x")]), "is an absolute path"),
         "symlink out": (
-            _zip([("app.py", b"x"), _symlink("secrets", "../../../etc/passwd")]),
+            make_zip([("app.py", b"x"), symlink("secrets", "../../../etc/passwd")]),
             "symbolic link",
         ),
-        "oversized": (_zip([("big.bin", os.urandom(2 * 1024 * 1024))]), "1 MB (BERTH_MAX_ZIP_MB)"),
+        "oversized": (
+            make_zip([("big.bin", os.urandom(2 * 1024 * 1024))]),
+            "1 MB (BERTH_MAX_ZIP_MB)",
+        ),
         "zip bomb": (bomb, "5 MB"),
         "not a zip": (b"this is not a zip file at all", "not a zip file"),
     }
@@ -311,17 +292,7 @@ def test_a_git_push_deploys_and_reconcile_brings_a_killed_container_back(
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(SAMPLES / "echo_app" / "app.py", work / "app.py")
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.name=Alice", "-c", "user.email=alice@example.org", *args],
-            cwd=work,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        ).stdout
-
+    git = git_in(work)
     git("init", "-q", "-b", "main")
     git("add", ".")
     git("commit", "-q", "-m", "First version")

@@ -15,7 +15,12 @@ from apps.engine import client as engine
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import SAMPLES, cleanup_app, zip_sample
 
-pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.runtime,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("deploy_settings"),
+]
 
 APP_PY = (SAMPLES / "flask_app" / "app.py").read_text()
 LISTING = """
@@ -24,14 +29,6 @@ LISTING = """
 def files():
     return {"files": sorted(f for f in os.listdir(".") if f != "__pycache__")}
 """
-
-
-@pytest.fixture(autouse=True)
-def _deploy_settings(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.BERTH_PROXY_ROUTING = False
-    settings.BERTH_START_TIME_LIMIT = 40
-    settings.BERTH_BUILD_TIMEOUT = 300
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ detector fires with the right evidence, and a healthy app comes out healthy."""
 
 from __future__ import annotations
 
-import io
 import secrets
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from apps.deployments import services
 from apps.diagnostics import runner
 from apps.webapps.models import AppSetting, ConnectionString, WebApp
-from tests.deploy_helpers import cleanup_app
+from tests.deploy_helpers import cleanup_app, zip_sample
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
@@ -22,21 +20,13 @@ SAMPLES = Path(__file__).resolve().parent / "samples_broken"
 
 
 @pytest.fixture(autouse=True)
-def _deploy_settings(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.BERTH_PROXY_ROUTING = False
-    settings.BERTH_START_TIME_LIMIT = 20
-    settings.BERTH_BUILD_TIMEOUT = 300
-    settings.BERTH_APP_MEMORY = "128m"
+def _deploy_settings(deploy_settings):
+    deploy_settings.BERTH_START_TIME_LIMIT = 20
+    deploy_settings.BERTH_APP_MEMORY = "128m"
 
 
 def zip_folder(name: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted((SAMPLES / name).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zf.writestr(path.relative_to(SAMPLES / name).as_posix(), path.read_bytes())
-    return buf.getvalue()
+    return zip_sample(name, root=SAMPLES)
 
 
 @pytest.fixture

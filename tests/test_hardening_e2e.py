@@ -5,7 +5,6 @@ allocates past its limit is reported as killed for memory."""
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
 import requests
@@ -15,7 +14,7 @@ from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
-from tests.deploy_helpers import cleanup_app, zip_files
+from tests.deploy_helpers import zip_files
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
@@ -37,15 +36,11 @@ def eat():
 
 
 @pytest.fixture
-def make_app(alice, settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.BERTH_PROXY_ROUTING = False
-    settings.BERTH_START_TIME_LIMIT = 40
-    made = []
+def make_app(make_app, deploy_settings):
+    """make(**app_settings): an app with these settings, deployed."""
 
     def make(**app_settings) -> WebApp:
-        app = WebApp.objects.create(name=f"hard-{secrets.token_hex(3)}", owner=alice)
-        made.append(app.name)
+        app = make_app("hard")
         config.set_app_settings(
             app, [config.SettingInput(k, v) for k, v in app_settings.items()], restart=False
         )
@@ -53,9 +48,7 @@ def make_app(alice, settings, tmp_path):
         assert d.status == Deployment.Status.SUCCESS, d.log
         return app
 
-    yield make
-    for name in made:
-        cleanup_app(name)
+    return make
 
 
 def _status(container: str) -> dict[str, str]:

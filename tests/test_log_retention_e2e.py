@@ -110,7 +110,7 @@ def test_a_chatty_container_keeps_the_archive_bounded(alice, settings, started):
     kept = archive.tail(app.name, 100_000)
     numbers = [int(a.text.split()[1]) for a in kept if a.stream == "stdout"]
     assert numbers == list(range(numbers[0], 20000))  # the newest, in order, none twice
-    assert len(numbers) > 1000
+    assert archive.size(app.name) > archive.max_bytes() // 2  # what fits is kept
 
 
 def test_the_archiver_catches_up_after_a_restart_without_duplicates(alice, started):

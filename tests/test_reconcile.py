@@ -3,7 +3,6 @@ here; tests/test_deploy_matrix_e2e.py does it against the real one)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from django.utils import timezone
 from apps.deployments import reconcile, services
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
+from tests.deploy_helpers import lock_held_elsewhere
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -51,21 +51,8 @@ def test_it_leaves_a_deployment_alone_while_its_worker_holds_the_lock(webapp):
     webapp.state = WebApp.State.STOPPED
     webapp.save()
     building = Deployment.objects.create(app=webapp, status="building")
-    held, release = threading.Event(), threading.Event()
-
-    def worker() -> None:
-        with services.app_lock(webapp.name):
-            held.set()
-            release.wait(5)
-
-    t = threading.Thread(target=worker)
-    t.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere(webapp.name):
         assert reconcile.reconcile(webapp) == []
-    finally:
-        release.set()
-        t.join(5)
     building.refresh_from_db()
     assert building.status == "building"
 

@@ -5,8 +5,6 @@ instance that keeps failing and records it."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from django.conf import settings as django_settings
 
@@ -14,7 +12,7 @@ from apps.deployments import health, services
 from apps.deployments.models import Deployment, HealthEvent
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
-from tests.deploy_helpers import SAMPLES, cleanup_app, zip_files, zip_sample
+from tests.deploy_helpers import SAMPLES, zip_files, zip_sample
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
@@ -39,21 +37,14 @@ def breaks():
 
 
 @pytest.fixture
-def make_app(alice, settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    settings.BERTH_PROXY_ROUTING = False
-    settings.BERTH_START_TIME_LIMIT = 8
-    settings.BERTH_BUILD_TIMEOUT = 300
-    made = []
+def make_app(make_app, deploy_settings):
+    """make(**fields): an app named hc-<random>."""
+    deploy_settings.BERTH_START_TIME_LIMIT = 8
 
     def make(**fields) -> WebApp:
-        app = WebApp.objects.create(name=f"hc-{secrets.token_hex(3)}", owner=alice, **fields)
-        made.append(app.name)
-        return app
+        return make_app("hc", **fields)
 
-    yield make
-    for name in made:
-        cleanup_app(name)
+    return make
 
 
 def deploy(app: WebApp, data: bytes) -> Deployment:

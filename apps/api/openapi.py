@@ -81,6 +81,10 @@ def ok(description: str, schema: dict | None = None, status: str = "200") -> dic
     return {status: response}
 
 
+def text(description: str, status: str = "200") -> dict:
+    return {status: {"description": description, "content": {"text/plain": {"schema": string()}}}}
+
+
 def errors(*statuses: int, schema: str = "Error") -> dict:
     meanings = {
         400: "The request is malformed (not JSON, wrong body shape, bad query).",
@@ -105,200 +109,173 @@ def body(schema: dict, *, required: bool = True) -> dict:
 APP_ERRORS = (401, 404)
 CHANGE_ERRORS = (400, 401, 404, 415, 422)
 
+
+def string(**extra) -> dict:
+    return {"type": "string", **extra}
+
+
+def nullable(kind: str = "string") -> dict:
+    return {"type": [kind, "null"]}
+
+
+def array_of(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def strings(*names: str) -> dict:
+    """Plain string properties, for the many fields that are just text."""
+    return {name: string() for name in names}
+
+
+def obj(
+    properties: dict,
+    *,
+    required: list[str] | None = None,
+    closed: bool = False,
+    description: str | None = None,
+) -> dict:
+    """An object schema; `closed` rejects unknown fields (the request bodies)."""
+    schema: dict = {"type": "object"}
+    if description is not None:
+        schema["description"] = description
+    if required is not None:
+        schema["required"] = required
+    if closed:
+        schema["additionalProperties"] = False
+    schema["properties"] = properties
+    return schema
+
+
+BOOLEAN = {"type": "boolean"}
+DATE_TIME = string(format="date-time")
+SLOT_SETTING_IN = {"type": "boolean", "default": False}
+
 SCHEMAS: dict[str, dict] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "examples": ["ValidationError"]},
-                    "message": {"type": "string", "description": "What to fix."},
+    "Error": obj(
+        {
+            "error": obj(
+                {
+                    "code": string(examples=["ValidationError"]),
+                    "message": string(description="What to fix."),
                 },
-            }
+                required=["code", "message"],
+            )
         },
-    },
-    "TokenRequest": {
-        "type": "object",
-        "required": ["username", "password"],
-        "additionalProperties": False,
-        "properties": {
-            "username": {"type": "string"},
-            "password": {"type": "string", "format": "password"},
-            "name": {"type": "string", "description": "A label for the token."},
+        required=["error"],
+    ),
+    "TokenRequest": obj(
+        {
+            "username": string(),
+            "password": string(format="password"),
+            "name": string(description="A label for the token."),
         },
-    },
-    "Token": {
-        "type": "object",
-        "properties": {
-            "token": {"type": "string", "description": "Shown this once; only a hash is kept."},
-            "name": {"type": "string"},
-            "user": {"type": "string"},
-            "created": {"type": "string", "format": "date-time"},
-        },
-    },
-    "Site": {
-        "type": "object",
-        "description": "As `az webapp show` prints it.",
-        "properties": {
-            "id": {"type": "string"},
-            "name": {"type": "string"},
-            "type": {"type": "string"},
-            "kind": {"type": "string"},
-            "location": {"type": "string"},
-            "resourceGroup": {"type": "string"},
-            "state": {"type": "string", "enum": ["Running", "Stopped"]},
-            "enabled": {"type": "boolean"},
-            "reserved": {"type": "boolean"},
-            "defaultHostName": {"type": "string"},
-            "hostNames": {"type": "array", "items": {"type": "string"}},
-            "enabledHostNames": {"type": "array", "items": {"type": "string"}},
-            "httpsOnly": {"type": "boolean"},
-            "usageState": {"type": "string"},
-            "availabilityState": {"type": "string"},
-            "lastModifiedTimeUtc": {"type": "string", "format": "date-time"},
+        required=["username", "password"],
+        closed=True,
+    ),
+    "Token": obj(
+        {
+            "token": string(description="Shown this once; only a hash is kept."),
+            **strings("name", "user"),
+            "created": DATE_TIME,
+        }
+    ),
+    "Site": obj(
+        {
+            **strings("id", "name", "type", "kind", "location", "resourceGroup"),
+            "state": string(enum=["Running", "Stopped"]),
+            "enabled": BOOLEAN,
+            "reserved": BOOLEAN,
+            "defaultHostName": string(),
+            "hostNames": array_of(string()),
+            "enabledHostNames": array_of(string()),
+            "httpsOnly": BOOLEAN,
+            **strings("usageState", "availabilityState"),
+            "lastModifiedTimeUtc": DATE_TIME,
             "siteConfig": {"type": "object"},
-            "tags": {"type": ["object", "null"]},
-            "url": {"type": "string", "description": "Berth's own: the app's address."},
+            "tags": nullable("object"),
+            "url": string(description="Berth's own: the app's address."),
         },
-    },
-    "CreateSite": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
+        description="As `az webapp show` prints it.",
+    ),
+    "CreateSite": obj(
+        {
             "resourceGroup": RESOURCE_GROUP,
             "linuxFxVersion": LINUX_FX_VERSION,
-            "runtime": {
-                "type": "string",
-                "description": "az's --runtime: PYTHON|3.11, PYTHON:3.11 or 3.11.",
-            },
-            "appCommandLine": {"type": "string"},
+            "runtime": string(description="az's --runtime: PYTHON|3.11, PYTHON:3.11 or 3.11."),
+            "appCommandLine": string(),
         },
-    },
-    "SiteConfig": {
-        "type": "object",
-        "description": "As `az webapp config show` prints it: flat camelCase.",
-        "properties": {
-            "linuxFxVersion": {"type": "string"},
-            "appCommandLine": {"type": "string"},
-            "alwaysOn": {"type": "boolean"},
-            "healthCheckPath": {"type": ["string", "null"]},
+        closed=True,
+    ),
+    "SiteConfig": obj(
+        {
+            **strings("linuxFxVersion", "appCommandLine"),
+            "alwaysOn": BOOLEAN,
+            "healthCheckPath": nullable(),
             "numberOfWorkers": {"type": "integer"},
-            "ftpsState": {"type": "string"},
-            "scmType": {"type": "string"},
+            **strings("ftpsState", "scmType"),
         },
-    },
-    "SiteConfigPatch": {
-        "type": "object",
-        "additionalProperties": False,
-        "description": "What can change (then the app restarts to apply it).",
-        "properties": {
+        description="As `az webapp config show` prints it: flat camelCase.",
+    ),
+    "SiteConfigPatch": obj(
+        {
             "linuxFxVersion": LINUX_FX_VERSION,
-            "appCommandLine": {
-                "type": "string",
-                "description": "The startup command or startup file; empty: auto-detect.",
-            },
+            "appCommandLine": string(
+                description="The startup command or startup file; empty: auto-detect."
+            ),
             "healthCheckPath": HEALTH_CHECK_PATH,
         },
-    },
-    "AppSetting": {
-        "type": "object",
-        "required": ["name", "value"],
-        "additionalProperties": False,
-        "properties": {
+        closed=True,
+        description="What can change (then the app restarts to apply it).",
+    ),
+    "AppSetting": obj(
+        {"name": SETTING_NAME, "value": string(), "slotSetting": SLOT_SETTING_IN},
+        required=["name", "value"],
+        closed=True,
+    ),
+    "AppSettingOut": obj({"name": string(), "slotSetting": BOOLEAN, "value": nullable()}),
+    "ConnectionString": obj(
+        {
             "name": SETTING_NAME,
-            "value": {"type": "string"},
-            "slotSetting": {"type": "boolean", "default": False},
+            "value": string(),
+            "type": string(
+                enum=["MySql", "SQLServer", "SQLAzure", "PostgreSQL", "Custom"], default="Custom"
+            ),
+            "slotSetting": SLOT_SETTING_IN,
         },
-    },
-    "AppSettingOut": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "slotSetting": {"type": "boolean"},
-            "value": {"type": ["string", "null"]},
+        required=["name", "value"],
+        closed=True,
+    ),
+    "ConnectionStringOut": obj(
+        {"name": string(), "slotSetting": BOOLEAN, "type": string(), "value": nullable()}
+    ),
+    "LifecycleResult": obj(strings("name", "state", "message")),
+    "Runtime": obj(
+        {
+            **strings("os", "runtime", "version"),
+            "config": string(examples=["PYTHON|3.11"]),
+            "support": string(),
+            "end_of_life": nullable(),
+            **strings("image", "status", "detail"),
         },
-    },
-    "ConnectionString": {
-        "type": "object",
-        "required": ["name", "value"],
-        "additionalProperties": False,
-        "properties": {
-            "name": SETTING_NAME,
-            "value": {"type": "string"},
-            "type": {
-                "type": "string",
-                "enum": ["MySql", "SQLServer", "SQLAzure", "PostgreSQL", "Custom"],
-                "default": "Custom",
-            },
-            "slotSetting": {"type": "boolean", "default": False},
-        },
-    },
-    "ConnectionStringOut": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "slotSetting": {"type": "boolean"},
-            "type": {"type": "string"},
-            "value": {"type": ["string", "null"]},
-        },
-    },
-    "LifecycleResult": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "state": {"type": "string"},
-            "message": {"type": "string"},
-        },
-    },
-    "Runtime": {
-        "type": "object",
-        "description": "As `az webapp list-runtimes --os linux` prints it, plus Berth's image status.",
-        "properties": {
-            "os": {"type": "string"},
-            "runtime": {"type": "string"},
-            "version": {"type": "string"},
-            "config": {"type": "string", "examples": ["PYTHON|3.11"]},
-            "support": {"type": "string"},
-            "end_of_life": {"type": ["string", "null"]},
-            "image": {"type": "string"},
-            "status": {"type": "string"},
-            "detail": {"type": "string"},
-        },
-    },
-    "Deployment": {
-        "type": "object",
-        "description": "A deployment, Kudu-style (served by apps.deployments).",
-        "properties": {
+        description="As `az webapp list-runtimes --os linux` prints it, plus Berth's image status.",
+    ),
+    "Deployment": obj(
+        {
             "id": {"type": "integer"},
-            "status": {
-                "type": "string",
-                "enum": ["queued", "building", "deploying", "success", "failed"],
-            },
-            "status_text": {"type": "string"},
-            "complete": {"type": "boolean"},
-            "active": {"type": "boolean"},
-            "source": {"type": "string", "enum": ["zip", "git", "rollback"]},
-            "author": {"type": "string"},
-            "deployer": {"type": "string"},
-            "message": {"type": "string"},
-            "commit_id": {"type": "string"},
-            "image": {"type": "string"},
-            "received_time": {"type": ["string", "null"]},
-            "start_time": {"type": ["string", "null"]},
-            "end_time": {"type": ["string", "null"]},
-            "url": {"type": "string"},
-            "log_url": {"type": "string"},
-            "site_url": {"type": "string"},
+            "status": string(enum=["queued", "building", "deploying", "success", "failed"]),
+            "status_text": string(),
+            "complete": BOOLEAN,
+            "active": BOOLEAN,
+            "source": string(enum=["zip", "git", "rollback"]),
+            **strings("author", "deployer", "message", "commit_id", "image"),
+            **{t: nullable() for t in ("received_time", "start_time", "end_time")},
+            **strings("url", "log_url", "site_url"),
         },
-    },
-    "DeployError": {
-        "type": "object",
-        "description": "apps.deployments' errors: a message to act on.",
-        "properties": {"error": {"type": "string"}},
-    },
+        description="A deployment, Kudu-style (served by apps.deployments).",
+    ),
+    "DeployError": obj(
+        {"error": string()}, description="apps.deployments' errors: a message to act on."
+    ),
 }
 
 
@@ -328,7 +305,7 @@ def _paths() -> dict:
                 "summary": "`az webapp list`",
                 "parameters": [RESOURCE_GROUP_QUERY],
                 "responses": {
-                    **ok("The apps.", {"type": "array", "items": ref("Site")}),
+                    **ok("The apps.", array_of(ref("Site"))),
                     **errors(401),
                 },
             }
@@ -410,7 +387,7 @@ def _paths() -> dict:
                     }
                 ],
                 "responses": {
-                    **ok("The runtimes.", {"type": "array", "items": ref("Runtime")}),
+                    **ok("The runtimes.", array_of(ref("Runtime"))),
                     **errors(400, 401),
                 },
             }
@@ -434,10 +411,8 @@ def _paths() -> dict:
                 "requestBody": {
                     "required": True,
                     "content": {
-                        "application/zip": {"schema": {"type": "string", "format": "binary"}},
-                        "application/octet-stream": {
-                            "schema": {"type": "string", "format": "binary"}
-                        },
+                        "application/zip": {"schema": string(format="binary")},
+                        "application/octet-stream": {"schema": string(format="binary")},
                     },
                 },
                 "responses": {
@@ -453,7 +428,7 @@ def _paths() -> dict:
                 "operationId": "listDeployments",
                 "summary": "Kudu's deployment list, newest first.",
                 "responses": {
-                    **ok("Deployments.", {"type": "array", "items": ref("Deployment")}),
+                    **ok("Deployments.", array_of(ref("Deployment"))),
                     **errors(*APP_ERRORS, schema="DeployError"),
                 },
             },
@@ -476,10 +451,7 @@ def _paths() -> dict:
                 "summary": "The build and start-up log, secrets masked "
                 "(`berth webapp log deployment show` turns it into az's entries).",
                 "responses": {
-                    "200": {
-                        "description": "The log.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
+                    **text("The log."),
                     **errors(*APP_ERRORS, schema="DeployError"),
                 },
             },
@@ -507,10 +479,7 @@ def _paths() -> dict:
                 "after the last 100 lines (the archive's when no container runs); "
                 "secrets masked as ***. Streams until the client closes it.",
                 "responses": {
-                    "200": {
-                        "description": "Lines, streamed.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
+                    **text("Lines, streamed."),
                     **errors(401, 404),
                 },
             },
@@ -519,7 +488,7 @@ def _paths() -> dict:
 
 
 def _settings_paths(item: str, out: str, az: str, tag: str, app: list) -> dict:
-    listing = {"type": "array", "items": ref(out)}
+    listing = array_of(ref(out))
     return {
         "parameters": app,
         "get": {
@@ -531,13 +500,13 @@ def _settings_paths(item: str, out: str, az: str, tag: str, app: list) -> dict:
         "patch": {
             "operationId": f"set{tag[0].upper()}{tag[1:]}",
             "summary": f"`az webapp config {az} set`: add or update these; values come back null.",
-            "requestBody": body({"type": "array", "items": ref(item)}),
+            "requestBody": body(array_of(ref(item))),
             "responses": {**ok("The list, values null.", listing), **errors(*CHANGE_ERRORS)},
         },
         "put": {
             "operationId": f"replace{tag[0].upper()}{tag[1:]}",
             "summary": "Make the list exactly this (the portal's Advanced edit).",
-            "requestBody": body({"type": "array", "items": ref(item)}),
+            "requestBody": body(array_of(ref(item))),
             "responses": {**ok("The list, values null.", listing), **errors(*CHANGE_ERRORS)},
         },
         "delete": {

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -103,6 +105,28 @@ def _unauthorized(name: str) -> HttpResponse:
     return answer
 
 
+def _with_app(write: bool | Callable[..., bool]):
+    """Check access once for the view below: it gets (request, app, user, ...)
+    or the caller gets 401/403. `write` may be a function of the request and the
+    URL's other arguments, for a view whose need depends on what is asked."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, name: str, **kwargs) -> HttpResponse:
+            needs_write = write(request, **kwargs) if callable(write) else write
+            try:
+                app, user = _app_for_request(request, name, write=needs_write)
+            except Forbidden:
+                return _forbidden(name)
+            except Unauthorized:
+                return _unauthorized(name)
+            return view(request, app, user, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def deployment_json(request: HttpRequest, d: Deployment) -> dict:
     url = reverse("deployments:detail", args=[d.app.name, d.pk])
     return {
@@ -128,15 +152,10 @@ def deployment_json(request: HttpRequest, d: Deployment) -> dict:
 
 @csrf_exempt
 @require_POST
-def zipdeploy(request: HttpRequest, name: str) -> HttpResponse:
+@_with_app(write=True)
+def zipdeploy(request: HttpRequest, app: WebApp, user) -> HttpResponse:
     """Kudu's POST /api/zipdeploy: the body is the zip (or a multipart file).
     Synchronous unless ?isAsync=true."""
-    try:
-        app, user = _app_for_request(request, name, write=True)
-    except Forbidden:
-        return _forbidden(name)
-    except Unauthorized:
-        return _unauthorized(name)
     upload = next(iter(request.FILES.values()), None) if request.FILES else request
     try:
         deployment = services.create_deployment(
@@ -160,46 +179,32 @@ def zipdeploy(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_GET
-def deployment_list(request: HttpRequest, name: str) -> HttpResponse:
-    try:
-        app, _ = _app_for_request(request, name, write=False)
-    except Unauthorized:
-        return _unauthorized(name)
+@_with_app(write=False)
+def deployment_list(request: HttpRequest, app: WebApp, _user) -> HttpResponse:
     deployments = Deployment.objects.filter(app=app).select_related("app", "deployer")[:100]
     return JsonResponse([deployment_json(request, d) for d in deployments], safe=False)
 
 
 @require_GET
-def deployment_detail(request: HttpRequest, name: str, pk: int) -> HttpResponse:
-    try:
-        app, _ = _app_for_request(request, name, write=False)
-    except Unauthorized:
-        return _unauthorized(name)
+@_with_app(write=False)
+def deployment_detail(request: HttpRequest, app: WebApp, _user, pk: int) -> HttpResponse:
     d = get_object_or_404(Deployment.objects.select_related("app", "deployer"), app=app, pk=pk)
     return JsonResponse(deployment_json(request, d))
 
 
 @require_GET
-def deployment_log(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+@_with_app(write=False)
+def deployment_log(request: HttpRequest, app: WebApp, _user, pk: int) -> HttpResponse:
     """The build and start-up log as plain text (secrets are already masked)."""
-    try:
-        app, _ = _app_for_request(request, name, write=False)
-    except Unauthorized:
-        return _unauthorized(name)
     d = get_object_or_404(Deployment, app=app, pk=pk)
     return HttpResponse(d.log, content_type="text/plain; charset=utf-8")
 
 
 @csrf_exempt
 @require_POST
-def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpResponse:
+@_with_app(write=True)
+def deployment_redeploy(request: HttpRequest, app: WebApp, user, pk: int) -> HttpResponse:
     """Redeploy an earlier release (rollback): its image, no rebuild. Async."""
-    try:
-        app, user = _app_for_request(request, name, write=True)
-    except Forbidden:
-        return _forbidden(name)
-    except Unauthorized:
-        return _unauthorized(name)
     old = get_object_or_404(Deployment, app=app, pk=pk)
     # {"restoreSettings": true}: also put back the release's settings (rollback).
     restore = services.restore_settings_requested(request.body, request.GET)
@@ -213,17 +218,15 @@ def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpRespons
     return answer
 
 
+def _git_pushing(request: HttpRequest, path: str) -> bool:
+    # Pushing (receive-pack) needs write; fetching and cloning (upload-pack) read.
+    return "git-receive-pack" in (path, request.GET.get("service"))
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def git_http(request: HttpRequest, name: str, path: str) -> HttpResponse:
+@_with_app(write=_git_pushing)
+def git_http(request: HttpRequest, app: WebApp, user, path: str) -> HttpResponse:
     """`git push http://<portal>/git/<name>.git`: git's smart HTTP through
     `git http-backend`; a push to the deployment branch deploys it."""
-    # Pushing (receive-pack) needs write; fetching and cloning (upload-pack) read.
-    pushing = "git-receive-pack" in (path, request.GET.get("service"))
-    try:
-        app, user = _app_for_request(request, name, write=pushing)
-    except Forbidden:
-        return _forbidden(name)
-    except Unauthorized:
-        return _unauthorized(name)
     return gitrepo.serve(request, app, path, user=user)

@@ -93,13 +93,26 @@ def engine_status() -> EngineStatus:
 # Images
 
 
-def image_exists(tag: str) -> bool:
-    with translated(f"Looking up image {tag}"):
+def _inspect_image(tag: str, what: str) -> dict | None:
+    """`docker image inspect`; None when there is no such image."""
+    with translated(what):
         try:
-            client().images.get(tag)
+            return client().api.inspect_image(tag)
         except docker.errors.ImageNotFound:
-            return False
-    return True
+            return None
+
+
+def _inspect_container(name: str) -> dict | None:
+    """`docker inspect`; None when there is no such container."""
+    with translated(f"Inspecting container {name}"):
+        try:
+            return client().api.inspect_container(name)
+        except docker.errors.NotFound:
+            return None
+
+
+def image_exists(tag: str) -> bool:
+    return _inspect_image(tag, f"Looking up image {tag}") is not None
 
 
 def image_labels(tag: str) -> dict[str, str]:
@@ -297,28 +310,24 @@ def create_container(
         "labels": {LABEL: "true", **labels},
         "detach": True,
     }
-    if mem_limit:
-        kwargs["mem_limit"] = mem_limit
-    if nano_cpus:
-        kwargs["nano_cpus"] = nano_cpus
-    if network:
-        kwargs["network"] = network
+    # Only the options given: an unset one keeps Docker's default. The
+    # hardening ones (apps.deployments.release.hardening: never privileged, no
+    # engine socket mounted) narrow what the process may do.
+    optional = {
+        "mem_limit": mem_limit,
+        "nano_cpus": nano_cpus,
+        "network": network,
+        "cap_drop": cap_drop,
+        "cap_add": cap_add,
+        "security_opt": security_opt,
+        "pids_limit": pids_limit,
+        "user": user,
+    }
+    kwargs.update({key: value for key, value in optional.items() if value})
     if publish_port:
         kwargs["ports"] = {f"{publish_port}/tcp": ("127.0.0.1", host_port)}
     if restart:
         kwargs["restart_policy"] = {"Name": "unless-stopped"}
-    # Hardening (apps.deployments.release.hardening): never privileged, no
-    # engine socket mounted; these narrow what the process may do.
-    if cap_drop:
-        kwargs["cap_drop"] = cap_drop
-    if cap_add:
-        kwargs["cap_add"] = cap_add
-    if security_opt:
-        kwargs["security_opt"] = security_opt
-    if pids_limit:
-        kwargs["pids_limit"] = pids_limit
-    if user:
-        kwargs["user"] = user
     if mounts:
         # HostConfig mounts, not `volumes=`: the SDK also writes those into
         # Config.Volumes, which `docker commit` would carry into an image.
@@ -402,12 +411,7 @@ def published_port(container: str, port: int) -> int | None:
 
 
 def container_exists(container: str) -> bool:
-    with translated(f"Inspecting container {container}"):
-        try:
-            client().api.inspect_container(container)
-        except docker.errors.NotFound:
-            return False
-    return True
+    return _inspect_container(container) is not None
 
 
 # Interactive shells (apps.console): `docker exec -it` over the low-level API.
@@ -653,11 +657,8 @@ def container_stats(name: str) -> ContainerStats:
 
 def container_id(name: str) -> str:
     """The container's full id ("" when there is no such container)."""
-    with translated(f"Inspecting container {name}"):
-        try:
-            return client().api.inspect_container(name).get("Id", "")
-        except docker.errors.NotFound:
-            return ""
+    attrs = _inspect_container(name)
+    return attrs.get("Id", "") if attrs is not None else ""
 
 
 # Release reuse and the benchmark (apps.deployments.release, scripts/bench.py).
@@ -672,11 +673,9 @@ class ImageFacts:
 
 def image_facts(tag: str) -> ImageFacts | None:
     """An image's id, layer count and labels; None when there is no such image."""
-    with translated(f"Inspecting image {tag}"):
-        try:
-            attrs = client().api.inspect_image(tag)
-        except docker.errors.ImageNotFound:
-            return None
+    attrs = _inspect_image(tag, f"Inspecting image {tag}")
+    if attrs is None:
+        return None
     return ImageFacts(
         id=attrs.get("Id", ""),
         layers=len((attrs.get("RootFS") or {}).get("Layers") or []),

@@ -302,6 +302,8 @@ class Archiver:
         key = (app_name, container)
         try:
             for line in follower:
+                if self.stopping.is_set():
+                    break  # the next archiver takes it from the saved state
                 ns = to_ns(line.timestamp)
                 if ns and ns <= last_ns:
                     continue  # `since` is inclusive: archived before
@@ -385,13 +387,20 @@ class Archiver:
 
     def stop(self) -> None:
         self.stopping.set()
+        # close() can wait for the blocked read it ends: never let it hold up
+        # the flush below (the follower threads are daemons).
         for follower in list(self.followers.values()):
-            with contextlib.suppress(Exception):
-                follower.close()
+            threading.Thread(target=_close_quietly, args=(follower,), daemon=True).start()
+        deadline = time.monotonic() + 2
         for thread in list(self.threads.values()):
-            thread.join(5)
+            thread.join(max(deadline - time.monotonic(), 0))
         self.flush()
         self.save()
+
+
+def _close_quietly(follower: engine.LogFollower) -> None:
+    with contextlib.suppress(Exception):
+        follower.close()
 
 
 @contextlib.contextmanager

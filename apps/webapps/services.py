@@ -7,7 +7,7 @@ applied by restarting the app, as App Service does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -98,21 +98,49 @@ def request_restart(app: WebApp, reason: str) -> None:
     transaction.on_commit(lambda: tasks.restart.delay(app_id=app.pk, reason=reason))
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between app settings and connection strings; the rules
+    (validate, save in one go, record masked, then restart) are the same."""
+
+    model: type[AppSetting] | type[ConnectionString]
+    fields: tuple[str, ...]  # saved from the input besides its name
+    snapshot: Callable[[WebApp], dict[str, dict]]
+    action: str
+    title: str  # for the audit summary
+    item: str  # for validation messages
+    check: Callable[[list], None] | None = None
+
+
+def _save(kind: _Kind, app: WebApp, items: list, *, replace: bool, actor) -> bool:
+    """Save these items (with `replace`, drop all others); True if anything changed."""
+    _check_names((s.name for s in items), kind.item)
+    if kind.check is not None:
+        kind.check(items)
+    before = kind.snapshot(app)
+    if replace:
+        kind.model.objects.filter(app=app).exclude(name__in=[s.name for s in items]).delete()
+    for s in items:
+        kind.model.objects.update_or_create(
+            app=app, name=s.name, defaults={f: getattr(s, f) for f in kind.fields}
+        )
+    return _record_secrets_change(app, kind.action, before, kind.snapshot(app), kind.title, actor)
+
+
+def _delete(kind: _Kind, app: WebApp, names: Iterable[str], *, actor) -> int:
+    before = kind.snapshot(app)
+    deleted, _ = kind.model.objects.filter(app=app, name__in=list(names)).delete()
+    _record_secrets_change(app, kind.action, before, kind.snapshot(app), kind.title, actor)
+    return deleted
+
+
 @transaction.atomic
 def set_app_settings(
     app: WebApp, settings: Iterable[SettingInput], *, restart: bool = True, actor=None
 ) -> None:
     """Add or update settings (`az webapp config appsettings set`)."""
     settings = list(settings)
-    _check_names((s.name for s in settings), "The setting")
-    before = _settings_snapshot(app)
-    for s in settings:
-        AppSetting.objects.update_or_create(
-            app=app, name=s.name, defaults={"value": s.value, "slot_setting": s.slot_setting}
-        )
-    _record_secrets_change(
-        app, AuditEvent.Action.APP_SETTINGS, before, _settings_snapshot(app), "App settings", actor
-    )
+    _save(_APP_SETTINGS, app, settings, replace=False, actor=actor)
     if restart and settings:
         request_restart(app, "app settings changed")
 
@@ -121,11 +149,7 @@ def set_app_settings(
 def delete_app_settings(
     app: WebApp, names: Iterable[str], *, restart: bool = True, actor=None
 ) -> int:
-    before = _settings_snapshot(app)
-    deleted, _ = AppSetting.objects.filter(app=app, name__in=list(names)).delete()
-    _record_secrets_change(
-        app, AuditEvent.Action.APP_SETTINGS, before, _settings_snapshot(app), "App settings", actor
-    )
+    deleted = _delete(_APP_SETTINGS, app, names, actor=actor)
     if restart and deleted:
         request_restart(app, "app settings deleted")
     return deleted
@@ -136,17 +160,7 @@ def replace_app_settings(
     app: WebApp, settings: Iterable[SettingInput], *, restart: bool = True, actor=None
 ) -> None:
     """Make the app's settings exactly these (the portal's Save and Advanced edit)."""
-    settings = list(settings)
-    _check_names((s.name for s in settings), "The setting")
-    before = _settings_snapshot(app)
-    AppSetting.objects.filter(app=app).exclude(name__in=[s.name for s in settings]).delete()
-    for s in settings:
-        AppSetting.objects.update_or_create(
-            app=app, name=s.name, defaults={"value": s.value, "slot_setting": s.slot_setting}
-        )
-    _record_secrets_change(
-        app, AuditEvent.Action.APP_SETTINGS, before, _settings_snapshot(app), "App settings", actor
-    )
+    _save(_APP_SETTINGS, app, list(settings), replace=True, actor=actor)
     if restart:
         request_restart(app, "app settings changed")
 
@@ -156,23 +170,7 @@ def set_connection_strings(
     app: WebApp, strings: Iterable[ConnectionStringInput], *, restart: bool = True, actor=None
 ) -> None:
     strings = list(strings)
-    _check_names((s.name for s in strings), "The connection string")
-    _check_types(strings)
-    before = _strings_snapshot(app)
-    for s in strings:
-        ConnectionString.objects.update_or_create(
-            app=app,
-            name=s.name,
-            defaults={"value": s.value, "type": s.type, "slot_setting": s.slot_setting},
-        )
-    _record_secrets_change(
-        app,
-        AuditEvent.Action.CONNECTION_STRINGS,
-        before,
-        _strings_snapshot(app),
-        "Connection strings",
-        actor,
-    )
+    _save(_CONNECTION_STRINGS, app, strings, replace=False, actor=actor)
     if restart and strings:
         request_restart(app, "connection strings changed")
 
@@ -181,16 +179,7 @@ def set_connection_strings(
 def delete_connection_strings(
     app: WebApp, names: Iterable[str], *, restart: bool = True, actor=None
 ) -> int:
-    before = _strings_snapshot(app)
-    deleted, _ = ConnectionString.objects.filter(app=app, name__in=list(names)).delete()
-    _record_secrets_change(
-        app,
-        AuditEvent.Action.CONNECTION_STRINGS,
-        before,
-        _strings_snapshot(app),
-        "Connection strings",
-        actor,
-    )
+    deleted = _delete(_CONNECTION_STRINGS, app, names, actor=actor)
     if restart and deleted:
         request_restart(app, "connection strings deleted")
     return deleted
@@ -263,27 +252,28 @@ def replace_connection_strings(
     app: WebApp, strings: Iterable[ConnectionStringInput], *, restart: bool = True, actor=None
 ) -> None:
     """Make the app's connection strings exactly these (the portal's Save and Advanced edit)."""
-    strings = list(strings)
-    _check_names((s.name for s in strings), "The connection string")
-    _check_types(strings)
-    before = _strings_snapshot(app)
-    ConnectionString.objects.filter(app=app).exclude(name__in=[s.name for s in strings]).delete()
-    for s in strings:
-        ConnectionString.objects.update_or_create(
-            app=app,
-            name=s.name,
-            defaults={"value": s.value, "type": s.type, "slot_setting": s.slot_setting},
-        )
-    changed = _record_secrets_change(
-        app,
-        AuditEvent.Action.CONNECTION_STRINGS,
-        before,
-        _strings_snapshot(app),
-        "Connection strings",
-        actor,
-    )
+    changed = _save(_CONNECTION_STRINGS, app, list(strings), replace=True, actor=actor)
     if restart and changed:
         request_restart(app, "connection strings changed")
+
+
+_APP_SETTINGS = _Kind(
+    model=AppSetting,
+    fields=("value", "slot_setting"),
+    snapshot=_settings_snapshot,
+    action=AuditEvent.Action.APP_SETTINGS,
+    title="App settings",
+    item="The setting",
+)
+_CONNECTION_STRINGS = _Kind(
+    model=ConnectionString,
+    fields=("value", "type", "slot_setting"),
+    snapshot=_strings_snapshot,
+    action=AuditEvent.Action.CONNECTION_STRINGS,
+    title="Connection strings",
+    item="The connection string",
+    check=_check_types,
+)
 
 
 @transaction.atomic
