@@ -83,10 +83,18 @@ class Client:
     def lines(self, path: str, params: dict | None = None) -> Iterator[str]:
         """A streamed text answer, line by line (the log stream)."""
         response = self.request("GET", path, params=params, stream=True, timeout=3600)
+        # Each piece as it arrives (read1): iter_lines() waits for 512 bytes,
+        # so a quiet app's last lines would never be printed.
+        raw = response.raw
+        read = raw.read1 if hasattr(raw, "read1") else lambda n: raw.read(1)  # urllib3 < 2
+        pending = b""
         with response:
-            for line in response.iter_lines(decode_unicode=True):
-                if line is not None:
-                    yield line
+            while chunk := read(65536):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace").rstrip("\r")
+        if pending:
+            yield pending.decode("utf-8", "replace")
 
     def _error(self, response: requests.Response, method: str, path: str) -> CliError:
         message = _error_message(response)

@@ -99,7 +99,9 @@ def test_a_chatty_container_keeps_the_archive_bounded(alice, settings, started):
     settings.BERTH_APP_LOG_MB = 0.1  # 104 kB
     app = WebApp.objects.create(name=f"chat-{secrets.token_hex(3)}", owner=alice)
     # About 1 MB of output, ten times the budget.
-    script = "import time\nfor i in range(20000): print(f'line {i:06d} ' + 'x' * 40)\ntime.sleep(60)\n"
+    script = (
+        "import time\nfor i in range(20000): print(f'line {i:06d} ' + 'x' * 40)\ntime.sleep(60)\n"
+    )
     archiver = archive.Archiver(only={app.name})
     try:
         started(app, script)

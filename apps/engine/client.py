@@ -587,7 +587,10 @@ class LogFollower:
         with contextlib.suppress(Exception):
             import socket as _socket
 
-            self._socket.shutdown(_socket.SHUT_RDWR)
+            # Over the unix socket the SDK hands back a SocketIO, which has no
+            # shutdown(): reach the socket under it, or the blocked read (and
+            # close() below, waiting on the same buffer) lasts until the next line.
+            getattr(self._socket, "_sock", self._socket).shutdown(_socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._response.close()
 
