@@ -58,7 +58,9 @@ def test_it_runs_migrate_for_a_deployed_django_app(client, alice, deployed):
         await read_until(comm, "SSH CONNECTION ESTABLISHED")
         await comm.send_to(bytes_data=b"python manage.py migrate --noinput; echo migrate-exit=$?\r")
         out = await read_until(comm, "migrate-exit=", timeout=60)
-        out += await read_until(comm, "#")
+        out += await read_until(
+            comm, "wwwroot"
+        )  # the prompt (the app runs as uid 1000: "$", not "#")
         await comm.send_to(bytes_data=b"which python\r")
         out += await read_until(comm, "antenv/bin/python")
         await comm.disconnect(timeout=10)
@@ -68,6 +70,7 @@ def test_it_runs_migrate_for_a_deployed_django_app(client, alice, deployed):
     out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", async_to_sync(scenario)())
     assert "Applying auth.0001_initial... OK" in out, out
     assert "migrate-exit=0" in out
+    assert "app@" in out and "I have no name" not in out, out
 
 
 def test_the_cli_runs_migrate_over_berth_webapp_ssh(deployed, tmp_path):

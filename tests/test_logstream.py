@@ -168,6 +168,19 @@ def test_it_streams_history_then_lines_masked(alice, webapp, serving, engine_moc
     logs.assert_called_once_with("berth-hello-flask-1", since="", tail=100)
 
 
+def test_it_keeps_a_stderr_line_that_arrives_after_a_newer_stdout_line(
+    alice, webapp, serving, engine_mocks
+):
+    # The engine copies stdout and stderr on their own: arrival order is not
+    # always timestamp order, and no line may be dropped for it.
+    logs, _, _ = engine_mocks
+    logs.return_value = FakeFollower(
+        [line(1, "started"), line(3, "request 1 served"), line(2, "token line", "stderr")]
+    )
+    messages = read_events(URL + "events", alice, 4)
+    assert "token line" in messages[3]
+
+
 def test_it_resumes_after_last_event_id_without_repeating(alice, webapp, serving, engine_mocks):
     logs, _, _ = engine_mocks
     logs.return_value = FakeFollower([line(2, "seen already"), line(3, "new line")])

@@ -239,6 +239,10 @@ def _hand_to_app_user() -> list[str]:
         f"find {APP_PATH} ! -user {APP_UID} -exec chown -h {APP_UID}:{APP_UID} {{}} + "
         "2>/dev/null || say 'WARNING: could not hand the code to the app user.'",
         f"chown {APP_UID}:{APP_UID} /home /home/site 2>/dev/null || true",
+        # A name for the uid, so tools and the SSH prompt don't say "I have no name!".
+        f"grep -q '^app:' /etc/passwd || echo 'app:x:{APP_UID}:{APP_UID}:App Service app:/home:/bin/bash'"
+        " >> /etc/passwd 2>/dev/null || true",
+        f"grep -q '^app:' /etc/group || echo 'app:x:{APP_UID}:' >> /etc/group 2>/dev/null || true",
     ]
 
 

@@ -235,6 +235,11 @@ async def events(
             last_ns = 0
         previous = target
         since = ns_to_since(last_ns) if last_ns else ""
+        # Only lines up to where the last follow stopped were sent already.
+        # Within one follow, stdout and stderr lines can arrive slightly out
+        # of timestamp order (the engine copies each stream on its own), so
+        # a line older than the newest one seen is not a repeat.
+        sent_up_to = last_ns
         async for item in follow(
             target.name, since=since, tail="all" if since else history, keepalive=keepalive
         ):
@@ -245,7 +250,7 @@ async def events(
                 yield sse("info", {"text": item.message})
                 continue
             ns = to_ns(item.timestamp)
-            if ns and ns <= last_ns:
+            if ns and ns <= sent_up_to:
                 continue  # `since` is inclusive: this one was sent before
             last_ns = max(last_ns, ns)
             yield sse(
