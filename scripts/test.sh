@@ -29,6 +29,9 @@ run_pytest() {
 # Every pass runs even when one fails, so one CI log shows every failure.
 FAILED_PASSES=()
 
+log "Lint: ruff check and ruff format --check"
+{ "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . >/dev/null; } || FAILED_PASSES+=("lint")
+
 log "Test pass 1: SQLite (everything but the browser)"
 run_pytest -m "not browser" "$@" || FAILED_PASSES+=("SQLite")
 
