@@ -62,8 +62,44 @@ def test_it_names_a_misnamed_requirements_file():
     assert "rename it to requirements.txt" in text
 
 
-def test_it_installs_a_pyproject_project_with_pip():
-    assert titles({"pyproject.toml": ""}, {}) == ["pip install . (pyproject.toml)"]
+PACKAGE = "[build-system]\nrequires = ['setuptools']\n[project]\nname = 'x'\n"
+APPLICATION = "[project]\nname = 'x'\ndependencies = ['flask>=3', 'gunicorn']\n"
+
+
+def test_it_installs_a_pyproject_package_with_pip():
+    assert titles({"pyproject.toml": PACKAGE}, {}) == ["pip install . (pyproject.toml)"]
+    assert titles({"setup.py": ""}, {}) == ["pip install . (setup.py)"]
+
+
+def test_requirements_txt_wins_over_pyproject():
+    files = {"pyproject.toml": PACKAGE, "uv.lock": "", "requirements.txt": "flask\n"}
+    assert titles(files, {}) == ["pip install -r requirements.txt"]
+
+
+def test_an_application_pyproject_installs_its_dependencies_only(tmp_path):
+    files = {"pyproject.toml": APPLICATION}
+    assert titles(files, {}) == ["pip install pyproject.toml's dependencies"]
+    # The embedded reader, run for real on this pyproject.toml.
+    (tmp_path / "pyproject.toml").write_text(APPLICATION)
+    out = subprocess.run(
+        ["python3", "-c", build.PYPROJECT_DEPENDENCIES],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["flask>=3", "gunicorn"]
+
+
+def test_a_uv_lock_installs_the_locked_versions_and_then_a_package_itself():
+    steps, _ = build.steps(
+        SourceTree.from_files({"pyproject.toml": APPLICATION, "uv.lock": ""}), {}
+    )
+    assert [s.title for s in steps] == ["pip install the versions locked in uv.lock"]
+    assert "uv export --frozen --no-dev" in steps[0].script
+    assert "--no-deps ." not in steps[0].script  # an application: not installed itself
+    steps, _ = build.steps(SourceTree.from_files({"pyproject.toml": PACKAGE, "uv.lock": ""}), {})
+    assert steps[0].script.rstrip().endswith("$PIP install --no-deps .")
 
 
 def test_scm_do_build_false_means_no_build():

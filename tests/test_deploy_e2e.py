@@ -197,3 +197,20 @@ def test_an_app_with_nothing_to_run_gets_the_default_site(make_app):
     assert d.status == "success", d.log
     assert "Detected: default" in d.log
     assert get(d).status_code == 200
+
+
+def test_pyproject_apps_uv_lock_pins_and_an_application_gets_its_dependencies(make_app):
+    # uv.lock pins flask 3.0.3 although pyproject.toml allows any 3.x.
+    app = make_app("e2e-uv")
+    d = services.run_deployment(services.create_deployment(app, zip_sample("uv_app")).pk)
+    assert d.status == "success", d.log
+    assert "Step 1/1: pip install the versions locked in uv.lock" in d.log
+    assert "locked requirements from uv.lock" in d.log
+    assert get(d).json()["flask"] == "3.0.3"
+
+    # No [build-system] and a flat layout: `pip install .` would refuse it.
+    app = make_app("e2e-pyproject")
+    d = services.run_deployment(services.create_deployment(app, zip_sample("pyproject_app")).pk)
+    assert d.status == "success", d.log
+    assert "installing its 1 [project] dependencies" in d.log
+    assert get(d).json() == {"answer": 42}

@@ -18,7 +18,8 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.test import override_settings
@@ -93,21 +94,28 @@ class _AppHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def through_proxy(app: WebApp, path: str = "/", https: bool = False) -> tuple[int, str]:
+def through_proxy(
+    app: WebApp, path: str = "/", https: bool = False, form: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """GET `path` (or POST `form` to it) through nginx as `<app>.localhost`."""
     from django.conf import settings
 
     host = f"{app.name}.localhost"
+    method, body, headers = "GET", None, {}
+    if form is not None:
+        method, body = "POST", urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
     if https:
         context = ssl.create_default_context(cafile=str(nginx.layout().tls / "cert.pem"))
         conn = _AppHTTPS(host, settings.BERTH_PROXY_HTTPS_PORT, timeout=10, context=context)
-        conn.request("GET", path)
     else:
         conn = http.client.HTTPConnection("127.0.0.1", settings.BERTH_PROXY_HTTP_PORT, timeout=10)
-        conn.request("GET", path, headers={"Host": host})
+        headers["Host"] = host
+    conn.request(method, path, body=body, headers=headers)
     response = conn.getresponse()
-    body = response.read().decode()
+    answer = response.read().decode(errors="replace")
     conn.close()
-    return response.status, body
+    return response.status, answer
 
 
 def page(app: WebApp, https: bool = False) -> dict:
@@ -138,6 +146,20 @@ def zipdeploy(client, app: WebApp, data: bytes, label: str = "") -> dict:
 def app_log(app: WebApp) -> str:
     d = Deployment.objects.get(app=app, active=True)
     return "\n".join(engine.container_logs(d.container, timestamps=False))
+
+
+def git_push(live_server, app: WebApp, sample: Path, work: Path, message: str = "First version"):
+    """Commit the sample folder as it is into a new repository at `work`
+    and push it to the app's local Git URL with its publishing credentials.
+    The push answers once the deployment has run (Celery eager here)."""
+    shutil.copytree(sample, work, ignore=shutil.ignore_patterns("__pycache__"))
+    git = git_in(work)
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", message)
+    user = quote(app.publishing_username, safe="")
+    url = live_server.url.replace("http://", f"http://{user}:{app.publishing_password}@")
+    git("push", "-q", f"{url}/git/{app.name}.git", "main")
 
 
 def echo_v(version: str) -> bytes:
@@ -289,17 +311,8 @@ def test_a_git_push_deploys_and_reconcile_brings_a_killed_container_back(
 
     monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
     app = make_app("mx-git")
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copy(SAMPLES / "echo_app" / "app.py", work / "app.py")
-    git = git_in(work)
-    git("init", "-q", "-b", "main")
-    git("add", ".")
-    git("commit", "-q", "-m", "First version")
-    user = quote(app.publishing_username, safe="")
-    url = live_server.url.replace("http://", f"http://{user}:{app.publishing_password}@")
     started = time.monotonic()
-    git("push", "-q", f"{url}/git/{app.name}.git", "main")
+    git_push(live_server, app, SAMPLES / "echo_app", tmp_path / "work")
     TIMES["git push deploy"] = time.monotonic() - started
     d = Deployment.objects.get(app=app)
     assert d.source == "git"
@@ -343,3 +356,80 @@ def test_a_git_push_deploys_and_reconcile_brings_a_killed_container_back(
     assert engine.find_app_container(app.name) is None
     assert through_proxy(app)[0] == 404
     assert reconcile.reconcile(app) == []  # nothing left to do
+
+
+# The App Service Python quickstarts (tests/samples/quickstart_*, shaped like
+# Azure-Samples' msdocs-python-{flask,django}-webapp-quickstart): deployed as
+# they are, by git push and by zip, answering through nginx.
+
+
+def assert_quickstart_serves(
+    app: WebApp, static_path: str, static_text: str = "quickstart stylesheet"
+) -> None:
+    status, body = through_proxy(app)
+    assert status == 200, body
+    assert "Welcome to Azure" in body
+    status, body = through_proxy(app, "/hello", form={"name": "Grace Hopper"})
+    assert status == 200, body
+    assert "Hello Grace Hopper" in body
+    status, _ = through_proxy(app, "/hello", form={"name": ""})
+    assert status == 302  # a blank name goes back to the index
+    status, body = through_proxy(app, static_path, https=True)
+    assert status == 200 and static_text in body, (static_path, status, body[:200])
+
+
+def test_the_flask_quickstart_by_git_push_then_zip(
+    client, live_server, make_app, tmp_path, monkeypatch
+):
+    from portal.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+    app = make_app("qs-flask")
+    started = time.monotonic()
+    git_push(live_server, app, SAMPLES / "quickstart_flask", tmp_path / "work")
+    TIMES["flask quickstart, git push"] = time.monotonic() - started
+    d = Deployment.objects.get(app=app)
+    assert d.status == "success", d.log
+    assert "Detected: flask (found app.py" in d.log
+    assert "Flask==3.1.0" in d.log or "flask-3.1.0" in d.log.lower()
+    assert_quickstart_serves(app, "/static/css/site.css")
+    assert "hello page requested for Grace Hopper" in app_log(app)
+
+    body = zipdeploy(client, app, zip_sample("quickstart_flask"), "flask quickstart, zip")
+    assert body["status"] == "success", body["log"]
+    assert Deployment.objects.get(app=app, active=True).pk == body["id"]
+    assert_quickstart_serves(app, "/static/css/site.css")
+
+
+def test_the_django_quickstart_by_zip_then_git_push(
+    client, live_server, make_app, tmp_path, monkeypatch
+):
+    from portal.celery import app as celery_app
+
+    app = make_app("qs-django")
+    body = zipdeploy(client, app, zip_sample("quickstart_django"), "django quickstart, zip")
+    assert body["status"] == "success", body["log"]
+    log = body["log"]
+    assert "Detected: django (found quickstartproject/wsgi.py)" in log
+    assert "python manage.py collectstatic --noinput" in log
+    # production.py took over (WEBSITE_HOSTNAME is set): DEBUG off, so an
+    # unknown path is a plain 404, not Django's debug page listing the URLs.
+    status, body404 = through_proxy(app, "/no-such-page")
+    assert status == 404 and "URLconf" not in body404
+    # WhiteNoise serves what collectstatic gathered into staticfiles/.
+    assert_quickstart_serves(app, "/static/css/site.css")
+    # ALLOWED_HOSTS comes from WEBSITE_HOSTNAME: another host name is refused.
+    d = Deployment.objects.get(pk=body["id"])
+    conn = http.client.HTTPConnection("127.0.0.1", d.host_port, timeout=10)
+    conn.request("GET", "/", headers={"Host": "somebody-else.example"})
+    assert conn.getresponse().status == 400
+    conn.close()
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+    started = time.monotonic()
+    git_push(live_server, app, SAMPLES / "quickstart_django", tmp_path / "work")
+    TIMES["django quickstart, git push"] = time.monotonic() - started
+    d = Deployment.objects.filter(app=app, source="git").get()
+    assert d.status == "success", d.log
+    assert d.active
+    assert_quickstart_serves(app, "/static/css/site.css")

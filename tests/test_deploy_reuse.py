@@ -87,7 +87,8 @@ def test_it_caps_the_stack_of_reusing_builds():
 def test_it_never_reuses_when_the_install_depends_on_the_code():
     for files in (
         {"setup.py": "from setuptools import setup\nsetup()\n", "app.py": ""},
-        {"pyproject.toml": "[project]\nname='x'\n", "app.py": ""},
+        {"pyproject.toml": PACKAGE, "app.py": ""},
+        {"pyproject.toml": PACKAGE, "uv.lock": "version = 1\n", "app.py": ""},
         {"requirements.txt": "-r base.txt\n", "base.txt": "flask\n"},
         {"requirements.txt": "-e .\n"},
         {"requirements.txt": "./libs/mylib\n"},
@@ -95,6 +96,19 @@ def test_it_never_reuses_when_the_install_depends_on_the_code():
         {"app.py": ""},
     ):
         assert not decide(files, previous(files)).reuse, files
+
+
+PACKAGE = "[build-system]\nrequires = ['setuptools']\n[project]\nname='x'\n"
+
+
+def test_an_application_with_pyproject_or_uv_lock_reuses_until_they_change():
+    app = {"pyproject.toml": "[project]\nname='x'\ndependencies=['flask']\n", "app.py": ""}
+    for files in (app, {**app, "uv.lock": "version = 1\n"}):
+        assert decide(files, previous(files)).reuse, files
+    locked = {**app, "uv.lock": "version = 1\n"}
+    changed = {**locked, "uv.lock": "version = 1\n# relocked\n"}
+    d = decide(changed, previous(locked))
+    assert not d.reuse and "uv.lock changed" in d.message
 
 
 def test_no_build_means_no_reuse_and_no_message():

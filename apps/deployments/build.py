@@ -2,8 +2,10 @@
 the app settings. The steps are App Service's, in App Service's order:
 
     1. PRE_BUILD_SCRIPT_PATH / PRE_BUILD_COMMAND (the path wins)
-    2. pip install -r requirements.txt into antenv (setup.py / pyproject.toml:
-       `pip install .`; nothing: the docs' message)
+    2. pip install -r requirements.txt into antenv; else pyproject.toml (with
+       uv.lock: the locked versions; a project with no [build-system], an
+       application: its dependencies only; a package: `pip install .`); else
+       setup.py: `pip install .`; nothing: the docs' message
     3. python manage.py collectstatic, when manage.py is at the root and
        Django is in requirements.txt, unless DISABLE_COLLECTSTATIC is true
        (a failure is a WARNING; the build goes on)
@@ -34,13 +36,38 @@ DJANGO_REQUIREMENT = re.compile(r"^\s*django\s*(?:$|[=<>!~\[;#@ ])", re.IGNORECA
 # same version; if anything goes wrong, it is a plain pip install.
 WHEELHOUSE = """WHEELS="${PIP_CACHE_DIR:-/tmp/pip-cache}/wheels"
 mkdir -p "$WHEELS"
-if $PIP wheel --prefer-binary --find-links "$WHEELS" --wheel-dir "$WHEELS" -r requirements.txt; then
-  $PIP install --no-index --find-links "$WHEELS" -r requirements.txt \\
-    || $PIP install --prefer-binary --find-links "$WHEELS" -r requirements.txt
+if $PIP wheel --prefer-binary --find-links "$WHEELS" --wheel-dir "$WHEELS" -r "$REQS"; then
+  $PIP install --no-index --find-links "$WHEELS" -r "$REQS" \\
+    || $PIP install --prefer-binary --find-links "$WHEELS" -r "$REQS"
 else
   say "Building wheels failed; installing straight from the index."
-  $PIP install --prefer-binary -r requirements.txt
+  $PIP install --prefer-binary -r "$REQS"
 fi"""
+# uv.lock: uv (installed beside the build, from the same index) exports the
+# locked versions as a requirements file; pip then installs them through the
+# configured index and CA bundle like any other build. `uv sync` would fetch
+# from the URLs written in the lock, which a mirror or an air-gapped index
+# does not serve.
+UV_EXPORT = """UV_TOOL=/tmp/berth-uv
+if "$PYTHON" -m venv "$UV_TOOL" >/dev/null && "$UV_TOOL/bin/python" -m pip install -q --prefer-binary --find-links "$WHEELS" uv \\
+   && "$UV_TOOL/bin/uv" export --frozen --no-dev --no-hashes --no-emit-project --format requirements-txt -o "$REQS" >/dev/null; then
+  say "Exported $(grep -c '==' "$REQS") locked requirements from uv.lock (uv export --frozen --no-dev)."
+else
+  say "WARNING: could not export uv.lock with uv; installing pyproject.toml's dependencies unpinned."
+  "$PYTHON" - > "$REQS" <<'PY'
+PYPROJECT_DEPENDENCIES
+PY
+fi"""
+# [project].dependencies of pyproject.toml, one a line (Python 3.11+ has tomllib;
+# older runtimes get the tomli that pip vendors).
+PYPROJECT_DEPENDENCIES = """try:
+    import tomllib
+except ImportError:
+    from pip._vendor import tomli as tomllib
+with open("pyproject.toml", "rb") as f:
+    print("\\n".join(tomllib.load(f).get("project", {}).get("dependencies", [])))"""
+UV_EXPORT = UV_EXPORT.replace("PYPROJECT_DEPENDENCIES", PYPROJECT_DEPENDENCIES)
+BUILD_SYSTEM = re.compile(r"^\s*\[build-system\]", re.MULTILINE)
 # Where the code lands in a build that reuses the previous release's image:
 # beside the old code, which the script then replaces (so deleted files go).
 STAGING = "tmp/berth-code"
@@ -113,10 +140,36 @@ def _pip_step(tree: SourceTree) -> Step:
     if tree.has("requirements.txt"):
         return Step(
             "pip install -r requirements.txt",
-            venv + 'say "Running: pip install --prefer-binary -r requirements.txt"\n' + WHEELHOUSE,
+            venv
+            + "REQS=requirements.txt\n"
+            + 'say "Running: pip install --prefer-binary -r requirements.txt"\n'
+            + WHEELHOUSE,
+        )
+    if tree.has("pyproject.toml") and tree.has("uv.lock"):
+        return Step(
+            "pip install the versions locked in uv.lock",
+            venv
+            + 'REQS=/tmp/berth-requirements.txt\nWHEELS="${PIP_CACHE_DIR:-/tmp/pip-cache}/wheels"\nmkdir -p "$WHEELS"\n'
+            + UV_EXPORT
+            + "\n"
+            + WHEELHOUSE
+            + _install_project(tree),
+        )
+    if tree.has("pyproject.toml") and not BUILD_SYSTEM.search(tree.read("pyproject.toml")):
+        # An application, not a package (uv calls it a virtual project):
+        # `pip install .` would try to package it and fail on a flat layout.
+        return Step(
+            "pip install pyproject.toml's dependencies",
+            venv
+            + 'REQS=/tmp/berth-requirements.txt\n"$PYTHON" - > "$REQS" <<\'PY\'\n'
+            + PYPROJECT_DEPENDENCIES
+            + "\nPY\n"
+            + 'say "Found pyproject.toml with no [build-system] (an application, not a package): '
+            + 'installing its $(grep -c . "$REQS") [project] dependencies."\n'
+            + WHEELHOUSE,
         )
     if tree.has("setup.py") or tree.has("pyproject.toml"):
-        found = "setup.py" if tree.has("setup.py") else "pyproject.toml"
+        found = "pyproject.toml" if tree.has("pyproject.toml") else "setup.py"
         return Step(
             f"pip install . ({found})",
             venv + f'say "Found {found}; running: pip install --prefer-binary ."\n'
@@ -133,6 +186,16 @@ def _pip_step(tree: SourceTree) -> Step:
             )
         )
     return Step("pip install", script)
+
+
+def _install_project(tree: SourceTree) -> str:
+    """After the locked dependencies: the project itself when it is a package."""
+    if not BUILD_SYSTEM.search(tree.read("pyproject.toml")):
+        return ""
+    return (
+        '\nsay "pyproject.toml has a [build-system]: installing the project itself '
+        '(pip install --no-deps .)."\n$PIP install --no-deps .'
+    )
 
 
 def _collectstatic_step(tree: SourceTree, app_settings: dict[str, str]) -> Step | str:
@@ -262,7 +325,7 @@ def build_inputs(
     release's antenv is what pip would build now."""
     inputs = {
         name: _digest(tree.read(name))
-        for name in ("requirements.txt", "setup.py", "pyproject.toml")
+        for name in ("requirements.txt", "setup.py", "pyproject.toml", "uv.lock")
         if tree.has(name)
     }
     pre = _user_script("PRE", app_settings)
@@ -318,8 +381,10 @@ def reuse_blocker(tree: SourceTree, app_settings: dict[str, str]) -> str:
                 "(-r, -c, -e, a path): full build."
             )
         return ""
+    if tree.has("pyproject.toml") and not BUILD_SYSTEM.search(tree.read("pyproject.toml")):
+        return ""  # an application: only its dependencies go into antenv
     if tree.has("setup.py") or tree.has("pyproject.toml"):
-        found = "setup.py" if tree.has("setup.py") else "pyproject.toml"
+        found = "pyproject.toml" if tree.has("pyproject.toml") else "setup.py"
         return f"Found {found}: `pip install .` installs the code itself, so it runs again: full build."
     return "Nothing to install: no virtual environment to reuse."
 

@@ -1,0 +1,9 @@
+import helpers
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return {"answer": helpers.answer()}

@@ -1,0 +1,2 @@
+def unused():
+    return "a second top-level module"
