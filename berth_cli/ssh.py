@@ -129,8 +129,10 @@ def run_ssh(
     if code in (CLOSE_NORMAL, None) or (code == 1005 and not reason):
         return 0
     if code == 4403:
+        # The server says why: no such app (or an expired token), or the
+        # role that SSH needs.
         raise CliError(
-            f"No web app {name} that you may manage (or your token expired: berth login)."
+            reason or f"No web app {name} that you may manage (or your token expired: berth login)."
         )
     raise CliError(reason or f"The session ended (WebSocket close code {code}).")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -279,3 +280,27 @@ BERTH_APP_LOG_MB = float(os.getenv("BERTH_APP_LOG_MB", "10"))
 BERTH_BUILD_LOG_MB = float(os.getenv("BERTH_BUILD_LOG_MB", "5"))
 # Tracebacks (DEBUG pages, error mails) hide app setting values too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.logs.reporting.SecretsFilter"
+
+# Sign-in throttling (django-axes): after BERTH_LOGIN_FAILURE_LIMIT failed
+# sign-ins for one user name from one address, that pair is refused for
+# BERTH_LOGIN_COOLOFF_MINUTES; the portal's login form, the admin's and
+# POST /api/token (`berth login`) alike. Attempts are kept in the database
+# (SQLite or PostgreSQL: no cache server needed). A successful sign-in
+# resets the count. `python manage.py axes_reset` lifts every lockout.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = envbool("BERTH_LOGIN_THROTTLE", "True")
+AXES_FAILURE_LIMIT = envint("BERTH_LOGIN_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("BERTH_LOGIN_COOLOFF_MINUTES", "15"))
+# The user name and the address together: a typo elsewhere never locks a
+# user out, and one address cannot go on guessing one user's password.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that locked: the "try again at" a user
+# is told stays true however often the form is sent meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "apps.access.lockout.lockout_response"

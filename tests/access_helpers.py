@@ -43,7 +43,7 @@ def expected(role: str, action: str, kind: str, ok: int) -> int:
     """The status a caller gets. `kind` is how the surface refuses:
     page (login redirect, 404 when the app is invisible, 403 when the role
     falls short), api (401 / 404 / 403), kudu (publishing-credential style:
-    401 / 401 / 403), console (hides the app: 302 / 404 / 404)."""
+    401 / 401 / 403). The SSH page refuses as the other pages do."""
     if action in ALLOWED[role]:
         return ok
     visible = role not in ("anonymous", "nobody")
@@ -53,6 +53,4 @@ def expected(role: str, action: str, kind: str, ok: int) -> int:
         return 401 if role == "anonymous" else 403 if visible else 404
     if kind == "kudu":
         return 403 if visible else 401
-    if kind == "console":
-        return 302 if role == "anonymous" else 404
     raise ValueError(kind)

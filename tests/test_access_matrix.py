@@ -48,7 +48,7 @@ PAGES = [
     ("get", f"{A}/logstream/download", None, "read", "page", 200),
     ("get", f"{A}/diagnose/", None, "read", "page", 200),
     ("post", f"{A}/diagnose/no-such-detector/fix/", {}, "write", "page", 302),
-    ("get", f"{A}/ssh/", None, "write", "console", 200),
+    ("get", f"{A}/ssh/", None, "write", "page", 200),
 ]
 
 SETTING = [{"name": "NEW_SETTING", "value": "1"}]

@@ -98,23 +98,52 @@ def test_it_shows_an_app_and_hides_others(api, bob_api):
     assert error_code(bob_api.get("/api/apps/hello")) == "ResourceNotFound"
 
 
-def test_it_deletes_an_app(api):
+def test_it_deletes_an_app_and_what_it_left_on_the_engine(api):
+    from apps.deployments import teardown
+
     api.put("/api/apps/hello")
-    with mock.patch.object(deploy_services, "stop_app", autospec=True) as stop:
+    with mock.patch.object(
+        teardown, "remove_everything", autospec=True, return_value=teardown.Removed()
+    ) as remove:
         r = api.delete("/api/apps/hello")
     assert r.status_code == 204
-    assert stop.call_count == 1
+    assert remove.call_count == 1
     assert not WebApp.objects.exists()
     assert api.delete("/api/apps/hello").status_code == 404
 
 
-def test_deleting_goes_on_when_the_engine_is_down(api):
+def test_deleting_a_never_deployed_app_goes_on_when_the_engine_is_down(api):
     api.put("/api/apps/hello")
-    with mock.patch.object(
-        deploy_services, "stop_app", autospec=True, side_effect=EngineUnavailable("down")
+    with mock.patch(
+        "apps.engine.client.find_containers", side_effect=EngineUnavailable("The engine is down.")
     ):
         assert api.delete("/api/apps/hello").status_code == 204
     assert not WebApp.objects.exists()
+
+
+def test_deleting_a_deployed_app_waits_for_the_engine_and_can_be_retried(api):
+    from apps.deployments.models import Deployment
+
+    api.put("/api/apps/hello")
+    Deployment.objects.create(app=WebApp.objects.get(name="hello"), status="success")
+    with mock.patch(
+        "apps.engine.client.find_containers", side_effect=EngineUnavailable("The engine is down.")
+    ):
+        r = api.delete("/api/apps/hello")
+    assert r.status_code == 503
+    assert error_code(r) == "DeleteIncomplete"
+    assert "hello is stopped but not deleted: The engine is down." in r.json()["error"]["message"]
+    assert "Delete it again" in r.json()["error"]["message"]
+    assert WebApp.objects.get(name="hello").state == WebApp.State.STOPPED
+    assert not AuditEvent.objects.filter(action="app.delete").exists()
+    with (
+        mock.patch("apps.engine.client.find_containers", return_value=[]),
+        mock.patch("apps.engine.client.find_images", return_value=[]),
+        mock.patch("apps.engine.client.find_volumes", return_value=[]),
+    ):
+        assert api.delete("/api/apps/hello").status_code == 204
+    assert not WebApp.objects.exists()
+    assert AuditEvent.objects.filter(action="app.delete", app_name="hello").count() == 1
 
 
 def test_it_rejects_other_methods_with_json(api):

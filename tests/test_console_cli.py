@@ -142,3 +142,37 @@ def test_it_refuses_a_bad_token(portal, tmp_path):
 def test_it_says_when_the_app_is_not_there(portal, tmp_path):
     with pytest.raises(CliError, match="No web app"):
         ssh_in_process(portal, portal.token, "no-such-app", tmp_path)
+
+
+READER = """
+from django.contrib.auth.models import User
+from apps.access.models import Role, RoleAssignment
+from apps.api.models import ApiToken
+from apps.webapps.models import WebApp
+rita = User.objects.create_user("rita")
+RoleAssignment.objects.create(role=Role.READER, user=rita, app=WebApp.objects.get(name={app!r}))
+print("TOKEN=" + ApiToken.objects.create_for(rita, "ssh-test")[1])
+"""
+
+
+def test_it_tells_a_reader_which_role_ssh_needs(portal, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(BERTH_DATA_DIR=str(portal.data_dir), DJANGO_SETTINGS_MODULE="portal.settings")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", READER.format(app=portal.app)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    token = next(line[6:] for line in done.stdout.splitlines() if line.startswith("TOKEN="))
+    with pytest.raises(CliError) as refused:
+        ssh_in_process(portal, token, portal.app, tmp_path)
+    assert refused.value.message == (
+        f"Your role on {portal.app} is Reader: SSH needs Contributor or Owner."
+    )
+    # What the terminal showed says the rest.
+    shown = (tmp_path / "out").read_text()
+    assert "Opening an SSH session requires the Contributor or Owner role" in shown

@@ -114,17 +114,47 @@ def visible_q(user) -> Q | None:
     )
 
 
-def get_app_or_404(user, name: str, action: str = READ):
+# What each action covers, for the message a refused user reads.
+ACTION_WORDS = {
+    READ: "Seeing the app",
+    READ_SECRETS: "Seeing secret values (app settings, connection strings, the publishing password)",
+    WRITE: "Changing the app (settings, deployments, start, stop, restart, the SSH console)",
+    MANAGE_ACCESS: "Managing access to the app (and deleting it)",
+}
+
+
+def roles_allowed(action: str) -> list[Role]:
+    """The roles that allow `action`, lowest first."""
+    return sorted((r for r in Role if action in ALLOWED[r]), key=RANK.__getitem__)
+
+
+def refusal(user, app, action: str, what: str = "") -> str:
+    """Why this user may not do `action` on an app they can see, and what
+    would let them: "Your role on shop is Reader. Opening an SSH session
+    requires the Contributor or Owner role on shop; ..."."""
+    role = role_for(user, app)
+    held = (
+        f"Your role on {app.name} is {role.label}." if role else f"You hold no role on {app.name}."
+    )
+    needed = " or ".join(r.label for r in roles_allowed(action))
+    return (
+        f"{held} {what or ACTION_WORDS[action]} requires the {needed} role on {app.name}: "
+        f"ask an Owner of {app.name} to grant it (Access control)."
+    )
+
+
+def get_app_or_404(user, name: str, action: str = READ, *, what: str = ""):
     """The app if the user may do `action` on it. 404 when they may not even
     see it (so a name's existence does not leak), 403 when they may see it but
-    not do this."""
+    not do this, with a message saying which role would (`what` names the
+    thing refused, e.g. "Opening an SSH session")."""
     from apps.webapps.models import WebApp
 
     app = WebApp.objects.for_user(user).filter(name=name).first()
     if app is None:
         raise Http404("No such app.")
     if action != READ and not can(user, app, action):
-        raise PermissionDenied(f"Your role on {app.name} does not allow this ({action}).")
+        raise PermissionDenied(refusal(user, app, action, what))
     return app
 
 

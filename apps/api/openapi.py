@@ -94,6 +94,8 @@ def errors(*statuses: int, schema: str = "Error") -> dict:
         409: "Conflicts with the current state (name taken, operation failed).",
         415: "The body is not JSON.",
         422: "The values are not acceptable; the message says what to fix.",
+        429: "Too many failed sign-ins for this user name from this address; the message "
+        "and Retry-After say when to try again.",
         501: "Not available in this portal yet.",
         503: "The Docker engine cannot be reached.",
     }
@@ -290,7 +292,7 @@ def _paths() -> dict:
                 "requestBody": body(ref("TokenRequest")),
                 "responses": {
                     **ok("A new token.", ref("Token"), "201"),
-                    **errors(400, 401, 415, 422),
+                    **errors(400, 401, 415, 422, 429),
                 },
             },
             "delete": {
@@ -329,8 +331,12 @@ def _paths() -> dict:
             },
             "delete": {
                 "operationId": "deleteApp",
-                "summary": "`az webapp delete`: the app, its settings, deployments and containers.",
-                "responses": {"204": {"description": "Deleted."}, **errors(*APP_ERRORS)},
+                "summary": "`az webapp delete`: the app, its settings, deployments, containers, "
+                "release images, artifacts, Git repository and logs.",
+                "description": "503 DeleteIncomplete: something could not be removed (the engine "
+                "is down, a deployment is running); the app is kept, stopped, and deleting it "
+                "again finishes the job.",
+                "responses": {"204": {"description": "Deleted."}, **errors(*APP_ERRORS, 503)},
             },
         },
         **{

@@ -11,9 +11,11 @@ import logging
 import re
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from apps.access.lockout import lockout_response
 from apps.api import openapi, serializers
 from apps.api.auth import bearer_token
 from apps.api.http import (
@@ -41,7 +43,7 @@ RESOURCE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII)
 def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
     """The app, if this user may see it and their role allows `action`
     (apps.access); a resourceGroup query narrows it as -g does."""
-    from apps.access.services import can
+    from apps.access.services import can, refusal
 
     app = WebApp.objects.for_user(request.user).filter(name=name).first()
     group = request.GET.get("resourceGroup")
@@ -53,11 +55,7 @@ def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> 
             f"The web app {name!r} was not found{where}: check the name with `berth webapp list`.",
         )
     if action != "read" and not can(request.user, app, action):
-        raise ApiError(
-            403,
-            "AuthorizationFailed",
-            f"Your role on {app.name!r} does not allow this ({action}): ask an Owner of the app.",
-        )
+        raise ApiError(403, "AuthorizationFailed", refusal(request.user, app, action))
     return app
 
 
@@ -113,11 +111,18 @@ def token(request: HttpRequest) -> HttpResponse | dict:
     username = get_str(body, "username", required=True)
     password = get_str(body, "password", required=True)
     name = get_str(body, "name") or "berth CLI"
+    # Throttled (apps.access.lockout): axes' backend refuses a user name and
+    # address with too many failures before the password is checked.
     user = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        return lockout_response(request, credentials={"username": username})
     if user is None or not user.is_active:
         raise ApiError(
             401, "InvalidCredentials", "The user name or password is wrong: check both and retry."
         )
+    # A sign-in like the login form's: it resets the failure count (and
+    # records last_login).
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     row, secret = ApiToken.objects.create_for(user, name)
     return JsonResponse(
         {
@@ -148,8 +153,11 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse | dict:
     action = "manage_access" if request.method == "DELETE" else "read"
     app = _get_app_for_user(request, name, action)
     if request.method == "DELETE":
-        _remove_from_engine(app)
-        services.delete_app(app, actor=request.user)
+        try:
+            services.delete_app(app, actor=request.user)
+        except services.DeleteFailed as e:
+            # Nothing half-done that a retry cannot finish: the app is kept, stopped.
+            raise ApiError(503, "DeleteIncomplete", e.message) from e
         return HttpResponse(status=204)
     return serializers.site(app)
 
@@ -196,20 +204,6 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
         actor=request.user,
     )
     return JsonResponse(serializers.site(app), status=201)
-
-
-def _remove_from_engine(app: WebApp) -> None:
-    """Stop routing to the app and remove its containers before the rows go."""
-    from apps.deployments import services as deploy_services
-
-    stop = getattr(deploy_services, "stop_app", None)
-    if stop is None:
-        return
-    try:
-        stop(app)
-    except EngineError as e:
-        # The rows still go: an unreachable engine must not keep a deleted app alive.
-        logger.warning("Deleting %s: could not stop its containers: %s", app.name, e.message)
 
 
 # --- Start, stop, restart -------------------------------------------------------

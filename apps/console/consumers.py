@@ -8,7 +8,8 @@ Protocol (the page's console.js and the CLI's berth_cli/ssh.py speak it):
 - server -> client: text frames of terminal output, decoded from UTF-8
   incrementally, so a character split across two reads arrives whole.
 - The close code and reason say why a session ended (apps.console.services
-  CLOSE_*): 4403 no access, 4404 app not running, 4408 idle, 4410 the app
+  CLOSE_*): 4403 no access (the reason says which role would do, when
+  the user can see the app), 4404 app not running, 4408 idle, 4410 the app
   stopped, 1000 the shell ended.
 """
 
@@ -50,12 +51,13 @@ class SshConsumer(AsyncWebsocketConsumer):
         self.last_activity = time.monotonic()
         name = self.scope["url_route"]["kwargs"]["name"]
         user = self.scope.get("user")
-        app = await database_sync_to_async(services.app_for_user)(user, name)
+        access = await database_sync_to_async(services.app_for_user)(user, name)
         # Accept first: a refused handshake reaches the browser as a bare 1006
         # with no reason; a close frame carries the code and says why.
         await self.accept()
+        app = access.app
         if app is None:
-            await self.close(code=services.CLOSE_FORBIDDEN, reason="You may not manage this app.")
+            await self._refuse(access.message, services.CLOSE_FORBIDDEN, reason=access.reason)
             return
         target = await asyncio.to_thread(services.find_target, app)
         if not target.container:
@@ -108,9 +110,9 @@ class SshConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self._end("closed by the user")
 
-    async def _refuse(self, message: str, code: int) -> None:
+    async def _refuse(self, message: str, code: int, *, reason: str = "") -> None:
         await self.send(text_data=f"{RED}{message}{RESET}\r\n")
-        await self.close(code=code, reason=_reason(message))
+        await self.close(code=code, reason=_reason(reason or message))
 
     async def _forward(self, queue: asyncio.Queue[bytes]) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")

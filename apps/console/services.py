@@ -81,23 +81,53 @@ exit 0
 """
 
 
+# What the refusal names (apps.access.services.refusal).
+WHAT = "Opening an SSH session"
+
+
 def can_manage(user, app: WebApp) -> bool:
     """May this user open a shell in the app? A terminal can change anything,
     so it needs the `write` role action (Contributor, Owner, staff)."""
-    from apps.access.services import can
+    from apps.access.services import WRITE, can
 
-    return can(user, app, "write")
+    return can(user, app, WRITE)
 
 
-def app_for_user(user, name: str) -> WebApp | None:
-    """The app called `name` if the user may manage it, else None (callers
-    answer 404 / 4403 alike, so a name's existence does not leak)."""
+@dataclass(frozen=True)
+class Access:
+    """May this user open a shell in the app? `app` when they may; otherwise
+    `message` (for the terminal and the page) and `reason` (for the close
+    frame, which holds at most 123 bytes) say why."""
+
+    app: WebApp | None
+    message: str = ""
+    reason: str = ""
+
+
+def no_such_app(name: str) -> Access:
+    # The same words for a missing app and one the user cannot see, so a
+    # name's existence does not leak.
+    reason = f"No web app {name} that you may open SSH in (or your sign-in expired)."
+    return Access(None, f"{reason[:-1]}: check the name, or sign in again.", reason)
+
+
+def app_for_user(user, name: str) -> Access:
+    """The app called `name` if the user may open a shell in it
+    (can_manage). A user who can see the app but not change it (a Reader)
+    is told which role would do."""
+    from apps.access.services import WRITE, refusal, role_for, roles_allowed
+
     if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    app = WebApp.objects.filter(name=name).first()
-    if app is None or not can_manage(user, app):
-        return None
-    return app
+        return no_such_app(name)
+    app = WebApp.objects.for_user(user).filter(name=name).first()
+    if app is None:
+        return no_such_app(name)
+    if not can_manage(user, app):
+        role = role_for(user, app)
+        needed = " or ".join(r.label for r in roles_allowed(WRITE))
+        held = f"Your role on {app.name} is {role.label}" if role else "You hold no role here"
+        return Access(None, refusal(user, app, WRITE, WHAT), f"{held}: SSH needs {needed}.")
+    return Access(app)
 
 
 @dataclass(frozen=True)

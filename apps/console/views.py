@@ -1,25 +1,26 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from apps.access.services import WRITE, can, get_app_or_404, refusal
 from apps.console import services
-from apps.webapps.models import WebApp
-
-
-def _get_app_for_user(request: HttpRequest, name: str) -> WebApp:
-    app = services.app_for_user(request.user, name)
-    if app is None:
-        raise Http404("No such app")
-    return app
 
 
 @login_required
 @require_GET
 def ssh(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    # 404 for an app the user cannot see (its name does not leak); one they
+    # can see but not change (a Reader) gets the page saying which role would
+    # open it, as a 403.
+    app = get_app_or_404(request.user, name)
+    if not can(request.user, app, WRITE):
+        refused = refusal(request.user, app, WRITE, services.WHAT)
+        return render(
+            request, "console/ssh.html", {"app": app, "nav": "ssh", "refusal": refused}, status=403
+        )
     # Ask the engine before opening a socket: a stopped app gets a message,
     # not a terminal that waits forever.
     target = services.find_target(app)

@@ -13,6 +13,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 from django.conf import settings
 
 from apps.engine.errors import ContainerMissing, EngineError, EngineUnavailable, ImageMissing
@@ -568,7 +569,13 @@ class LogFollower:
                 *lines, pending[stream_id] = buf.split(b"\n")
                 for raw in lines:
                     yield _log_line(raw, "stderr" if stream_id == STDERR else "stdout")
-        except (OSError, ValueError, requests.exceptions.RequestException, AttributeError):
+        except (
+            OSError,
+            ValueError,
+            requests.exceptions.RequestException,
+            urllib3.exceptions.HTTPError,  # the engine ended the chunked body: container removed
+            AttributeError,
+        ):
             # The socket was closed under us (close()) or the engine went away.
             if not self._closed:
                 raise EngineUnavailable(
@@ -690,6 +697,34 @@ def remove_volume(name: str) -> None:
     """Remove a volume; a missing one is fine."""
     with translated(f"Removing volume {name}"), contextlib.suppress(docker.errors.NotFound):
         client().volumes.get(name).remove(force=True)
+
+
+# Deleting an app (apps.deployments.teardown): everything it left behind.
+
+
+def find_images(labels: dict[str, str] | None = None, repository: str = "") -> list[str]:
+    """Ids of the images carrying all these labels, and of those tagged in
+    `repository` (e.g. berth/app-shop, any tag), newest first: an image
+    committed on top of another is newer than it, so removing them in this
+    order never meets a parent that still has children."""
+    created: dict[str, int] = {}
+    with translated("Listing images"):
+        if labels:
+            filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+            for image in client().api.images(filters=filters):
+                created[image["Id"]] = image.get("Created", 0)
+        if repository:
+            for image in client().api.images(name=repository):
+                created[image["Id"]] = image.get("Created", 0)
+    return sorted(created, key=lambda image_id: created[image_id], reverse=True)
+
+
+def find_volumes(labels: dict[str, str]) -> list[str]:
+    """Names of the volumes carrying all these labels."""
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    with translated("Listing volumes"):
+        answer = client().api.volumes(filters=filters)
+    return sorted(v["Name"] for v in (answer or {}).get("Volumes") or [])
 
 
 def container_oom_events(name: str, since: float) -> int:

@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections import deque
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 CURRENT = "app.log"
 OLDER = "app.log.1"
 STATE = "state.json"
+# logs/.removed/<app>.json: the containers of a deleted app, whose last lines
+# an archiver may still hold; it drops them rather than recreate the archive.
+REMOVED = ".removed"
 APP_LABEL = "io.berth.app"
 SCAN_BYTES = 256 * 1024  # the archive's tail read at start to find where each container was
 SAVE_EVERY = 1.0  # seconds between saves of state.json
@@ -171,6 +175,43 @@ def size(app_name: str) -> int:
         with contextlib.suppress(FileNotFoundError):
             total += (folder / name).stat().st_size
     return total
+
+
+# --- deleting an app ---------------------------------------------------------------
+
+
+def _removed_path(app_name: str) -> Path:
+    return logs_root() / REMOVED / f"{app_name}.json"
+
+
+def removed_containers(app_name: str) -> set[str]:
+    """The containers of the deleted app(s) called `app_name`."""
+    with contextlib.suppress(FileNotFoundError, ValueError, TypeError):
+        return {str(name) for name in json.loads(_removed_path(app_name).read_text())}
+    return set()
+
+
+def delete_app_logs(app_name: str, containers: Iterable[str] = ()) -> bool:
+    """Remove the app's archive (app.log, app.log.1, state.json), for
+    deleting the app. An archiver in another process may still be writing
+    the last lines of `containers` (just removed) when this runs: they are
+    named in logs/.removed/<app>.json first, and the archiver drops their
+    lines instead of writing the archive back. Container names carry the
+    deployment number, so an app created later with the same name never
+    shares one. True if there was an archive; raises OSError if it stays."""
+    names = removed_containers(app_name) | set(containers)
+    if names:
+        path = _removed_path(app_name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(names)))
+        os.replace(tmp, path)
+    folder = app_dir(app_name)
+    with _lock(app_name):
+        if not folder.exists():
+            return False
+        shutil.rmtree(folder)
+    return True
 
 
 # --- where each container was --------------------------------------------------------
@@ -341,6 +382,8 @@ class Archiver:
             with self.guard:
                 pending, self.pending = self.pending, {}
             for (app_name, container), (lines, ns) in pending.items():
+                if container in removed_containers(app_name):
+                    continue  # its app was deleted: don't write its archive back
                 append(app_name, lines)
                 with self.guard:
                     self.states.setdefault(app_name, {})[container] = ns
@@ -351,7 +394,14 @@ class Archiver:
             names = [app_name] if app_name else sorted(self.dirty)
             for name in names:
                 if name in self.states:
-                    save_state(name, dict(self.states[name]))
+                    state = self.states[name]
+                    if gone := removed_containers(name):
+                        # A deleted app's containers: forgotten, and their
+                        # state alone never brings its archive folder back.
+                        state = {c: ns for c, ns in state.items() if c not in gone}
+                        self.states[name] = state
+                    if state or not gone:
+                        save_state(name, dict(state))
                 self.dirty.discard(name)
 
     def secrets(self, app_name: str) -> list[str]:

@@ -330,10 +330,64 @@ def create_app(
     return app
 
 
-@transaction.atomic
+class DeleteFailed(Exception):
+    """Part of the app could not be removed from the engine or the disk. The
+    app is stopped and its rows are kept, so deleting it again finishes the
+    job; `message` says what was left."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# How long a delete waits for a deployment or restart of the app to finish.
+DELETE_LOCK_WAIT = 60.0
+
+
 def delete_app(app: WebApp, *, actor=None) -> None:
-    """Delete the app's rows and record it. Removing its containers and images
-    belongs to the deploy pipeline (apps.deployments)."""
+    """Delete the app and everything it left behind (`az webapp delete`):
+    the page, the API and the CLI all come here.
+
+    In this order, so a failure part-way never leaves an app that cannot be
+    deleted again:
+    1. The app is marked Stopped (saved at once): reconcile, health checks
+       and restarts leave a stopped app down, so nothing starts it again
+       while it is taken apart.
+    2. With its deploy lock held (a running deployment or restart finishes
+       first), apps.deployments.teardown removes its proxy route,
+       containers, release images, volumes, kept zips, Git repository and
+       log archive. Each step takes "already gone" as done. If one fails,
+       DeleteFailed says what was left; the rows stay, the app shows as
+       Stopped, and deleting it again finishes the job.
+    3. Then the rows go in one transaction (settings, connection strings,
+       deployments with their logs, roles, metrics), and the Activity log
+       records the deletion. Audit events are kept: they are the record of
+       who deleted it (their app link is cleared, their app name kept).
+    An app created later with the same name starts clean: no release image,
+    artifact, repository or log of this one is left to be reused or shown.
+    """
+    from apps.deployments import services as deploy_services
+    from apps.deployments import teardown
+
+    name = app.name
+    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
+    app.state = WebApp.State.STOPPED
+    try:
+        with deploy_services.app_lock(name, timeout=DELETE_LOCK_WAIT):
+            removed = teardown.remove_everything(app)
+            _delete_rows(app, actor=actor, removed=removed.as_dict())
+    except deploy_services.AppBusy as e:
+        raise DeleteFailed(
+            f"{name} is stopped but not deleted: a deployment or restart of it is still "
+            f"running (waited {DELETE_LOCK_WAIT:.0f} s). Delete it again once that has finished."
+        ) from e
+    except teardown.TeardownFailed as e:
+        raise DeleteFailed(e.message) from e
+    teardown.remove_lock_file(name)
+
+
+@transaction.atomic
+def _delete_rows(app: WebApp, *, actor, removed: dict) -> None:
     record(
         app=app,
         action=AuditEvent.Action.APP_DELETE,
@@ -345,6 +399,7 @@ def delete_app(app: WebApp, *, actor=None) -> None:
             "appSettings": sorted(_settings_snapshot(app)),
             "connectionStrings": sorted(_strings_snapshot(app)),
         },
+        after={"removed": removed},
         summary=f"Deleted {app.name}",
     )
     app.delete()
