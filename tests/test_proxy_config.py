@@ -213,3 +213,52 @@ def test_it_gives_the_app_url(proxy_settings):
     assert nginx.app_url("myapp", https=True) == "https://myapp.localhost:8443/"
     proxy_settings.BERTH_PROXY_HTTPS_PORT = 443
     assert nginx.app_url("myapp", https=True) == "https://myapp.localhost/"
+
+
+def test_an_https_only_app_gets_a_301_on_plain_http(proxy_settings):
+    routes = {"secure": "127.0.0.1:8001", "plain": "127.0.0.1:8002"}
+    conf = nginx.render_config(
+        routes, cert=nginx.certificate(list(routes)), https_only=frozenset({"secure"})
+    )
+    redirect, served = conf.split("server_name secure.localhost;")[1:3]
+    assert "return 301 https://$host:8443$request_uri;" in redirect.split("server {")[0]
+    # The HTTPS server of the app no longer listens on the HTTP port.
+    https_server = conf[: conf.index("server_name secure.localhost;", conf.index("return 301"))]
+    https_server = https_server[https_server.rindex("server {") :]
+    assert "8443 ssl" in https_server and ":8080" not in https_server
+    assert "proxy_pass http://127.0.0.1:8001;" in served
+    plain = server_block(conf, "plain.localhost")
+    assert ":8080;" in plain and "return 301" not in plain
+
+
+def test_the_redirect_drops_the_port_on_443(proxy_settings):
+    proxy_settings.BERTH_PROXY_HTTPS_PORT = 443
+    routes = {"secure": "127.0.0.1:8001"}
+    conf = nginx.render_config(
+        routes, cert=nginx.certificate(list(routes)), https_only=frozenset({"secure"})
+    )
+    assert "return 301 https://$host$request_uri;" in conf
+
+
+def test_https_only_choices_are_kept_apart_from_routes(proxy_settings, monkeypatch):
+    applied = []
+    monkeypatch.setattr(nginx, "_apply", lambda routes, **kw: applied.append(routes))
+    nginx.set_https_only("secure", True)
+    nginx.set_https_only("secure", True)  # no change, nothing applied
+    assert nginx.https_only_apps() == {"secure"}
+    assert len(applied) == 1
+    assert nginx.routes() == {}  # the file is not mistaken for a route
+    nginx.set_https_only("secure", False)
+    assert nginx.https_only_apps() == set()
+    with pytest.raises(ProxyError):
+        nginx.set_https_only("Not An App!", True)
+
+
+def test_a_refused_https_only_change_is_put_back(proxy_settings, monkeypatch):
+    def refuse(routes, **kw):
+        raise ProxyError("nginx said no")
+
+    monkeypatch.setattr(nginx, "_apply", refuse)
+    with pytest.raises(ProxyError):
+        nginx.set_https_only("secure", True)
+    assert nginx.https_only_apps() == set()

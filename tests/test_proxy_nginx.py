@@ -331,3 +331,26 @@ def test_the_old_upstream_may_stop_once_set_route_returns(proxy, capsys):
         print(f"\n[proxy stop-old] {len(results)} requests, 5 releases, {len(failures)} failed")
     assert failures == []
     assert results[-1] == "v5"
+
+
+def test_an_https_only_app_redirects_plain_http_and_keeps_its_choice(proxy, upstreams):
+    nginx.set_route("secure", upstreams[0].address)
+    nginx.set_https_only("secure", True)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.BERTH_PROXY_HTTP_PORT, timeout=5)
+    conn.request("GET", "/path?q=1", headers={"Host": "secure.localhost"})
+    response = conn.getresponse()
+    conn.close()
+    assert response.status == 301
+    port = proxy.BERTH_PROXY_HTTPS_PORT
+    assert response.getheader("Location") == f"https://secure.localhost:{port}/path?q=1"
+    status, body = get(proxy, "secure.localhost", https=True)
+    assert status == 200 and json.loads(body)["upstream"] == "blue"
+
+    # Stopped and started again (route removed, then set): still HTTPS only.
+    nginx.remove_route("secure")
+    nginx.set_route("secure", upstreams[1].address)
+    status, _ = get(proxy, "secure.localhost")
+    assert status == 301
+    nginx.set_https_only("secure", False)
+    status, body = get(proxy, "secure.localhost")
+    assert status == 200 and json.loads(body)["upstream"] == "green"

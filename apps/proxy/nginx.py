@@ -56,6 +56,7 @@ INSTALL_HINT = (
 UPSTREAM_RE = re.compile(
     r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$"
 )
+HTTPS_ONLY_FILE = "https-only.json"  # beside the routes folder, under the prefix
 DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
 # The only nginx variables the pages may use; any other `$` would be a bug.
 PAGE_VARIABLES = ("$berth_no_app",)
@@ -208,10 +209,14 @@ def _worker_user() -> str | None:
         return "root"
 
 
-def render_config(route_map: dict[str, str], *, cert: certs.Certificate) -> str:
-    """The whole nginx.conf for these routes ({app name: upstream})."""
+def render_config(
+    route_map: dict[str, str], *, cert: certs.Certificate, https_only: frozenset[str] = frozenset()
+) -> str:
+    """The whole nginx.conf for these routes ({app name: upstream}); the apps
+    in `https_only` answer plain HTTP with a 301 to their HTTPS address."""
     lay = layout()
     domain = _domain()
+    https_port = int(_setting("BERTH_PROXY_HTTPS_PORT", 8443))
     routes = []
     for name, upstream in sorted(route_map.items()):
         check_name(name)
@@ -222,6 +227,7 @@ def render_config(route_map: dict[str, str], *, cert: certs.Certificate) -> str:
                 "name": name,
                 "host": f"{name}.{domain}",
                 "upstream": upstream,
+                "https_only": name in https_only,
                 "down_page": _nginx_string(
                     render_to_string(
                         "proxy/app_unavailable.html",
@@ -258,7 +264,9 @@ def render_config(route_map: dict[str, str], *, cert: certs.Certificate) -> str:
             "worker_processes": _checked("BERTH_PROXY_WORKERS", "auto", r"auto|[1-9]\d{0,2}"),
             "listen": _listen_address(),
             "http_port": int(_setting("BERTH_PROXY_HTTP_PORT", 8080)),
-            "https_port": int(_setting("BERTH_PROXY_HTTPS_PORT", 8443)),
+            "https_port": https_port,
+            # What a 301 to HTTPS appends to $host (nothing on 443).
+            "https_port_suffix": "" if https_port == 443 else f":{https_port}",
             "client_max_body_size": _checked("BERTH_PROXY_MAX_BODY", "100m", r"\d{1,9}[kKmMgG]?"),
             "cert": cert.cert,
             "key": cert.key,
@@ -596,7 +604,9 @@ def _apply(
     to apply it; the caller waits for that without holding the lock.
     """
     _prepare(layout())
-    text = render_config(new_routes, cert=certificate(list(new_routes)))
+    text = render_config(
+        new_routes, cert=certificate(list(new_routes)), https_only=frozenset(https_only_apps())
+    )
     changed = _install_config(text)
     # Saved only once nginx accepted the config: a refused route is never kept.
     if save is not None:
@@ -641,6 +651,44 @@ def set_route(app_name: str, upstream: str) -> None:
         pending = _apply(
             {**routes(), app_name: upstream}, save=lambda: _save_route(app_name, upstream)
         )
+    if pending is not None:
+        _wait_external(pending)
+
+
+def https_only_apps() -> set[str]:
+    """The apps whose plain HTTP is redirected to HTTPS (App Service's
+    httpsOnly). Kept apart from the routes: a stopped app keeps its choice."""
+    try:
+        names = json.loads((layout().prefix / HTTPS_ONLY_FILE).read_text())
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError) as e:
+        logger.warning("Ignoring the unreadable %s: %s", HTTPS_ONLY_FILE, e)
+        return set()
+    return {n for n in names if isinstance(n, str) and APP_NAME_RE.match(n)}
+
+
+def set_https_only(app_name: str, on: bool) -> None:
+    """Redirect the app's plain HTTP to HTTPS (301), or stop doing so."""
+    check_name(app_name)
+    with locked():
+        current = https_only_apps()
+        wanted = current | {app_name} if on else current - {app_name}
+        if wanted == current:
+            return
+        path = layout().prefix / HTTPS_ONLY_FILE
+        _prepare(layout())
+        # Written before the render (which reads it), put back if nginx refuses.
+        previous = path.read_text() if path.exists() else None
+        _write_atomic(path, json.dumps(sorted(wanted)))
+        try:
+            pending = _apply(routes(), start=False)
+        except Exception:
+            if previous is None:
+                path.unlink(missing_ok=True)
+            else:
+                _write_atomic(path, previous)
+            raise
     if pending is not None:
         _wait_external(pending)
 
