@@ -278,7 +278,7 @@ def webapp_up(args) -> dict:
     )
     archive = make_zip(zip_plan)
     try:
-        deployment = _deploy_zip(client, name, archive, wait=True, timeout=1800)
+        deployment = _deploy_zip(client, name, archive, wait=True, timeout=1800, args=args)
     finally:
         archive.unlink(missing_ok=True)
     summary["URL"] = site.get("url") or deployment.get("site_url") or site["defaultHostName"]
@@ -304,7 +304,9 @@ def _normalize_runtime(value: str) -> str:
     return text if "|" in text else f"PYTHON|{text}"
 
 
-def _deploy_zip(client: Client, name: str, archive: Path, *, wait: bool, timeout: int) -> dict:
+def _deploy_zip(
+    client: Client, name: str, archive: Path, *, wait: bool, timeout: int, args=None
+) -> dict:
     with archive.open("rb") as body:
         response = client.request(
             "POST",
@@ -314,6 +316,7 @@ def _deploy_zip(client: Client, name: str, archive: Path, *, wait: bool, timeout
             headers={"Content-Type": "application/zip"},
         )
     deployment = response.json()
+    say_precheck(args, deployment.get("precheck") or [])
     if not wait:
         return deployment
     path = _app_path(name, f"/deployments/{deployment['id']}")
@@ -341,6 +344,16 @@ def _deploy_zip(client: Client, name: str, archive: Path, *, wait: bool, timeout
     return deployment
 
 
+def say_precheck(args, findings: list[dict]) -> None:
+    """The pre-deployment check's findings, on stderr as az prints warnings
+    (stdout stays the deployment's JSON). Warnings don't stop the deployment."""
+    for finding in findings:
+        if finding.get("level") == "warning":
+            warn(args, f"Pre-deployment check: {finding.get('message', '')}")
+        elif finding.get("code") == "startup_rule" and not getattr(args, "only_show_errors", False):
+            sys.stderr.write(f"Start-up rule: {finding.get('message', '')}\n")
+
+
 def webapp_deploy(args) -> dict:
     if args.type.lower() != "zip":
         raise CliError(f"--type {args.type} is not supported by Berth: use --type zip.")
@@ -350,7 +363,7 @@ def webapp_deploy(args) -> dict:
     client = _client()
     _get_site(client, args)  # a clear "not found" before uploading anything
     return _deploy_zip(
-        client, args.name, archive, wait=args.is_async == "false", timeout=args.timeout
+        client, args.name, archive, wait=args.is_async == "false", timeout=args.timeout, args=args
     )
 
 

@@ -102,3 +102,36 @@ def lock_held_elsewhere(app_name: str, hold: float = 5) -> Iterator[None]:
     finally:
         release.set()
         t.join(5)
+
+
+def push_files(base_url: str, app, work: Path, files: dict[str, str]) -> list[str]:
+    """Commit `files` in a new repository at `work` and `git push` it to the
+    app's local Git URL under `base_url` with its deployment credentials (no
+    -q); returns the `remote:` lines the pusher saw."""
+    from urllib.parse import quote
+
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    git = git_in(work)
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "Pushed by a test")
+    user = quote(app.publishing_username, safe="")
+    url = base_url.replace("http://", f"http://{user}:{app.publishing_password}@")
+    pushed = subprocess.run(
+        ["git", "push", f"{url}/git/{app.name}.git", "main"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0", "HOME": str(work.parent)},
+        check=True,
+    )
+    assert "main -> main" in pushed.stderr  # git's own report still arrives
+    assert app.publishing_password not in pushed.stderr
+    return [
+        line.removeprefix("remote: ").rstrip()
+        for line in pushed.stderr.splitlines()
+        if line.startswith("remote: ")
+    ]

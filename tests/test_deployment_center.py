@@ -284,7 +284,9 @@ def test_upload_warns_before_the_build_and_says_which_rule_will_match(
     package = SimpleUploadedFile("site.zip", zip_files(files), "application/zip")
     response = alice_client.post(URL + "upload", {"package": package}, follow=True)
     text = response.content.decode()
-    assert "Upload check:" in text and "antenv" in text
+    assert "Pre-deployment check:" in text and "antenv" in text
     assert "requirements.txt" in text
     assert "app:app" in text
     enqueue.assert_called_once()
+    # The deployment page shows the same findings from the deployment itself.
+    assert 'id="precheck"' in text and "2 warnings" in text

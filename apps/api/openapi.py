@@ -272,8 +272,35 @@ SCHEMAS: dict[str, dict] = {
             **strings("author", "deployer", "message", "commit_id", "image"),
             **{t: nullable() for t in ("received_time", "start_time", "end_time")},
             **strings("url", "log_url", "site_url"),
+            "precheck": array_of(ref("PrecheckFinding")),
         },
         description="A deployment, Kudu-style (served by apps.deployments).",
+    ),
+    "PrecheckFinding": obj(
+        {
+            "level": string(enum=["warning", "info"]),
+            "code": string(
+                examples=[
+                    "committed_venv",
+                    "missing_requirements",
+                    "misnamed_requirements",
+                    "secret_key_debug",
+                    "startup_rule",
+                ]
+            ),
+            "message": string(description="What was found and what to do; never a secret value."),
+            "path": string(description="The file or folder it is about (warnings)."),
+            "line": {"type": "integer", "description": "The line in `path`, 0 if none."},
+            "rule": string(
+                enum=["django", "flask", "default", "custom", ""],
+                description="startup_rule: the start-up rule that will match.",
+            ),
+            "command": string(description="startup_rule: the exact command it will run."),
+        },
+        required=["level", "code", "message"],
+        description="One finding of the pre-deployment check made when the code was "
+        "received, before the build. Warnings never stop a deployment; they are also "
+        "the first lines of the build log.",
     ),
     "DeployError": obj(
         {"error": string()}, description="apps.deployments' errors: a message to act on."
@@ -405,6 +432,10 @@ def _paths() -> dict:
             "post": {
                 "operationId": "zipDeploy",
                 "summary": "Kudu's zip deploy (`az webapp deploy --type zip`, `az webapp up`).",
+                "description": "The zip is checked before the build; the answer's `precheck` "
+                "lists what the check found (committed virtual environment, missing "
+                "requirements.txt, hard-coded SECRET_KEY with DEBUG on) and the start-up "
+                "rule that will match with its command. Warnings never stop the deployment.",
                 "parameters": [
                     {
                         "name": "isAsync",

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import tempfile
+import zlib
 from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from apps.deployments import intake, services
 from apps.deployments.models import Deployment
+from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -97,9 +101,89 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
         after = _heads(repo, branches(app))
         for branch in branches(app):
             if after.get(branch) and after[branch] != before.get(branch):
-                deploy_commit(app, repo, after[branch], user=user)
+                deployment, notes = deploy_commit(app, repo, after[branch], user=user)
+                if deployment is not None:
+                    url = reverse("deployments:deployment", args=[app.name, deployment.pk])
+                    notes.append(f"Log: {request.build_absolute_uri(url)}")
+                band = sideband_limit(body, request.headers.get("Content-Encoding", ""))
+                if band:
+                    answer.content = with_remote_messages(answer.content, notes, band)
                 break
     return answer
+
+
+# What a push says back: git's side band. When the client asked for
+# side-band(-64k) (every git since 1.6 does), the receive-pack answer is a
+# stream of pkt-lines whose first byte is the band: 1 the report, 2 progress
+# and messages (printed as "remote: ..."), ending with a flush packet. Our
+# lines go in band 2 just before that flush, after git's own.
+
+
+def _capabilities(body: bytes, encoding: str) -> set[str]:
+    """The capabilities on the first command of a receive-pack request."""
+    if encoding.lower() in ("gzip", "x-gzip"):
+        try:
+            body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, 256 * 1024)
+        except zlib.error:
+            return set()
+    while len(body) >= 4:
+        try:
+            size = int(body[:4], 16)
+        except ValueError:
+            return set()
+        if size < 4:  # flush/delimiter: no command carried capabilities
+            return set()
+        line = body[4:size]
+        if b"\0" in line:
+            return set(line.split(b"\0", 1)[1].decode("ascii", "replace").split())
+        body = body[size:]  # e.g. a "shallow <sha>" line
+    return set()
+
+
+def sideband_limit(body: bytes, encoding: str = "") -> int:
+    """The largest packet the pushing client takes on the side band, or 0 if
+    it did not ask for one (then there is nowhere to send messages)."""
+    caps = _capabilities(body, encoding)
+    if "side-band-64k" in caps:
+        return 65520
+    if "side-band" in caps:
+        return 1000
+    return 0
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def with_remote_messages(output: bytes, lines: list[str], limit: int) -> bytes:
+    """receive-pack's side-band output with `lines` added on band 2."""
+    if not lines:
+        return output
+    data = "".join(_CONTROL.sub("", line) + "\n" for line in lines).encode()
+    step = limit - 5  # 4 bytes of length, 1 of band
+    packets = b"".join(
+        b"%04x\x02" % (len(chunk) + 5) + chunk
+        for chunk in (data[i : i + step] for i in range(0, len(data), step))
+    )
+    end = _last_flush(output)
+    if end is None:
+        return output  # not pkt-lines we understand: leave git's answer alone
+    return output[:end] + packets + output[end:]
+
+
+def _last_flush(output: bytes) -> int | None:
+    """Where the closing flush packet of a pkt-line stream starts (the end if
+    there is none), or None if the stream does not parse."""
+    pos, flush = 0, None
+    while pos < len(output):
+        try:
+            size = int(output[pos : pos + 4], 16)
+        except ValueError:
+            return None
+        flush = pos if size == 0 else None
+        pos += size if size >= 4 else 4
+    if pos != len(output):
+        return None
+    return len(output) if flush is None else flush
 
 
 def _cgi_response(output: bytes) -> HttpResponse:
@@ -120,8 +204,12 @@ def _cgi_response(output: bytes) -> HttpResponse:
     return answer
 
 
-def deploy_commit(app: WebApp, repo: Path, sha: str, *, user=None) -> Deployment | None:
-    """Export the commit's tree with `git archive` and deploy it."""
+def deploy_commit(
+    app: WebApp, repo: Path, sha: str, *, user=None
+) -> tuple[Deployment | None, list[str]]:
+    """Export the commit's tree with `git archive` and deploy it. Returns the
+    deployment (None if refused) and what to tell the pusher: the
+    pre-deployment check's lines (as in the build log) or why not."""
     author = _git(repo, "log", "-1", "--format=%an <%ae>", sha)
     message = _git(repo, "log", "-1", "--format=%B", sha)
     with tempfile.TemporaryDirectory() as tmp:
@@ -139,6 +227,14 @@ def deploy_commit(app: WebApp, repo: Path, sha: str, *, user=None) -> Deployment
             )
         except intake.BadZip as e:
             logger.warning("Push to %s not deployed: %s", app.name, e.message)
-            return None
+            return None, [f"Berth: the push was kept but not deployed: {e.message}"]
+    notes = [f"Berth: deployment {deployment.pk} of {app.name} from {sha[:8]}."]
+    notes += precheck_log_lines(deployment.precheck)
     services.enqueue(deployment)
-    return deployment
+    # Without a worker (eager Celery) it has already run; with one it is queued.
+    deployment.refresh_from_db(fields=["status", "status_text"])
+    notes.append(
+        f"Berth: deployment {deployment.pk}: {deployment.get_status_display().lower()}"
+        + (f". {deployment.status_text}" if deployment.status_text else ".")
+    )
+    return deployment, notes

@@ -1,9 +1,11 @@
-"""Intake: check a zip before anything changes, keep it as the deployment's
-artifact, and turn it into the tar stream the build container receives."""
+"""Intake: check a zip before anything changes (refusals), run the
+pre-deployment check on it (advice), keep it as the deployment's artifact, and
+turn it into the tar stream the build container receives."""
 
 from __future__ import annotations
 
 import io
+import logging
 import stat
 import tarfile
 import tempfile
@@ -13,7 +15,9 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from apps.deployments.source import normalize
+from apps.deployments.source import SourceTree, normalize
+
+logger = logging.getLogger(__name__)
 
 
 class BadZip(Exception):
@@ -144,6 +148,33 @@ def receive(upload: BinaryIO | bytes) -> Path:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def precheck(path: Path, app) -> list[dict]:
+    """The pre-deployment check's findings for a received zip
+    (apps.diagnostics.precheck): committed virtual environment, missing
+    requirements.txt, hard-coded SECRET_KEY with DEBUG on, and the start-up
+    rule that will match with its exact command (from the same SourceTree the
+    build reads). Advice only: a check that fails says so and never stops the
+    deployment. Secret values are masked, as in every log Berth keeps."""
+    from apps.diagnostics.precheck import check_zip
+    from apps.webapps.environment import mask, secret_values
+
+    try:
+        found = check_zip(path, app.app_command_line, SourceTree.from_zip(path)).findings()
+    except Exception:
+        # Don't quote the error: it may hold a piece of the user's code.
+        logger.exception("The pre-deployment check failed on %s", path)
+        return [
+            {
+                "level": "info",
+                "code": "check_failed",
+                "message": "The pre-deployment check could not read this upload; "
+                "the deployment goes on without it.",
+            }
+        ]
+    secrets = secret_values(app)
+    return [{k: mask(v, secrets) if isinstance(v, str) else v for k, v in f.items()} for f in found]
 
 
 def to_tar(zip_path: Path, prefix: str = "home/site/wwwroot") -> BinaryIO:

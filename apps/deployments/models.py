@@ -42,6 +42,10 @@ class Deployment(models.Model):
     # How the release starts (apps.deployments.startup.Detection as a dict),
     # and the container serving it with its 127.0.0.1 port.
     startup = models.JSONField(blank=True, default=dict)
+    # The pre-deployment check's findings, made at intake before the build
+    # (apps.diagnostics.precheck): warnings, then the start-up rule. Advice
+    # only; also written at the top of `log`.
+    precheck = models.JSONField(blank=True, default=list)
     container = models.CharField(max_length=255, blank=True, default="")
     host_port = models.PositiveIntegerField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -71,6 +75,10 @@ class Deployment(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCESS, self.Status.FAILED)
+
+    @property
+    def precheck_warnings(self) -> list[dict]:
+        return [f for f in self.precheck or [] if f.get("level") == "warning"]
 
     @property
     def snapshot(self) -> dict:

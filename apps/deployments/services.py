@@ -25,6 +25,7 @@ from apps.deployments import intake, release, snapshot, startup
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
 from apps.deployments.source import SourceTree
+from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.webapps.models import WebApp
@@ -42,13 +43,17 @@ def create_deployment(
     message: str = "",
     commit_id: str = "",
 ) -> Deployment:
-    """Check the zip (raises intake.BadZip, nothing changed), keep it as the
-    artifact and record a queued deployment. Call enqueue() to run it."""
+    """Check the zip (raises intake.BadZip, nothing changed), run the
+    pre-deployment check (its findings go on the deployment and at the top of
+    its log; they never stop it), keep the zip as the artifact and record a
+    queued deployment. Call enqueue() to run it. Every intake path comes
+    here: the Deployment Center's upload, the zipdeploy API and git push."""
     if isinstance(upload, Path):
         with upload.open("rb") as f:
             spooled = intake.receive(f)
     else:
         spooled = intake.receive(upload)
+    findings = intake.precheck(spooled, app)
     with transaction.atomic():
         deployment = Deployment.objects.create(
             app=app,
@@ -57,12 +62,18 @@ def create_deployment(
             author=author or (deployer.get_username() if deployer else ""),
             message=message,
             commit_id=commit_id,
+            precheck=findings,
         )
         path = intake.artifact_path(app.name, deployment.pk)
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(spooled, path)
         deployment.artifact = str(path)
         deployment.save(update_fields=["artifact"])
+        log = DeploymentLog(deployment)
+        for line in precheck_log_lines(findings):
+            log.line(line)
+        log.flush()
+    deployment.refresh_from_db(fields=["log"])
     return deployment
 
 

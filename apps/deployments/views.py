@@ -147,6 +147,9 @@ def deployment_json(request: HttpRequest, d: Deployment) -> dict:
         "url": request.build_absolute_uri(url),
         "log_url": request.build_absolute_uri(url + "/log"),
         "site_url": f"http://{d.app.default_host_name}/",
+        # The pre-deployment check's findings (apps.diagnostics.precheck):
+        # warnings never stop a deployment; the last one names the start-up rule.
+        "precheck": d.precheck or [],
     }
 
 

@@ -8,7 +8,6 @@ log and the list while something runs and asks before a redeploy.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -31,8 +30,6 @@ from apps.webapps.models import WebApp
 from apps.webapps.views import _get_app_for_user
 
 HISTORY = 50  # deployments listed
-
-logger = logging.getLogger(__name__)
 
 
 class UploadForm(forms.Form):
@@ -202,26 +199,21 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
             messages.success(
                 request, f"{package.name} received: deployment #{deployment.pk} is queued."
             )
-            _upload_check(request, app, deployment)
+            _upload_check(request, deployment)
             return redirect("deployments:deployment", name=app.name, pk=deployment.pk)
     ctx = _center_context(request, app, form=form)
     return _no_store(render(request, "deployments/center.html", ctx, status=400))
 
 
-def _upload_check(request: HttpRequest, app, deployment) -> None:
+def _upload_check(request: HttpRequest, deployment: Deployment) -> None:
     """Say before the build what is likely to go wrong, and which start-up
-    rule will match. Advice only: it never stops a deployment."""
-    from apps.diagnostics.precheck import check_zip
-
-    try:
-        result = check_zip(deployment.artifact, app.app_command_line)
-    except Exception:  # noqa: BLE001 - a check that fails must not fail the upload
-        logger.exception("The upload check failed for deployment %s", deployment.pk)
-        return
-    for warning in result.warnings:
-        messages.warning(request, f"Upload check: {warning.message}")
-    if result.startup:
-        messages.info(request, f"Start-up: {result.startup}")
+    rule will match: the pre-deployment check the intake ran (the same
+    findings are at the top of the build log). Advice only."""
+    for finding in deployment.precheck:
+        if finding.get("level") == "warning":
+            messages.warning(request, f"Pre-deployment check: {finding['message']}")
+        elif finding.get("code") == "startup_rule":
+            messages.info(request, f"Start-up rule: {finding['message']}")
 
 
 @login_required

@@ -334,6 +334,16 @@ def _config(app: WebApp) -> AppConfig:
     )
 
 
+# The build log opens with the pre-deployment check's lines (precheck.py):
+# predictions made before the build, not what happened, so detectors don't
+# take them as evidence. The line numbers stay those of the whole log.
+PRECHECK_PREFIX = "Pre-deployment check:"
+
+
+def _observed(lines: Iterable[LogLine]) -> list[LogLine]:
+    return [ln for ln in lines if not ln.text.startswith(PRECHECK_PREFIX)]
+
+
 def _masked(lines: Iterable[LogLine], secrets: list[str]) -> tuple[LogLine, ...]:
     return tuple(
         LogLine(mask(ln.text, secrets), ln.origin, ln.number, ln.timestamp) for ln in lines
@@ -389,7 +399,9 @@ def collect(app: WebApp, *, deployments: int = 5, tail: int = 500) -> Evidence:
                 id=d.pk,
                 status=d.status,
                 status_text=mask(d.status_text, secrets),
-                log=_masked(parse_log(d.log, origin_name, d.started or d.created), secrets),
+                log=_masked(
+                    _observed(parse_log(d.log, origin_name, d.started or d.created)), secrets
+                ),
                 active=d.active,
                 created=d.created,
                 finished=d.finished,

@@ -1,15 +1,24 @@
 """The check on upload, before building: what will go wrong, said before the
-build spends minutes on it. Used by zip deploy intake (and anyone holding a zip)."""
+build spends minutes on it. Every intake path runs it (the Deployment Center's
+upload, the zipdeploy API and so `berth webapp deploy`/`up`, git push: all
+through apps.deployments.services.create_deployment); its findings are kept on
+the deployment and written at the top of its build log. Advice only: it never
+stops a deployment. No finding quotes a secret: a hard-coded SECRET_KEY is
+named by file and line, never by value."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from apps.diagnostics import source as src
+from apps.diagnostics.evidence import PRECHECK_PREFIX as LOG_PREFIX
 from apps.diagnostics.evidence import SourceFiles, read_zip
+
+if TYPE_CHECKING:
+    from apps.deployments.source import SourceTree
 
 
 @dataclass(frozen=True)
@@ -25,11 +34,56 @@ class Precheck:
     warnings: tuple[UploadWarning, ...] = ()
     rule: str = ""  # django | flask | default | custom
     command: str = ""
-    startup: str = ""  # one paragraph: which start-up rule will match and with what command
+    startup: str = ""  # one line: which start-up rule will match and with what command
     looked_for: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def findings(self) -> list[dict]:
+        """What a deployment keeps and the API answers: the warnings, then
+        the start-up rule (level "info")."""
+        out: list[dict] = [
+            {
+                "level": "warning",
+                "code": w.code,
+                "message": w.message,
+                "path": w.path,
+                "line": w.line,
+            }
+            for w in self.warnings
+        ]
+        if self.startup:
+            out.append(
+                {
+                    "level": "info",
+                    "code": STARTUP_RULE,
+                    "message": self.startup,
+                    "rule": self.rule,
+                    "command": self.command,
+                }
+            )
+        return out
+
+
+STARTUP_RULE = "startup_rule"
+
+
+def log_lines(findings: list[dict]) -> list[str]:
+    """The build log's first lines, from the findings a deployment keeps."""
+    lines = []
+    for f in findings:
+        if f.get("code") == STARTUP_RULE:
+            lines.append(f"{LOG_PREFIX} start-up rule: {f['message']}")
+        else:
+            lines.append(f"{LOG_PREFIX} {f.get('level', 'warning')}: {f['message']}")
+    count = sum(1 for f in findings if f.get("level") == "warning")
+    if count:
+        noun = "warning" if count == 1 else "warnings"
+        lines.append(f"{LOG_PREFIX} {count} {noun}; warnings don't stop the deployment.")
+    else:
+        lines.append(f"{LOG_PREFIX} no warnings.")
+    return lines
 
 
 _SECRET = re.compile(r"""^\s*SECRET_KEY\s*=\s*(?P<q>['"]).{8,}(?P=q)\s*(#.*)?$""")
@@ -57,38 +111,48 @@ def _settings_secrets(source: SourceFiles) -> list[UploadWarning]:
     return out
 
 
-def _startup(source: SourceFiles, app_command_line: str) -> tuple[str, str, str, tuple[str, ...]]:
-    """Which start-up rule matches, with the deploy pipeline's own rules."""
+def _startup(
+    source: SourceFiles, app_command_line: str, tree: SourceTree | None = None
+) -> tuple[str, str, str, tuple[str, ...]]:
+    """Which start-up rule matches, with the deploy pipeline's own rules, and
+    the exact command it runs: (rule, command, one line saying so, looked for).
+    `tree` is the deployment's own SourceTree when the caller has it, so the
+    command is the one the release will run, to the character."""
     try:
         from apps.deployments.source import SourceTree
         from apps.deployments.startup import classify_custom, detect
     except ImportError:  # the deploy pipeline is not installed
         return "", "", "The start-up rules are not available here.", ()
-    tree = SourceTree(frozenset(source.files), dict(source.contents))
+    if tree is None:
+        tree = SourceTree(frozenset(source.files), dict(source.contents))
     detection = detect(tree)
     looked = tuple(detection.looked_for)
     custom = classify_custom(app_command_line, tree)
-    detected = f"{detection.rule} ({detection.reason}): {detection.command}"
+    detected = f"{detection.rule} ({detection.reason}); command: {detection.command}"
     if custom.kind in ("script", "first-line", "command"):
-        text = f"Start-up will run the {custom.explain}: {custom.value}. If it exits, it falls back to {detected}."
+        text = (
+            f"the {custom.explain} runs first; command: {custom.value}. "
+            f"If it exits, it falls back to {detected}"
+        )
         return "custom", custom.value, text, looked
-    if custom.kind == "missing-file":
-        text = f"The {custom.explain}, so start-up will fall back to {detected}."
-        return detection.rule, detection.command, text, looked
     if detection.rule == "default":
         text = (
-            "No start-up rule will match, so the default site will answer. Looked for: "
-            + "; ".join(looked)
-            + "."
+            "none matches, so the default site will answer; "
+            f"command: {detection.command}. Looked for: " + "; ".join(looked) + "."
         )
         objects = [o for o in src.find_app_objects(source.python_files) if o.kind != "django"]
         if objects:
             text += f" Found `{objects[0].name}` in {objects[0].path}: set the startup command to `{objects[0].gunicorn_command()}`."
-        return detection.rule, detection.command, text, looked
-    return detection.rule, detection.command, f"Start-up will match {detected}.", looked
+    else:
+        text = f"{detection.rule} ({detection.reason}) will match; command: {detection.command}"
+    if custom.kind == "missing-file":
+        text += f" (The {custom.explain}, so start-up falls back to this rule.)"
+    return detection.rule, detection.command, text, looked
 
 
-def check_source(source: SourceFiles, app_command_line: str = "") -> Precheck:
+def check_source(
+    source: SourceFiles, app_command_line: str = "", tree: SourceTree | None = None
+) -> Precheck:
     warnings: list[UploadWarning] = []
     roots = src.venv_roots(source.files)
     for root in roots[:3]:
@@ -127,10 +191,13 @@ def check_source(source: SourceFiles, app_command_line: str = "") -> Precheck:
                 )
             )
     warnings += _settings_secrets(source)
-    rule, command, text, looked = _startup(source, app_command_line)
+    rule, command, text, looked = _startup(source, app_command_line, tree)
     return Precheck(tuple(warnings), rule, command, text, looked)
 
 
-def check_zip(file: str | Path | IO[bytes], app_command_line: str = "") -> Precheck:
-    """Read a zip (never extracted) and check it."""
-    return check_source(read_zip(file), app_command_line)
+def check_zip(
+    file: str | Path | IO[bytes], app_command_line: str = "", tree: SourceTree | None = None
+) -> Precheck:
+    """Read a zip (never extracted) and check it. `tree`: the build's own
+    apps.deployments.source.SourceTree of the same zip, if the caller has one."""
+    return check_source(read_zip(file), app_command_line, tree)
