@@ -192,7 +192,7 @@ def test_an_unreachable_engine_is_a_503(api):
 def test_it_stops_and_starts(api):
     api.put("/api/apps/hello")
 
-    def stop(app):
+    def stop(app, **kwargs):
         WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
 
     with mock.patch.object(deploy_services, "stop_app", autospec=True, side_effect=stop):

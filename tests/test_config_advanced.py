@@ -9,7 +9,7 @@ import pytest
 
 from apps.webapps import services
 from apps.webapps.forms import parse_advanced_json
-from apps.webapps.models import AppSetting, ConnectionString
+from apps.webapps.models import AppSetting, ConnectionString, Operation
 from tests.config_forms import form_fields
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -131,7 +131,8 @@ def test_an_htmx_save_answers_with_a_client_redirect(alice_client, webapp):
     response = alice_client.post(
         URL, {"text": text, "confirmed": "1"}, headers={"HX-Request": "true"}
     )
-    assert response["HX-Redirect"] == "/apps/hello-flask/configuration/"
+    op = Operation.objects.get(app=webapp, trigger="settings")
+    assert response["HX-Redirect"] == f"/apps/hello-flask/configuration/?operation={op.pk}"
 
 
 def test_it_hides_other_users_apps_and_unknown_kinds(client, bob, webapp):

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from apps.webapps import services
-from apps.webapps.models import AppSetting, ConnectionString, WebApp
+from apps.webapps.models import AppSetting, ConnectionString, Operation, WebApp
 from tests.config_forms import as_post, form_fields
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -156,7 +156,8 @@ def test_it_saves_every_pending_edit_at_once_and_restarts_once(
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.post(URL, post)
     assert response.status_code == 302
-    assert response["Location"] == URL
+    op = Operation.objects.get(app=webapp)
+    assert response["Location"] == f"{URL}?operation={op.pk}"
     saved = {s.name: s.value for s in AppSetting.objects.filter(app=webapp)}
     assert saved == {"DATABASE_PASSWORD": "s3cret-value-42", "TRICKY": TRICKY}
     cs = ConnectionString.objects.get(app=webapp)
@@ -173,7 +174,8 @@ def test_an_htmx_save_answers_with_a_client_redirect(alice_client, secret, resta
     post = as_post(fields, op="save", confirmed="1", **{f"s-{key}-value": "new-value"})
     response = alice_client.post(URL, post, headers=HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == URL
+    op = Operation.objects.get(trigger="settings")
+    assert response["HX-Redirect"] == f"{URL}?operation={op.pk}"
     assert AppSetting.objects.get().value == "new-value"
 
 

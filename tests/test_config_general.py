@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from apps.engine.runtimes import Runtime, Status
-from apps.webapps.models import WebApp
+from apps.webapps.models import Operation, WebApp
 from apps.webapps.views_config import _runtime_catalog
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -105,17 +105,24 @@ def test_it_saves_and_restarts_with_visible_status(
         "gunicorn --bind=0.0.0.0 app:app",
         "/healthz",
     )
-    restart.assert_called_once()
-    page = alice_client.get(URL).content.decode()
+    op = Operation.objects.get(app=webapp)
+    assert response["Location"] == f"{URL}?operation={op.pk}"
+    assert (op.trigger, op.status, op.actor_name) == ("general", "queued", "alice")
+    assert "linux_fx_version" in op.reason
+    restart.assert_called_once_with(app_id=webapp.pk, reason=op.reason, operation_id=op.pk)
+    page = alice_client.get(response["Location"]).content.decode()
     assert "Restarting hello-flask" in page
-    assert 'class="spinner"' in page
+    # The restart's own status: a badge with a spinner, polled while it runs.
+    assert 'id="operation-status"' in page and 'class="spinner small"' in page
+    assert f'hx-get="/apps/hello-flask/operations/{op.pk}/"' in page
 
 
 def test_an_htmx_save_answers_with_a_client_redirect(alice_client, webapp):
     response = alice_client.post(
         URL, post(app_command_line="x", confirmed="1"), headers={"HX-Request": "true"}
     )
-    assert response["HX-Redirect"] == URL
+    op = Operation.objects.get(app=webapp)
+    assert response["HX-Redirect"] == f"{URL}?operation={op.pk}"
 
 
 def test_nothing_changed_means_no_restart(alice_client, webapp, restart):

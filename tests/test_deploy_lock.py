@@ -114,7 +114,7 @@ def test_a_restart_waits_for_a_deployment_of_the_same_app(db, webapp, monkeypatc
     monkeypatch.setattr(
         services,
         "_restart_app",
-        lambda app, reason="": calls.append("restart") or services.Outcome(True, "ok"),
+        lambda app, op, reason="": calls.append("restart") or services.Outcome(True, "ok"),
     )
     monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):

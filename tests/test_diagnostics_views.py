@@ -28,7 +28,7 @@ def no_engine(monkeypatch):
 def restarts(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        "apps.webapps.services.request_restart", lambda app, reason: calls.append(reason)
+        "apps.webapps.services.request_restart", lambda app, reason, **kw: calls.append(reason)
     )
     return calls
 

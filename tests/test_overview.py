@@ -16,7 +16,7 @@ from apps.engine.client import ContainerStats
 from apps.engine.errors import EngineUnavailable
 from apps.logs import metrics
 from apps.logs.models import AppMetric
-from apps.webapps.models import WebApp
+from apps.webapps.models import Operation, WebApp
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -118,20 +118,24 @@ def test_stop_asks_first_without_javascript(alice_client, webapp):
     assert webapp.state == "Running"
 
 
-def test_stop_stops_the_app_and_audits(alice_client, webapp):
-    with mock.patch("apps.deployments.services.stop_app", autospec=True) as stop:
-        response = alice_client.post(URL + "power/stop/", {"confirmed": "1"})
+def test_stop_goes_to_a_worker_with_its_operation_and_audits(alice_client, webapp, power_task):
+    response = alice_client.post(URL + "power/stop/", {"confirmed": "1"})
     assert response.status_code == 302
-    stop.assert_called_once()
+    op = Operation.objects.get(app=webapp)
+    assert (op.trigger, op.status, op.actor_name) == ("stop", "queued", "alice")
+    power_task.assert_called_once_with(app_id=webapp.pk, action="stop", operation_id=op.pk)
     assert AuditEvent.objects.filter(app=webapp, action="app.stop", actor_name="alice").exists()
 
 
 def test_restart_goes_to_a_worker(alice_client, webapp, power_task):
     response = alice_client.post(URL + "power/restart/", {"confirmed": "1"}, **HX)
     assert response.status_code == 200 and response["HX-Redirect"] == URL
-    power_task.assert_called_once_with(app_id=webapp.pk, action="restart")
+    op = Operation.objects.get(app=webapp)
+    assert op.trigger == "restart"
+    power_task.assert_called_once_with(app_id=webapp.pk, action="restart", operation_id=op.pk)
     html = alice_client.get(URL).content.decode()
     assert "Restarting hello-flask" in html
+    assert 'id="operation"' in html and f"/operations/{op.pk}/?reload=1" in html
 
 
 def test_a_stopped_app_offers_start(alice_client, webapp, power_task):
@@ -139,7 +143,8 @@ def test_a_stopped_app_offers_start(alice_client, webapp, power_task):
     html = alice_client.get(URL).content.decode()
     assert "/power/start/" in html and "/power/stop/" not in html
     alice_client.post(URL + "power/start/", {"confirmed": "1"})
-    power_task.assert_called_once_with(app_id=webapp.pk, action="start")
+    op = Operation.objects.get(app=webapp, trigger="start")
+    power_task.assert_called_once_with(app_id=webapp.pk, action="start", operation_id=op.pk)
 
 
 def test_unknown_actions_are_not_found(alice_client, webapp):

@@ -152,19 +152,16 @@ BOOLEAN = {"type": "boolean"}
 DATE_TIME = string(format="date-time")
 SLOT_SETTING_IN = {"type": "boolean", "default": False}
 
+SCHEMA_ERROR_BODY = obj(
+    {
+        "code": string(examples=["ValidationError"]),
+        "message": string(description="What to fix."),
+    },
+    required=["code", "message"],
+)
+
 SCHEMAS: dict[str, dict] = {
-    "Error": obj(
-        {
-            "error": obj(
-                {
-                    "code": string(examples=["ValidationError"]),
-                    "message": string(description="What to fix."),
-                },
-                required=["code", "message"],
-            )
-        },
-        required=["error"],
-    ),
+    "Error": obj({"error": SCHEMA_ERROR_BODY}, required=["error"]),
     "TokenRequest": obj(
         {
             "username": string(),
@@ -250,7 +247,61 @@ SCHEMAS: dict[str, dict] = {
     "ConnectionStringOut": obj(
         {"name": string(), "slotSetting": BOOLEAN, "type": string(), "value": nullable()}
     ),
-    "LifecycleResult": obj(strings("name", "state", "message")),
+    "LifecycleResult": obj(
+        {
+            **strings("name", "state", "message"),
+            "operation": ref("Operation"),
+        },
+        description="The app's state after it, what happened, and the operation's record.",
+    ),
+    "OperationStep": obj(
+        {
+            "name": string(enum=["start", "health", "switch", "retire"]),
+            "title": string(examples=["Waiting for HTTP (health check)"]),
+            "status": string(enum=["pending", "running", "done", "failed", "skipped"]),
+            "detail": string(examples=["GET / answered 200 after 0.8 s"]),
+            "started": nullable(),
+            "finished": nullable(),
+        }
+    ),
+    "Operation": obj(
+        {
+            "id": {"type": "integer"},
+            "app": string(),
+            "kind": string(enum=["restart", "start", "stop"]),
+            "trigger": string(
+                enum=["settings", "general", "restart", "start", "stop"],
+                description="What asked for it: a Save of application settings or of "
+                "general settings, or the Restart, Start or Stop command.",
+            ),
+            "reason": string(),
+            "actor": nullable(),
+            "status": string(enum=["queued", "running", "succeeded", "failed"]),
+            "message": string(description="The outcome, or why it failed."),
+            "serving": {
+                **nullable(),
+                "description": "The container serving the app when it ended: after a "
+                "failed restart, the previous one, still serving.",
+            },
+            "appLog": {
+                **nullable(),
+                "description": "When the new container failed: the app's last log lines "
+                "(secret values masked).",
+            },
+            "created": DATE_TIME,
+            "started": nullable(),
+            "finished": nullable(),
+            "steps": array_of(ref("OperationStep")),
+        },
+        description="A restart, start or stop of an app, step by step: starting the new "
+        "container, waiting for HTTP, switching traffic, stopping the old container "
+        "(a stop: switching traffic off, stopping the container). Berth's own.",
+    ),
+    "OperationFailed": obj(
+        {"error": SCHEMA_ERROR_BODY, "operation": ref("Operation")},
+        required=["error"],
+        description="An Error, with the failed operation's record.",
+    ),
     "Runtime": obj(
         {
             **strings("os", "runtime", "version"),
@@ -372,13 +423,48 @@ def _paths() -> dict:
                 "post": {
                     "operationId": f"{verb}App",
                     "summary": f"`az webapp {verb}`",
+                    "description": "Answers when it is over; its steps are recorded as they "
+                    "happen (GET /api/apps/{name}/operations/{id}).",
                     "responses": {
                         **ok("Done.", ref("LifecycleResult")),
-                        **errors(401, 404, 409, 501, 503),
+                        **errors(401, 404, 501, 503),
+                        "409": {
+                            "description": "It failed (or the app stayed busy): the reason, "
+                            "and the operation saying which container still serves.",
+                            "content": json_content(ref("OperationFailed")),
+                        },
                     },
                 },
             }
             for verb in ("start", "stop", "restart")
+        },
+        "/api/apps/{name}/operations": {
+            "parameters": app,
+            "get": {
+                "operationId": "listOperations",
+                "summary": "The app's latest restarts, starts and stops (20), newest first.",
+                "responses": {
+                    **ok("The operations.", array_of(ref("Operation"))),
+                    **errors(*APP_ERRORS),
+                },
+            },
+        },
+        "/api/apps/{name}/operations/{id}": {
+            "parameters": [
+                *app,
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "description": "An operation id (from a start/stop/restart answer).",
+                    "schema": {"type": "integer"},
+                },
+            ],
+            "get": {
+                "operationId": "showOperation",
+                "summary": "One restart, start or stop and its steps; poll it while it runs.",
+                "responses": {**ok("The operation.", ref("Operation")), **errors(*APP_ERRORS)},
+            },
         },
         "/api/apps/{name}/config": {
             "parameters": app,

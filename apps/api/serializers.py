@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from apps.engine.runtimes import Runtime
-from apps.webapps.models import ConnectionString, WebApp
+from apps.webapps.models import ConnectionString, Operation, WebApp
 
 # There is one machine and no subscription; these keep az's id shape.
 SUBSCRIPTION = "berth"
@@ -133,4 +133,38 @@ def runtime(rt: Runtime) -> dict:
         "image": rt.image,
         "status": rt.status,
         "detail": rt.detail,
+    }
+
+
+def operation(op: Operation) -> dict:
+    """A restart, start or stop and its steps (Berth's own; az has none)."""
+
+    def when(value) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": op.pk,
+        "app": op.app.name,
+        "kind": op.kind.lower(),
+        "trigger": op.trigger,
+        "reason": op.reason,
+        "actor": op.actor_name or None,
+        "status": op.status,
+        "message": op.message,
+        "serving": op.serving or None,
+        "appLog": op.app_log or None,
+        "created": when(op.created),
+        "started": when(op.started),
+        "finished": when(op.finished),
+        "steps": [
+            {
+                "name": s["name"],
+                "title": s["title"],
+                "status": s["status"],
+                "detail": s.get("detail", ""),
+                "started": s.get("started"),
+                "finished": s.get("finished"),
+            }
+            for s in op.steps
+        ],
     }

@@ -32,7 +32,7 @@ from apps.api.models import ApiToken, hash_token
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.webapps import services
-from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, ConnectionString, WebApp
+from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, ConnectionString, Operation, WebApp
 
 logger = logging.getLogger(__name__)
 
@@ -222,15 +222,26 @@ def _lifecycle(name: str):
     return function
 
 
-def _outcome(app: WebApp, outcome) -> dict:
+def _outcome(app: WebApp, outcome) -> HttpResponse | dict:
+    """The answer to start/stop/restart: the app's state, what happened, and
+    the operation with its steps (GET .../operations/<id> reads it again). A
+    failure is a 409 with the reason, and the operation saying which
+    container still serves."""
+    op = getattr(outcome, "operation", None)
     if outcome is not None and not outcome.ok:
-        raise ApiError(409, "OperationFailed", outcome.message)
+        body: dict = {"error": {"code": "OperationFailed", "message": outcome.message}}
+        if op is not None:
+            body["operation"] = serializers.operation(op)
+        return JsonResponse(body, status=409)
     app.refresh_from_db()
-    return {
+    answer = {
         "name": app.name,
         "state": app.state,
         "message": getattr(outcome, "message", "") or "",
     }
+    if op is not None:
+        answer["operation"] = serializers.operation(op)
+    return answer
 
 
 def _run(app: WebApp, call):
@@ -244,25 +255,56 @@ def _run(app: WebApp, call):
         ) from e
 
 
+# These run in the request, as `az webapp restart` waits; the operation's
+# steps are written as they happen, so another client can watch them.
+
+
 @api_view(["POST"])
-def app_start(request: HttpRequest, name: str) -> dict:
+def app_start(request: HttpRequest, name: str) -> HttpResponse | dict:
     app = _get_app_for_user(request, name, "write")
     start = _lifecycle("start_app")
-    return _outcome(app, _run(app, lambda: start(app)))
+    return _outcome(app, _run(app, lambda: start(app, actor=request.user)))
 
 
 @api_view(["POST"])
-def app_stop(request: HttpRequest, name: str) -> dict:
+def app_stop(request: HttpRequest, name: str) -> HttpResponse | dict:
     app = _get_app_for_user(request, name, "write")
     stop = _lifecycle("stop_app")
-    return _outcome(app, _run(app, lambda: stop(app)))
+    return _outcome(app, _run(app, lambda: stop(app, actor=request.user)))
 
 
 @api_view(["POST"])
-def app_restart(request: HttpRequest, name: str) -> dict:
+def app_restart(request: HttpRequest, name: str) -> HttpResponse | dict:
     app = _get_app_for_user(request, name, "write")
     restart = _lifecycle("restart_app")
-    return _outcome(app, _run(app, lambda: restart(app, reason="restart requested (API)")))
+    return _outcome(
+        app,
+        _run(app, lambda: restart(app, reason="restart requested (API)", actor=request.user)),
+    )
+
+
+OPERATIONS_LISTED = 20
+
+
+@api_view(["GET"])
+def app_operations(request: HttpRequest, name: str) -> list[dict]:
+    """The app's latest restarts, starts and stops, newest first."""
+    app = _get_app_for_user(request, name)
+    ops = Operation.objects.filter(app=app).select_related("app")[:OPERATIONS_LISTED]
+    return [serializers.operation(op) for op in ops]
+
+
+@api_view(["GET"])
+def app_operation(request: HttpRequest, name: str, pk: int) -> dict:
+    app = _get_app_for_user(request, name)
+    op = Operation.objects.filter(app=app, pk=pk).first() if pk < 2**63 else None
+    if op is None:
+        raise ApiError(
+            404,
+            "NotFound",
+            f"{app.name} has no operation {pk}: list them with GET /api/apps/{app.name}/operations.",
+        )
+    return serializers.operation(op)
 
 
 # --- Configuration ----------------------------------------------------------------

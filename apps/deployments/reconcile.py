@@ -10,6 +10,9 @@ restarted right now is skipped: its worker owns it):
   died: they are failed ("the worker stopped during the build"), their build
   container removed; queued ones older than a build could take are failed
   too (their task was lost). The serving release is not touched.
+- so are restarts, starts and stops (apps.webapps.operations) left running
+  by a worker or portal that died, and queued ones whose task was lost;
+  each says which container still serves.
 - a Running app whose active container is gone or dead is started again
   from the active release image (health-checked, like a restart);
 - a Stopped app's containers are stopped and its route removed;
@@ -31,6 +34,7 @@ from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.webapps import operations
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -87,6 +91,19 @@ def fail_stuck(app: WebApp) -> list[str]:
     return done
 
 
+def fail_abandoned_operations(app: WebApp) -> list[str]:
+    """Fail the app's operations no live worker or portal is running. Call
+    with the app's lock held, as fail_stuck."""
+    if not operations.unfinished(app).exists():
+        return []
+    active = services.active_deployment(app)
+    serving = ""
+    if active and _container_status(active.container) in ("running", "restarting"):
+        serving = active.container
+    cutoff = timezone.now() - timedelta(seconds=services.lock_wait_limit())
+    return operations.abandon(app, serving=serving, queued_before=cutoff)
+
+
 def _container_status(name: str) -> str:
     if not name:
         return "missing"
@@ -116,6 +133,7 @@ def _bring_back(app: WebApp, active: Deployment) -> str:
 
 def _reconcile(app: WebApp) -> list[str]:
     done = fail_stuck(app)
+    done += fail_abandoned_operations(app)
     app.refresh_from_db()
     active = services.active_deployment(app)
     routes = _routes()

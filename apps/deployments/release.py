@@ -5,6 +5,12 @@ Everything here talks to the engine through apps.engine.client and reports
 progress into a DeploymentLog, which keeps Deployment.log at most a second
 behind. A failure raises DeployFailed with a message for the user; the
 serving container is only touched after the new one is healthy.
+
+Going live has four steps, in this order: start the new container, wait for
+HTTP (the health check), switch traffic to it, stop the old one. run_release
+and swap report each as it begins and ends to an optional `progress`
+callback (apps.webapps.operations.Recorder, for restarts); a step that
+fails raises DeployFailed instead of reporting its end.
 """
 
 from __future__ import annotations
@@ -58,9 +64,22 @@ FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behin
 
 
 class DeployFailed(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, app_log: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.app_log = app_log  # the app's own last log lines, secrets masked
+
+
+# The steps of going live, in order, as a progress callback hears them:
+# progress(step, state, detail) with state RUNNING when the step begins and
+# DONE when it has ended well.
+STEP_START, STEP_HEALTH, STEP_SWITCH, STEP_RETIRE = "start", "health", "switch", "retire"
+RUNNING, DONE = "running", "done"
+Progress = Callable[[str, str, str], None]
+
+
+def _no_progress(step: str, state: str, detail: str) -> None:
+    pass
 
 
 class DeploymentLog:
@@ -519,11 +538,17 @@ def _epoch(rfc3339: str) -> float:
 
 
 def run_release(
-    app: WebApp, deployment: Deployment, log: DeploymentLog, *, name: str = ""
+    app: WebApp,
+    deployment: Deployment,
+    log: DeploymentLog,
+    *,
+    name: str = "",
+    progress: Progress = _no_progress,
 ) -> Started:
     """Start a container from the deployment's image beside the serving one
     and wait until it answers HTTP. On failure it is removed and DeployFailed
-    says why, with the app's own last log lines."""
+    says why, with the app's own last log lines (in the log and on the
+    exception). Reports STEP_START and STEP_HEALTH to `progress`."""
     detection = startup.Detection.from_dict(deployment.startup)
     tree = SourceTree.from_zip(deployment.artifact) if _exists(deployment.artifact) else None
     script = startup.script(detection, app.app_command_line, tree)
@@ -544,6 +569,7 @@ def run_release(
     )
     container = ""
     since = time.time()
+    progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
@@ -576,7 +602,10 @@ def run_release(
         if not port:
             raise DeployFailed(f"Container {name} has no published port {APP_PORT}.")
         log.line(f"Started container {name} on 127.0.0.1:{port}; waiting for HTTP.")
-        _health_check(app, name, port, log)
+        progress(STEP_START, DONE, f"{name} on 127.0.0.1:{port}")
+        progress(STEP_HEALTH, RUNNING, f"GET {health_url(app, port)[0]}")
+        healthy = _health_check(app, name, port, log)
+        progress(STEP_HEALTH, DONE, healthy)
     except (DeployFailed, EngineError) as e:
         message = e.message
         if oom := oom_message(name, limits.memory_mb, since):
@@ -584,12 +613,13 @@ def run_release(
                 f"Container {name} was {oom}: raise WEBSITE_MEMORY_LIMIT_MB or use less "
                 f"memory. {message}"
             )
+        app_log = ""
         with contextlib.suppress(EngineError):
             app_log = "\n".join(engine.container_logs(name, tail=40, timestamps=False))
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
             engine.remove_container(name)
-        raise DeployFailed(message) from e
+        raise DeployFailed(message, app_log=mask(app_log, log.secrets)) from e
     return Started(name, port)
 
 
@@ -661,17 +691,19 @@ def probe(app: WebApp, port: int, timeout: float = 5) -> tuple[bool, int | None,
     )
 
 
-def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> None:
+def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> str:
     """Like App Service's warm-up: wait for a healthy answer on the health
-    check path (200-399 unless configured), within BERTH_START_TIME_LIMIT."""
+    check path (200-399 unless configured), within BERTH_START_TIME_LIMIT.
+    Returns what answered ("GET / answered 200 after 0.8 s")."""
     limit = settings.BERTH_START_TIME_LIMIT
     started = time.monotonic()
     last = "no answer yet"
     while time.monotonic() - started < limit:
         ok, _, what = probe(app, port)
         if ok:
-            log.line(f"Health check: {what} after {time.monotonic() - started:.1f} s.")
-            return
+            healthy = f"{what} after {time.monotonic() - started:.1f} s"
+            log.line(f"Health check: {healthy}.")
+            return healthy
         last = what
         state = engine.container_state(container)
         if state.status in ("exited", "dead") or state.restart_count >= 2:
@@ -690,19 +722,22 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
     )
 
 
-def route(app: WebApp, started: Started, log: DeploymentLog) -> None:
-    """Point the front proxy at the new container, if the proxy is installed."""
+def route(app: WebApp, started: Started, log: DeploymentLog) -> str:
+    """Point the front proxy at the new container, if the proxy is installed.
+    Returns what happened, in a few words."""
     if not getattr(settings, "BERTH_PROXY_ROUTING", True):
-        return
+        return "proxy routing is off (BERTH_PROXY_ROUTING)"
     try:
         from apps.proxy.nginx import set_route
     except ImportError:
-        return
+        return "no proxy installed"
     try:
         set_route(app.name, f"127.0.0.1:{started.host_port}")
         log.line(f"Proxy: {app.default_host_name} -> 127.0.0.1:{started.host_port}")
+        return f"{app.default_host_name} -> 127.0.0.1:{started.host_port}"
     except Exception as e:  # the proxy's own errors; the release still runs
         log.line(f"WARNING: the proxy could not be updated: {e}")
+        return f"WARNING: the proxy could not be updated: {e}"
 
 
 def unroute(app: WebApp) -> None:
@@ -718,9 +753,18 @@ def unroute(app: WebApp) -> None:
         logger.warning("Could not remove the proxy route of %s: %s", app.name, e)
 
 
-def swap(app: WebApp, deployment: Deployment, started: Started, log: DeploymentLog) -> None:
-    """The new container is healthy: route to it, mark it active, retire the rest."""
-    route(app, started, log)
+def swap(
+    app: WebApp,
+    deployment: Deployment,
+    started: Started,
+    log: DeploymentLog,
+    *,
+    progress: Progress = _no_progress,
+) -> None:
+    """The new container is healthy: route to it, mark it active, retire the
+    rest. Reports STEP_SWITCH and STEP_RETIRE to `progress`."""
+    progress(STEP_SWITCH, RUNNING, f"to {started.container}")
+    routed = route(app, started, log)
     with transaction.atomic():
         Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).update(
             active=False
@@ -730,14 +774,25 @@ def swap(app: WebApp, deployment: Deployment, started: Started, log: DeploymentL
         )
     deployment.active = True
     deployment.container, deployment.host_port = started.container, started.host_port
-    retire_others(app, keep=started.container, log=log)
+    progress(STEP_SWITCH, DONE, f"{started.container} serves: {routed}")
+    progress(STEP_RETIRE, RUNNING, "")
+    retired = retire_others(app, keep=started.container, log=log)
+    progress(STEP_RETIRE, DONE, retired_text(retired))
 
 
-def retire_others(app: WebApp, *, keep: str = "", log: DeploymentLog | None = None) -> None:
+def retired_text(names: list[str]) -> str:
+    return f"stopped and removed {', '.join(names)}" if names else "no other container was running"
+
+
+def retire_others(app: WebApp, *, keep: str = "", log: DeploymentLog | None = None) -> list[str]:
+    """Stop and remove the app's containers but `keep`; returns their names."""
+    retired = []
     for name in engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"}):
         if name == keep:
             continue
         engine.stop_container(name, timeout=5)
         engine.remove_container(name)
+        retired.append(name)
         if log:
             log.line(f"Stopped and removed the previous container {name}.")
+    return retired

@@ -28,7 +28,8 @@ from apps.deployments.source import SourceTree
 from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.webapps.models import WebApp
+from apps.webapps import operations
+from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
 
@@ -313,29 +314,53 @@ class Outcome:
     ok: bool
     message: str
     log: str = ""
+    operation: Operation | None = None  # its record, step by step
 
 
 def active_deployment(app: WebApp) -> Deployment | None:
     return Deployment.objects.filter(app=app, active=True).first()
 
 
-def restart_app(app: WebApp, *, reason: str = "") -> Outcome:
+def restart_app(
+    app: WebApp, *, reason: str = "", operation: Operation | None = None, actor=None
+) -> Outcome:
     """Recreate the serving container with the current settings: a new one
     starts beside it and takes over only once it answers HTTP. Waits for a
-    deployment of the app that is running."""
+    deployment of the app that is running. Recorded, step by step, in
+    `operation` (a new Restart operation when none is given)."""
+    op = operation or operations.begin(
+        app, Operation.Trigger.RESTART, actor=actor, reason=reason or "restart requested"
+    )
     try:
         with app_lock(app.name):
-            return _restart_app(app, reason=reason)
+            return _restart_app(app, op, reason=reason or op.reason)
     except AppBusy as e:
-        return Outcome(False, e.message)
+        operations.give_up(op, e.message, serving=_serving(app))
+        return Outcome(False, e.message, operation=op)
 
 
-def _restart_app(app: WebApp, *, reason: str = "") -> Outcome:
+def _restart_app(app: WebApp, op: Operation, *, reason: str = "") -> Outcome:
+    recorder = operations.Recorder.claim(op)
+    if recorder is None:  # a duplicate task: the first one ran it
+        return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
+    try:
+        return _restart_recorded(app, recorder, reason=reason)
+    except Exception as e:
+        # Berth's own error: still say so, don't leave it running.
+        recorder.fail(f"An error in Berth: {e!r}", serving=_serving(app))
+        raise
+
+
+def _restart_recorded(app: WebApp, recorder: operations.Recorder, *, reason: str) -> Outcome:
+    op = recorder.op
+    app.refresh_from_db()
     current = active_deployment(app)
     if current is None:
-        return Outcome(True, "Nothing to restart: the app has no release yet.")
+        recorder.succeed("Nothing to restart: the app has no release yet.")
+        return Outcome(True, op.message, operation=op)
     if app.state != WebApp.State.RUNNING:
-        return Outcome(True, "The app is stopped; it starts with the new settings.")
+        recorder.succeed("The app is stopped; it starts with the new settings.")
+        return Outcome(True, op.message, operation=op)
     log = _ScratchLog(current)
     log.line(f"Restart of {app.name}: {reason or 'requested'}.")
     oom = ""
@@ -344,36 +369,87 @@ def _restart_app(app: WebApp, *, reason: str = "") -> Outcome:
         if oom:
             log.line(f"The serving container {current.container} was {oom}.")
     try:
-        started = release.run_release(app, current, log, name=f"berth-{app.name}-{current.pk}")
-        release.swap(app, current, started, log)
+        started = release.run_release(
+            app, current, log, name=f"berth-{app.name}-{current.pk}", progress=recorder
+        )
+        release.swap(app, current, started, log, progress=recorder)
     except (DeployFailed, EngineError) as e:
         logger.warning("Restart of %s failed: %s", app.name, e.message)
-        return Outcome(False, e.message, log.masked())
+        recorder.fail(e.message, app_log=getattr(e, "app_log", ""), serving=_serving(app))
+        return Outcome(False, e.message, log.masked(), operation=op)
     before = f" (the previous container was {oom})" if oom else ""
-    return Outcome(True, f"Restarted: serving from {started.container}{before}.", log.masked())
+    recorder.succeed(
+        f"Restarted: serving from {started.container}{before}.", serving=started.container
+    )
+    return Outcome(True, op.message, log.masked(), operation=op)
 
 
-def restart_app_by_id(app_id: int, *, reason: str = "") -> None:
+def _serving(app: WebApp) -> str:
+    """The app's serving container if it runs, else ""."""
+    current = active_deployment(app)
+    if current and current.container and _running(current.container):
+        return current.container
+    return ""
+
+
+def restart_app_by_id(app_id: int, *, reason: str = "", operation_id: int | None = None) -> None:
     app = WebApp.objects.get(pk=app_id)
-    outcome = restart_app(app, reason=reason)
+    op = Operation.objects.filter(pk=operation_id, app=app).first() if operation_id else None
+    outcome = restart_app(app, reason=reason, operation=op)
     logger.info("Restart of %s: %s", app.name, outcome.message)
 
 
-def stop_app(app: WebApp) -> None:
-    """State Stopped: the proxy stops routing and the containers go."""
+def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> Outcome:
+    """State Stopped: the proxy stops routing and the containers go. Waits
+    for a deployment or restart of the app that is running, so it cannot
+    bring a container back after the stop."""
+    op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason="stop")
+    try:
+        with app_lock(app.name):
+            recorder = operations.Recorder.claim(op)
+            if recorder is None:
+                return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
+            try:
+                _stop(app, recorder)
+            except Exception as e:
+                message = getattr(e, "message", "") or f"An error in Berth: {e!r}"
+                recorder.fail(f"{app.name} is marked Stopped, but: {message}")
+                raise
+    except AppBusy as e:
+        operations.give_up(op, e.message, serving=_serving(app))
+        return Outcome(False, e.message, operation=op)
+    return Outcome(True, op.message, operation=op)
+
+
+def _stop(app: WebApp, recorder: operations.Recorder) -> None:
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
     app.state = WebApp.State.STOPPED
+    recorder(release.STEP_SWITCH, release.RUNNING, "removing the proxy route")
     release.unroute(app)
-    release.retire_others(app)
+    recorder(release.STEP_SWITCH, release.DONE, f"{app.default_host_name} no longer routed")
+    recorder(release.STEP_RETIRE, release.RUNNING, "")
+    retired = release.retire_others(app)
+    recorder(release.STEP_RETIRE, release.DONE, release.retired_text(retired))
+    recorder.succeed(f"Stopped: {app.name} no longer answers.")
 
 
-def start_app(app: WebApp) -> Outcome:
+def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> Outcome:
+    """State Running, and a container from the active release unless one runs."""
+    op = operation or operations.begin(app, Operation.Trigger.START, actor=actor, reason="start")
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
     app.state = WebApp.State.RUNNING
-    current = active_deployment(app)
-    if current and current.container and _running(current.container):
-        return Outcome(True, "Already running.")
-    return restart_app(app, reason="started")
+    try:
+        with app_lock(app.name):
+            current = active_deployment(app)
+            if current and current.container and _running(current.container):
+                recorder = operations.Recorder.claim(op)
+                if recorder is not None:
+                    recorder.succeed("Already running.", serving=current.container)
+                return Outcome(True, "Already running.", operation=op)
+            return restart_app(app, reason="started", operation=op)
+    except AppBusy as e:
+        operations.give_up(op, e.message, serving=_serving(app))
+        return Outcome(False, e.message, operation=op)
 
 
 def _running(container: str) -> bool:

@@ -15,10 +15,11 @@ def deploy(*, deployment_id: int) -> None:
 
 
 @shared_task(name="deployments.restart")
-def restart(*, app_id: int, reason: str = "") -> None:
+def restart(*, app_id: int, reason: str = "", operation_id: int | None = None) -> None:
     from apps.deployments import services
 
-    services.restart_app_by_id(app_id, reason=reason)
+    # A duplicate or retried task finds the operation already claimed.
+    services.restart_app_by_id(app_id, reason=reason, operation_id=operation_id)
 
 
 @shared_task(name="deployments.reconcile_all")

@@ -19,21 +19,20 @@ def sample_metrics() -> int:
 
 
 @shared_task(name="webapps.power")
-def power(*, app_id: int, action: str) -> None:
+def power(*, app_id: int, action: str, operation_id: int | None = None) -> None:
     """Start, stop or restart an app from the Overview's buttons. The work is
     apps.deployments.services' (a restart waits for the new container's
-    health check, far too long for a request)."""
+    health check, far too long for a request); it records its steps in the
+    operation the page shows."""
     from apps.deployments import services
-    from apps.webapps.models import WebApp
+    from apps.webapps.models import Operation, WebApp
 
     app = WebApp.objects.get(pk=app_id)
+    op = Operation.objects.filter(pk=operation_id, app=app).first() if operation_id else None
     if action == "stop":
-        services.stop_app(app)
-        logger.info("Stopped %s", app.name)
-        return
-    outcome = (
-        services.start_app(app)
-        if action == "start"
-        else services.restart_app(app, reason="restarted from the Overview")
-    )
+        outcome = services.stop_app(app, operation=op)
+    elif action == "start":
+        outcome = services.start_app(app, operation=op)
+    else:
+        outcome = services.restart_app(app, reason="restarted from the Overview", operation=op)
     logger.info("%s %s: %s", action.capitalize(), app.name, outcome.message)

@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.fields import EncryptedTextField
 from apps.webapps.validators import (
@@ -131,3 +132,66 @@ class ConnectionString(models.Model):
     @property
     def env_name(self) -> str:
         return self.PREFIXES[self.Type(self.type)] + self.name
+
+
+class Operation(models.Model):
+    """One restart, start or stop of an app and how far it got: what the
+    Overview and the Configuration pages show while it runs and the API
+    returns. apps.webapps.operations keeps it up to date from the code that
+    does the work (apps.deployments.services and release)."""
+
+    class Trigger(models.TextChoices):
+        SETTINGS = "settings", "Application settings saved"
+        GENERAL = "general", "General settings saved"
+        RESTART = "restart", "Restart"
+        START = "start", "Start"
+        STOP = "stop", "Stop"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    app = models.ForeignKey(WebApp, on_delete=models.CASCADE, related_name="operations")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # [{"name", "status", "detail", "started", "finished"}], in the order they run.
+    steps = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True, default="")  # the outcome, or why it failed
+    app_log = models.TextField(blank=True, default="")  # the app's last lines (secrets masked)
+    serving = models.CharField(max_length=255, blank=True, default="")  # container, at the end
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created", "-pk")
+        indexes = [models.Index(fields=("app", "-created"), name="operation_app_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} of {self.app_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def kind(self) -> str:
+        """What it does: a Save restarts the app, as the Restart button does."""
+        return {self.Trigger.START: "Start", self.Trigger.STOP: "Stop"}.get(self.trigger, "Restart")
+
+    @property
+    def applies_settings(self) -> bool:
+        return self.trigger in (self.Trigger.SETTINGS, self.Trigger.GENERAL)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None:
+            return None
+        return ((self.finished or timezone.now()) - self.started).total_seconds()

@@ -15,7 +15,13 @@ from django.db import transaction
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import describe_changes, masked, record
-from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, AppSetting, ConnectionString, WebApp
+from apps.webapps.models import (
+    DEFAULT_LINUX_FX_VERSION,
+    AppSetting,
+    ConnectionString,
+    Operation,
+    WebApp,
+)
 from apps.webapps.validators import validate_setting_name
 
 # The build settings App Service reads from app settings (shown on the
@@ -89,13 +95,22 @@ def _record_secrets_change(
     return True
 
 
-def request_restart(app: WebApp, reason: str) -> None:
-    """Apply saved configuration by restarting the app, once the transaction commits."""
+def request_restart(
+    app: WebApp, reason: str, *, trigger: str = Operation.Trigger.SETTINGS, actor=None
+) -> Operation | None:
+    """Apply saved configuration by restarting the app, once the transaction
+    commits; the operation records it step by step (None: the app is
+    stopped, so the change applies when it starts)."""
     from apps.deployments import tasks
+    from apps.webapps import operations
 
     if app.state != WebApp.State.RUNNING:
-        return
-    transaction.on_commit(lambda: tasks.restart.delay(app_id=app.pk, reason=reason))
+        return None
+    op = operations.begin(app, trigger, actor=actor, reason=reason)
+    transaction.on_commit(
+        lambda: tasks.restart.delay(app_id=app.pk, reason=reason, operation_id=op.pk)
+    )
+    return op
 
 
 @dataclass(frozen=True)
@@ -142,7 +157,7 @@ def set_app_settings(
     settings = list(settings)
     _save(_APP_SETTINGS, app, settings, replace=False, actor=actor)
     if restart and settings:
-        request_restart(app, "app settings changed")
+        request_restart(app, "app settings changed", actor=actor)
 
 
 @transaction.atomic
@@ -151,7 +166,7 @@ def delete_app_settings(
 ) -> int:
     deleted = _delete(_APP_SETTINGS, app, names, actor=actor)
     if restart and deleted:
-        request_restart(app, "app settings deleted")
+        request_restart(app, "app settings deleted", actor=actor)
     return deleted
 
 
@@ -162,7 +177,7 @@ def replace_app_settings(
     """Make the app's settings exactly these (the portal's Save and Advanced edit)."""
     _save(_APP_SETTINGS, app, list(settings), replace=True, actor=actor)
     if restart:
-        request_restart(app, "app settings changed")
+        request_restart(app, "app settings changed", actor=actor)
 
 
 @transaction.atomic
@@ -172,7 +187,7 @@ def set_connection_strings(
     strings = list(strings)
     _save(_CONNECTION_STRINGS, app, strings, replace=False, actor=actor)
     if restart and strings:
-        request_restart(app, "connection strings changed")
+        request_restart(app, "connection strings changed", actor=actor)
 
 
 @transaction.atomic
@@ -181,7 +196,7 @@ def delete_connection_strings(
 ) -> int:
     deleted = _delete(_CONNECTION_STRINGS, app, names, actor=actor)
     if restart and deleted:
-        request_restart(app, "connection strings deleted")
+        request_restart(app, "connection strings deleted", actor=actor)
     return deleted
 
 
@@ -228,7 +243,12 @@ def update_general_settings(
             summary="General settings: changed " + ", ".join(GENERAL_FIELDS[f] for f in changed),
         )
         if restart:
-            request_restart(app, "general settings changed: " + ", ".join(changed))
+            request_restart(
+                app,
+                "general settings changed: " + ", ".join(changed),
+                trigger=Operation.Trigger.GENERAL,
+                actor=actor,
+            )
     return changed
 
 
@@ -254,7 +274,7 @@ def replace_connection_strings(
     """Make the app's connection strings exactly these (the portal's Save and Advanced edit)."""
     changed = _save(_CONNECTION_STRINGS, app, list(strings), replace=True, actor=actor)
     if restart and changed:
-        request_restart(app, "connection strings changed")
+        request_restart(app, "connection strings changed", actor=actor)
 
 
 _APP_SETTINGS = _Kind(
@@ -291,7 +311,7 @@ def save_configuration(
     replace_connection_strings(app, connection_strings, restart=False, actor=actor)
     changed = before != (_settings_snapshot(app), _strings_snapshot(app))
     if changed:
-        request_restart(app, "application settings changed")
+        request_restart(app, "application settings changed", actor=actor)
     return changed
 
 

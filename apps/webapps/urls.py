@@ -39,3 +39,10 @@ urlpatterns += [
     path("apps/<str:name>/power/<str:action>/", views_overview.power, name="power"),
     path("apps/<str:name>/overview/charts/", views_overview.charts, name="overview_charts"),
 ]
+
+# Restarts, starts and stops, step by step (apps/webapps/views_operations.py).
+from apps.webapps import views_operations  # noqa: E402
+
+urlpatterns += [
+    path("apps/<str:name>/operations/<int:pk>/", views_operations.operation, name="operation"),
+]

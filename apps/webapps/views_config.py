@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -36,15 +37,15 @@ from apps.webapps.forms import (
     settings_json,
     validate_rows,
 )
-from apps.webapps.models import ConnectionString, WebApp
+from apps.webapps.models import ConnectionString, Operation, WebApp
 from apps.webapps.views import _get_app_for_user
+from apps.webapps.views_operations import operation_context, shown_on_configuration
 
 log = logging.getLogger(__name__)
 
 # The runtime catalog asks the engine (and may probe a registry); the page
 # must not hang on it.
 CATALOG_TIMEOUT = 4.0
-RESTARTING_TAG = "restarting"
 
 
 def _runtime_catalog(timeout: float = CATALOG_TIMEOUT) -> tuple[list, str]:
@@ -71,8 +72,8 @@ def _saved_message(request: HttpRequest, app: WebApp, what: str) -> None:
     if app.state == WebApp.State.RUNNING:
         messages.success(
             request,
-            f"{what} saved. Restarting {app.name}… it restarts to apply the change.",
-            extra_tags=RESTARTING_TAG,
+            f"{what} saved. Restarting {app.name}… it restarts to apply the change: "
+            "its progress is below.",
         )
     else:
         messages.success(
@@ -86,6 +87,13 @@ def _done(request: HttpRequest, url: str) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+def _after_save(request: HttpRequest, app: WebApp, url: str, since) -> HttpResponse:
+    """Back to the page, showing the restart this Save started (the services
+    record it: apps.webapps.services.request_restart)."""
+    op = Operation.objects.filter(app=app, actor=request.user, created__gte=since).first()
+    return _done(request, f"{url}?operation={op.pk}" if op else url)
 
 
 # --- Application settings ---------------------------------------------------
@@ -181,6 +189,7 @@ def configuration(request: HttpRequest, name: str) -> HttpResponse:
         s_rows = rows_from_stored(stored_s)
         c_rows = rows_from_stored(stored_c, connection=True)
         ctx = _config_context(app, s_rows, c_rows, stored_s, stored_c)
+        ctx.update(operation_context(app, shown_on_configuration(request, app)))
         return render(request, "webapps/configuration.html", ctx)
 
     s_rows = rows_from_post(request.POST, "s")
@@ -220,6 +229,7 @@ def _save_rows(request, app, s_rows, c_rows, stored_s, stored_c) -> HttpResponse
         if not r.deleted
     ]
     url = reverse("webapps:configuration", args=[app.name])
+    since = timezone.now()
     try:
         changed = services.save_configuration(
             app, settings=settings, connection_strings=strings, actor=request.user
@@ -232,7 +242,7 @@ def _save_rows(request, app, s_rows, c_rows, stored_s, stored_c) -> HttpResponse
         _saved_message(request, app, "Application settings")
     else:
         messages.info(request, "Nothing to save: the settings are as they were.")
-    return _done(request, url)
+    return _after_save(request, app, url, since)
 
 
 # --- Advanced edit ----------------------------------------------------------
@@ -274,6 +284,7 @@ def configuration_advanced(request: HttpRequest, name: str, kind: str) -> HttpRe
 
 def _save_advanced(request, app: WebApp, items: list[dict], connection: bool) -> HttpResponse:
     url = reverse("webapps:configuration", args=[app.name])
+    since = timezone.now()
     try:
         if connection:
             services.replace_connection_strings(
@@ -298,7 +309,7 @@ def _save_advanced(request, app: WebApp, items: list[dict], connection: bool) ->
     _saved_message(
         request, app, ADVANCED_KINDS["connectionstrings" if connection else "appsettings"]
     )
-    return _done(request, url)
+    return _after_save(request, app, url, since)
 
 
 # --- General settings -------------------------------------------------------
@@ -329,13 +340,15 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
             messages.info(request, "Nothing to save: the general settings are as they were.")
             return _done(request, reverse("webapps:configuration_general", args=[app.name]))
         if request.POST.get("confirmed") == "1":
+            since = timezone.now()
             try:
                 services.update_general_settings(app, actor=request.user, **form.cleaned_data)
             except ValidationError as e:
                 form.add_error(None, e)
             else:
                 _saved_message(request, app, "General settings")
-                return _done(request, reverse("webapps:configuration_general", args=[app.name]))
+                url = reverse("webapps:configuration_general", args=[app.name])
+                return _after_save(request, app, url, since)
         else:
             confirm = True
     selected = form["linux_fx_version"].value()
@@ -349,5 +362,6 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "catalog_notice": notice,
         "confirm": confirm,
         "changes": changes,
+        **operation_context(app, shown_on_configuration(request, app)),
     }
     return render(request, "webapps/configuration_general.html", ctx)

@@ -23,8 +23,10 @@ from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.logs import metrics
-from apps.webapps.models import WebApp
+from apps.webapps import operations
+from apps.webapps.models import Operation, WebApp
 from apps.webapps.views import _get_app_for_user
+from apps.webapps.views_operations import operation_context
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,6 @@ ACTIONS = {
     "stop": "Stop",
     "restart": "Restart",
 }
-RESTARTING_TAG = "restarting"  # the message with a spinner (base.html)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ def _context(request: HttpRequest, app: WebApp, **extra) -> dict:
         **_limits_context(app, active),
         "charts": metrics.charts(app),
         "actions": ACTIONS,
+        # The last restart/start/stop; the page reloads when a running one ends.
+        **operation_context(app, operations.latest(app), reload_when_done=True),
         **extra,
     }
 
@@ -162,8 +165,9 @@ def charts(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def power(request: HttpRequest, name: str, action: str) -> HttpResponse:
-    """Start, Stop or Restart, after a confirmation. Stop is quick and done
-    here; Start and Restart wait for a health check, so a worker does them."""
+    """Start, Stop or Restart, after a confirmation. A worker does each (a
+    restart waits for a health check, and all of them wait for a deployment
+    of the app that is running); the Overview shows its steps as they go."""
     app = _get_app_for_user(request, name, "write")
     if action not in ACTIONS:
         raise Http404(f"Unknown action {action!r}.")
@@ -176,21 +180,15 @@ def power(request: HttpRequest, name: str, action: str) -> HttpResponse:
     record(
         app=app, action=f"app.{action}", actor=request.user, summary=f"{ACTIONS[action]} {app.name}"
     )
-    if action == "stop":
-        try:
-            deploy_services.stop_app(app)
-        except EngineError as e:
-            messages.error(request, f"{app.name} is marked Stopped, but: {e.message}")
-        else:
-            messages.success(request, f"{app.name} is stopped: its site no longer answers.")
-    else:
-        tasks.power.delay_on_commit(app_id=app.pk, action=action)
-        verb = "Starting" if action == "start" else "Restarting"
-        messages.success(
-            request,
-            f"{verb} {app.name}… a new container starts and takes over once it answers HTTP.",
-            extra_tags=RESTARTING_TAG,
-        )
+    op = operations.begin(app, Operation.Trigger(action), actor=request.user, reason=action)
+    tasks.power.delay_on_commit(app_id=app.pk, action=action, operation_id=op.pk)
+    verb = {"start": "Starting", "stop": "Stopping", "restart": "Restarting"}[action]
+    what = (
+        "its site stops answering."
+        if action == "stop"
+        else "a new container starts and takes over once it answers HTTP."
+    )
+    messages.success(request, f"{verb} {app.name}… {what}")
     if request.htmx:
         return HttpResponseClientRedirect(overview_url)
     return redirect(overview_url)

@@ -1,0 +1,119 @@
+"""Helpers for the operation tests: a fake engine for the restart path (the
+real-engine tests are tests/test_operations_e2e.py) and a serving release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apps.deployments import release
+from apps.deployments.models import Deployment
+from apps.engine import client as engine
+from apps.engine.client import ContainerState
+from apps.engine.errors import EngineError
+from apps.webapps.models import WebApp
+
+FLASK = {
+    "rule": "flask",
+    "reason": "found app.py",
+    "command": "gunicorn --bind=0.0.0.0:$PORT --timeout 600 app:app",
+    "looked_for": ["Flask: app.py"],
+}
+
+
+@dataclass
+class FakeEngine:
+    """Containers by name and status; what release and services ask of the
+    engine, answered from that. `healthy` says what the new container's
+    health probe answers; `app_log` is what it printed."""
+
+    containers: dict[str, str] = field(default_factory=dict)
+    healthy: bool = True
+    app_log: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+    def install(self, monkeypatch) -> FakeEngine:
+        for name in (
+            "ensure_network",
+            "container_exists",
+            "create_container",
+            "start_container",
+            "published_port",
+            "container_state",
+            "container_logs",
+            "find_containers",
+            "stop_container",
+            "remove_container",
+            "image_facts",
+            "container_oom_events",
+        ):
+            monkeypatch.setattr(engine, name, getattr(self, name))
+        monkeypatch.setattr(release, "probe", self.probe)
+        return self
+
+    def ensure_network(self, name: str) -> None:
+        pass
+
+    def container_exists(self, name: str) -> bool:
+        return name in self.containers
+
+    def create_container(self, image: str, command, *, name: str, **options) -> str:
+        self.containers[name] = "created"
+        self.created.append(name)
+        self.events.append(f"create {name}")
+        return name
+
+    def start_container(self, name: str) -> None:
+        self.containers[name] = "running"
+
+    def published_port(self, name: str, port: int) -> int:
+        return 41000 + len(self.containers)
+
+    def container_state(self, name: str) -> ContainerState:
+        if name not in self.containers:
+            raise EngineError(f"No such container: {name}")
+        status = self.containers[name]
+        code = 3 if status == "exited" else None
+        return ContainerState(name, status, code, False, 0, "", "", "", "", {})
+
+    def container_logs(self, name: str, tail: int = 500, timestamps: bool = True) -> list[str]:
+        return list(self.app_log)
+
+    def find_containers(self, labels: dict[str, str]) -> list[str]:
+        return list(self.containers)
+
+    def stop_container(self, name: str, timeout: int = 10) -> None:
+        self.containers[name] = "exited"
+        self.events.append(f"stop {name}")
+
+    def remove_container(self, name: str) -> None:
+        self.containers.pop(name, None)
+
+    def image_facts(self, tag: str):
+        return None
+
+    def container_oom_events(self, name: str, since: float) -> int:
+        return 0
+
+    def probe(self, app: WebApp, port: int, timeout: float = 5):
+        self.events.append("probe")
+        if self.healthy:
+            return True, 200, "GET / answered 200"
+        # The new container never listens, and gives up.
+        for name in self.created:
+            if name in self.containers:
+                self.containers[name] = "exited"
+        return False, None, "GET /: no answer (ConnectionError)"
+
+
+def serving_release(app: WebApp, container: str = "") -> Deployment:
+    """An active release whose container runs (in the fake engine, add it)."""
+    return Deployment.objects.create(
+        app=app,
+        status=Deployment.Status.SUCCESS,
+        active=True,
+        image=f"berth/app-{app.name}:1",
+        container=container or f"berth-{app.name}-1",
+        host_port=40001,
+        startup=FLASK,
+    )
