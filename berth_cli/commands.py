@@ -194,6 +194,18 @@ def webapp_restart(args) -> None:
     _lifecycle(args, "restart")
 
 
+def webapp_update(args) -> Result:
+    if args.https_only is None:
+        raise CliError("Nothing to change: give --https-only true|false.")
+    site = _client().call(
+        "PATCH",
+        _app_path(args.name),
+        params=_group(args),
+        json={"httpsOnly": args.https_only == "true"},
+    )
+    return Result(site, _site_table)
+
+
 def webapp_browse(args) -> str:
     site = _get_site(_client(), args)
     url = site.get("url") or f"http://{site['defaultHostName']}/"

@@ -146,6 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         _app_args(command(webapp, name, func, text))
 
+    p = command(webapp, "update", commands.webapp_update, "Update a web app's own properties.")
+    _app_args(p)
+    p.add_argument(
+        "--https-only",
+        choices=("true", "false"),
+        help="true: plain HTTP is redirected to HTTPS (301) by the front proxy.",
+    )
+
     from berth_cli import ssh
 
     _app_args(command(webapp, "ssh", ssh.webapp_ssh, "Open an SSH session to the app's container."))

@@ -140,6 +140,14 @@ def test_the_cli_drives_a_live_portal(portal, tmp_path):
     )  # fmt: skip
     assert bad.returncode == 1 and "PYTHON|3.11" in bad.stderr
 
+    # az webapp update --https-only: the site's own property, the proxy told at once.
+    updated = json.loads(
+        berth(
+            tmp_path, "webapp", "update", "-g", "demo", "-n", "cli-e2e", "--https-only", "true"
+        ).stdout
+    )
+    assert updated["httpsOnly"] is True and WebApp.objects.get(name="cli-e2e").https_only
+
     berth(tmp_path, "webapp", "delete", "-g", "demo", "-n", "cli-e2e")
     assert not WebApp.objects.filter(name="cli-e2e").exists()
     assert berth(tmp_path, "webapp", "list").stdout == "[]\n"

@@ -433,3 +433,33 @@ def test_the_django_quickstart_by_zip_then_git_push(
     assert d.status == "success", d.log
     assert d.active
     assert_quickstart_serves(app, "/static/css/site.css")
+
+
+def test_https_only_redirects_plain_http_and_survives_a_redeploy(client, make_app, proxy):
+    from apps.webapps import services as webapp_services
+
+    app = make_app("mx-https")
+    body = zipdeploy(client, app, echo_v("v1"), "https-only app first deploy")
+    assert body["status"] == "success", body["log"]
+    assert page(app)["version"] == "v1"
+
+    webapp_services.update_general_settings(app, https_only=True)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.BERTH_PROXY_HTTP_PORT, timeout=10)
+    conn.request("GET", "/some/path?x=1", headers={"Host": f"{app.name}.localhost"})
+    answer = conn.getresponse()
+    conn.close()
+    assert answer.status == 301
+    assert answer.getheader("Location") == (
+        f"https://{app.name}.localhost:{proxy.BERTH_PROXY_HTTPS_PORT}/some/path?x=1"
+    )
+    seen = page(app, https=True)
+    assert seen["version"] == "v1" and seen["headers"]["X-Forwarded-Proto"] == "https"
+
+    # A new release re-routes the app: it stays HTTPS only.
+    body = zipdeploy(client, app, echo_v("v2"))
+    assert body["status"] == "success", body["log"]
+    assert through_proxy(app)[0] == 301
+    assert page(app, https=True)["version"] == "v2"
+
+    webapp_services.update_general_settings(app, https_only=False)
+    assert page(app)["version"] == "v2"

@@ -89,6 +89,8 @@ def errors(*statuses: int, schema: str = "Error") -> dict:
     meanings = {
         400: "The request is malformed (not JSON, wrong body shape, bad query).",
         401: "No valid API token.",
+        403: "Your role on the app does not allow this (a Reader sees, Contributors and "
+        "Owners change); the message names the role needed.",
         404: "No such app for this user.",
         405: "Method not allowed.",
         409: "Conflicts with the current state (name taken, operation failed).",
@@ -108,8 +110,8 @@ def body(schema: dict, *, required: bool = True) -> dict:
     return {"required": required, "content": json_content(schema)}
 
 
-APP_ERRORS = (401, 404)
-CHANGE_ERRORS = (400, 401, 404, 415, 422)
+APP_ERRORS = (401, 403, 404)
+CHANGE_ERRORS = (400, 401, 403, 404, 415, 422)
 
 
 def string(**extra) -> dict:
@@ -406,6 +408,19 @@ def _paths() -> dict:
                     **ok("It already existed.", ref("Site")),
                     **errors(400, 401, 409, 415, 422),
                 },
+            },
+            "patch": {
+                "operationId": "updateApp",
+                "summary": "`az webapp update --https-only true|false`: the site's own "
+                "properties. HTTPS Only is applied by the front proxy at once (no restart).",
+                "requestBody": body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"httpsOnly": BOOLEAN},
+                    }
+                ),
+                "responses": {**ok("The app.", ref("Site")), **errors(*APP_ERRORS, 415, 422, 503)},
             },
             "delete": {
                 "operationId": "deleteApp",

@@ -52,7 +52,7 @@ def site(app: WebApp) -> dict:
         "defaultHostName": app.default_host_name,
         "hostNames": [app.default_host_name],
         "enabledHostNames": [app.default_host_name],
-        "httpsOnly": False,
+        "httpsOnly": app.https_only,
         "usageState": "Normal",
         "availabilityState": "Normal",
         "lastModifiedTimeUtc": app.updated.isoformat(),

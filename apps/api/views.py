@@ -12,6 +12,7 @@ import re
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -146,12 +147,24 @@ def apps_list(request: HttpRequest) -> list[dict]:
     return [serializers.site(app) for app in apps]
 
 
-@api_view(["GET", "PUT", "DELETE"])
+@api_view(["GET", "PUT", "PATCH", "DELETE"])
 def app_detail(request: HttpRequest, name: str) -> HttpResponse | dict:
     if request.method == "PUT":
         return _create_app(request, name)
-    action = "manage_access" if request.method == "DELETE" else "read"
+    action = {"DELETE": "manage_access", "PATCH": "write"}.get(request.method, "read")
     app = _get_app_for_user(request, name, action)
+    if request.method == "PATCH":
+        # `az webapp update --https-only true`: the site's own properties.
+        body = json_object(request)
+        reject_unknown(body, {"httpsOnly"})
+        if "httpsOnly" in body:
+            https_only = get_bool(body, "httpsOnly")
+            try:
+                services.update_general_settings(app, https_only=https_only, actor=request.user)
+            except ValidationError as e:
+                raise ApiError(503, "ProxyRefused", " ".join(e.messages)) from e
+            app.refresh_from_db()
+        return serializers.site(app)
     if request.method == "DELETE":
         try:
             services.delete_app(app, actor=request.user)

@@ -16,6 +16,7 @@ restarted right now is skipped: its worker owns it):
 - a Running app whose active container is gone or dead is started again
   from the active release image (health-checked, like a restart);
 - a Stopped app's containers are stopped and its route removed;
+- the proxy redirects plain HTTP for exactly the apps saved HTTPS Only;
 - the proxy route points at the serving container's current port (a
   restarted container can come back on another host port), and routes of
   apps that no longer exist or no longer run are removed.
@@ -131,10 +132,23 @@ def _bring_back(app: WebApp, active: Deployment) -> str:
     return f"container {active.container or '(none)'} was gone: started {started.container}"
 
 
+def _sync_https_only(app: WebApp) -> list[str]:
+    """The proxy redirects plain HTTP exactly for the apps saved HTTPS Only."""
+    if not _routing():
+        return []
+    from apps.proxy import nginx
+
+    if (app.name in nginx.https_only_apps()) == app.https_only:
+        return []
+    nginx.set_https_only(app.name, app.https_only)
+    return [f"{app.name}: HTTPS Only {'on' if app.https_only else 'off'} at the proxy"]
+
+
 def _reconcile(app: WebApp) -> list[str]:
     done = fail_stuck(app)
     done += fail_abandoned_operations(app)
     app.refresh_from_db()
+    done += _sync_https_only(app)
     active = services.active_deployment(app)
     routes = _routes()
     if app.state != WebApp.State.RUNNING or active is None or not active.image:
@@ -189,6 +203,8 @@ def reconcile_all() -> list[str]:
         for name in set(_routes()) - names:
             nginx.remove_route(name)
             done.append(f"removed the route of {name}: no such app")
+        for name in nginx.https_only_apps() - names:
+            nginx.set_https_only(name, False)
     for line in done:
         logger.info("reconcile: %s", line)
     return done

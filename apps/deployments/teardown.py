@@ -105,6 +105,7 @@ def _remove_route(app: WebApp, removed: Removed) -> None:
     try:
         removed.route = app.name in nginx.routes()
         nginx.remove_route(app.name)
+        nginx.set_https_only(app.name, False)  # a new app of this name starts plain
     except ProxyError as e:
         raise TeardownFailed(
             f"{app.name} is stopped but not deleted: its proxy route could not be removed "

@@ -51,6 +51,13 @@ class GeneralSettingsForm(forms.Form):
         help_text="A path such as /healthz that answers 200 when the app is healthy. Empty: off.",
     )
 
+    https_only = forms.BooleanField(
+        label="HTTPS Only",
+        required=False,
+        help_text="On: plain HTTP requests get a 301 redirect to the app's HTTPS address. "
+        "Applied by the front proxy at once, without a restart.",
+    )
+
     def __init__(self, *args, runtimes=(), current: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         choices = [(rt.config, f"Python {rt.version} ({rt.status})") for rt in runtimes]

@@ -45,6 +45,8 @@ class WebApp(models.Model):
     app_command_line = models.TextField("Startup command", blank=True, default="")
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
     health_check_path = models.CharField(max_length=255, blank=True, default="")
+    # App Service's httpsOnly: plain HTTP gets a 301 to HTTPS at the proxy.
+    https_only = models.BooleanField("HTTPS Only", default=False)
     deployment_branch = models.CharField(max_length=255, blank=True, default="")
     # Publishing credentials (Kudu's "deployment credentials"), for zip deploy
     # and git push with HTTP basic auth.

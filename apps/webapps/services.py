@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -205,7 +206,10 @@ GENERAL_FIELDS = {
     "linux_fx_version": "linuxFxVersion",
     "app_command_line": "appCommandLine",
     "health_check_path": "healthCheckPath",
+    "https_only": "httpsOnly",
 }
+# Applied by the front proxy at once: no restart.
+NO_RESTART_FIELDS = {"https_only"}
 
 
 @transaction.atomic
@@ -215,10 +219,13 @@ def update_general_settings(
     linux_fx_version: str | None = None,
     app_command_line: str | None = None,
     health_check_path: str | None = None,
+    https_only: bool | None = None,
     restart: bool = True,
     actor=None,
 ) -> list[str]:
-    """Change the stack, startup command or health check path; returns what changed."""
+    """Change the stack, startup command, health check path or HTTPS Only;
+    returns what changed. HTTPS Only goes to the proxy at once (no restart);
+    if the proxy refuses it, nothing is saved."""
     before = {f: getattr(app, f) for f in GENERAL_FIELDS}
     changed = []
     if linux_fx_version is not None and linux_fx_version != app.linux_fx_version:
@@ -230,9 +237,14 @@ def update_general_settings(
     if health_check_path is not None and health_check_path != app.health_check_path:
         app.health_check_path = health_check_path
         changed.append("health_check_path")
+    if https_only is not None and https_only != app.https_only:
+        app.https_only = https_only
+        changed.append("https_only")
     if changed:
         app.full_clean()
         app.save(update_fields=[*changed, "updated"])
+        if "https_only" in changed:
+            apply_https_only(app)  # raises before the commit: nothing saved
         # Not secrets: the log keeps the real values so a change can be undone by hand.
         record(
             app=app,
@@ -242,7 +254,7 @@ def update_general_settings(
             after={f: getattr(app, f) for f in changed},
             summary="General settings: changed " + ", ".join(GENERAL_FIELDS[f] for f in changed),
         )
-        if restart:
+        if restart and set(changed) - NO_RESTART_FIELDS:
             request_restart(
                 app,
                 "general settings changed: " + ", ".join(changed),
@@ -250,6 +262,20 @@ def update_general_settings(
                 actor=actor,
             )
     return changed
+
+
+def apply_https_only(app: WebApp) -> None:
+    """Tell the front proxy the app's HTTPS Only choice. A refusal is a
+    ValidationError saying why, so the caller's transaction saves nothing."""
+    if not getattr(django_settings, "BERTH_PROXY_ROUTING", True):
+        return
+    from apps.proxy import nginx
+    from apps.proxy.errors import ProxyError
+
+    try:
+        nginx.set_https_only(app.name, app.https_only)
+    except ProxyError as e:
+        raise ValidationError(f"The front proxy did not take HTTPS Only: {e.message}") from e
 
 
 def setting_value(app: WebApp, name: str, default: str = "") -> str:

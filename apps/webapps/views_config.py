@@ -315,6 +315,13 @@ def _save_advanced(request, app: WebApp, items: list[dict], connection: bool) ->
 # --- General settings -------------------------------------------------------
 
 
+def _shown(value) -> str:
+    """A general setting as the confirm table shows it."""
+    if isinstance(value, bool):
+        return "On" if value else "Off"
+    return value
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
@@ -324,18 +331,25 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "linux_fx_version": app.linux_fx_version,
         "app_command_line": app.app_command_line,
         "health_check_path": app.health_check_path,
+        "https_only": app.https_only,
     }
     form = GeneralSettingsForm(
         request.POST or None, initial=initial, runtimes=runtimes, current=app.linux_fx_version
     )
     changes: list[tuple[str, str, str]] = []
     confirm = False
+    restarts = True
     if request.method == "POST" and form.is_valid():
         changes = [
-            (form.fields[f].label, initial[f], form.cleaned_data[f])
+            (form.fields[f].label, _shown(initial[f]), _shown(form.cleaned_data[f]))
             for f in initial
             if form.cleaned_data[f] != initial[f]
         ]
+        restarts = any(
+            form.cleaned_data[f] != initial[f]
+            for f in initial
+            if f not in services.NO_RESTART_FIELDS
+        )
         if not changes:
             messages.info(request, "Nothing to save: the general settings are as they were.")
             return _done(request, reverse("webapps:configuration_general", args=[app.name]))
@@ -346,7 +360,15 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
             except ValidationError as e:
                 form.add_error(None, e)
             else:
-                _saved_message(request, app, "General settings")
+                if restarts:
+                    _saved_message(request, app, "General settings")
+                else:
+                    messages.success(
+                        request,
+                        f"General settings saved. HTTPS Only is "
+                        f"{'on' if app.https_only else 'off'} for {app.name}: "
+                        "the front proxy applied it at once, with no restart.",
+                    )
                 url = reverse("webapps:configuration_general", args=[app.name])
                 return _after_save(request, app, url, since)
         else:
@@ -362,6 +384,7 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "catalog_notice": notice,
         "confirm": confirm,
         "changes": changes,
+        "restarts": restarts,
         **operation_context(app, shown_on_configuration(request, app)),
     }
     return render(request, "webapps/configuration_general.html", ctx)
