@@ -214,6 +214,10 @@ def test_a_worker_killed_mid_restart_leaves_it_failed_by_the_next_workers_reconc
         assert op["serving"] == first["container"]
         assert [s["status"] for s in op["steps"]] == ["done", "failed", "pending", "pending"]
         assert get(first["port"]).json()["version"] == "v1"
+        # The container the dead worker had started is removed by the same reconcile.
+        assert engine.find_containers({"io.berth.app": name, "io.berth.role": "app"}) == [
+            first["container"]
+        ]
     except BaseException:
         print(stack.log("worker")[-5000:])
         raise

@@ -99,3 +99,22 @@ def test_the_worker_reconciles_when_it_starts(monkeypatch):
 def test_beat_runs_reconcile_periodically(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["berth-reconcile"]
     assert entry["task"] == "deployments.reconcile_all"
+
+
+def test_it_removes_app_containers_that_are_not_the_serving_one(webapp, monkeypatch):
+    # A worker killed mid-restart leaves its half-started container running.
+    Deployment.objects.create(
+        app=webapp, status="success", active=True, image="berth/app-x:1", container="serving",
+        host_port=40001,
+    )  # fmt: skip
+    engine = reconcile.engine
+    running = {"serving", "half-started"}
+    monkeypatch.setattr(engine, "find_containers", lambda labels: sorted(running))
+    monkeypatch.setattr(reconcile, "_container_status", lambda name: "running")
+    monkeypatch.setattr(engine, "published_port", lambda name, port: 40001)
+    monkeypatch.setattr(engine, "stop_container", lambda name, timeout=5: None)
+    monkeypatch.setattr(engine, "remove_container", running.discard)
+    done = reconcile.reconcile(webapp)
+    assert running == {"serving"}
+    assert done == [f"{webapp.name}: removed half-started, not the serving container"]
+    assert reconcile.reconcile(webapp) == []

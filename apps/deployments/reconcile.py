@@ -14,7 +14,8 @@ restarted right now is skipped: its worker owns it):
   by a worker or portal that died, and queued ones whose task was lost;
   each says which container still serves.
 - a Running app whose active container is gone or dead is started again
-  from the active release image (health-checked, like a restart);
+  from the active release image (health-checked, like a restart); its other
+  app containers (left half-started by a killed worker) are removed;
 - a Stopped app's containers are stopped and its route removed;
 - the proxy redirects plain HTTP for exactly the apps saved HTTPS Only;
 - the proxy route points at the serving container's current port (a
@@ -168,6 +169,10 @@ def _reconcile(app: WebApp) -> list[str]:
     if status not in ("running", "restarting"):
         done.append(_bring_back(app, active))
         return done
+    # Under the app's lock no release is starting: any other app container
+    # is one a killed worker or portal left half-started (or never retired).
+    if strays := release.retire_others(app, keep=active.container):
+        done.append(f"{app.name}: removed {', '.join(strays)}, not the serving container")
     # Running: the proxy must point at its port, which can change when the
     # engine restarts the container.
     port = engine.published_port(active.container, release.APP_PORT)
