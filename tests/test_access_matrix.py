@@ -49,6 +49,10 @@ PAGES = [
     ("get", f"{A}/diagnose/", None, "read", "page", 200),
     ("post", f"{A}/diagnose/no-such-detector/fix/", {}, "write", "page", 302),
     ("get", f"{A}/ssh/", None, "write", "page", 200),
+    ("get", f"{A}/delete/", None, "manage_access", "page", 200),
+    # A wrong name: refused as a form error, nothing deleted (the right one is in
+    # tests/test_app_delete_page.py).
+    ("post", f"{A}/delete/", {"name": "wrong"}, "manage_access", "page", 400),
 ]
 
 SETTING = [{"name": "NEW_SETTING", "value": "1"}]

@@ -161,6 +161,8 @@ ACTIONS = [
     ("get", f"{A}/deployment-center/?show=password", None, "Seeing secret values"),
     ("post", f"{A}/diagnose/no-such-detector/fix/", {"confirm": "yes"}, "Changing the app"),
     ("post", f"{A}/access/add", {"role": "Owner"}, "Managing access"),
+    ("get", f"{A}/delete/", None, "Deleting the app requires the Owner role"),
+    ("post", f"{A}/delete/", {"name": "hello-flask"}, "Deleting the app requires the Owner role"),
 ]
 
 

@@ -192,14 +192,19 @@ def test_a_reader_sees_pages_without_the_buttons_that_change_things(
             "general": client.get("/apps/hello-flask/configuration/general/").content.decode(),
             "center": client.get("/apps/hello-flask/deployment-center/").content.decode(),
         }
-    assert "Restart" not in pages["overview"] and "■ Stop" not in pages["overview"]
+    # Start/Stop/Restart are shown disabled with the reason; no form reaches them.
+    assert "/power/" not in pages["overview"]
+    assert 'disabled class="power-disabled"' in pages["overview"]
+    assert "Contributor or Owner can start, stop or restart it" in pages["overview"]
     assert 'id="save-button"' not in pages["config"]
     assert "Show values" not in pages["config"] and "Advanced edit" not in pages["config"]
     assert 'id="save-button"' not in pages["general"]
     assert 'id="upload-button"' not in pages["center"]
     assert 'id="show-password"' not in pages["center"]
     assert "Reset credentials" not in pages["center"]
-    assert ">SSH<" not in pages["overview"]
+    # SSH is in the menu, disabled, not a link.
+    assert 'href="/apps/hello-flask/ssh/"' not in pages["overview"]
+    assert 'id="ssh-disabled"' in pages["overview"]
 
 
 def test_a_contributor_sees_the_buttons(bob, webapp, settings, tmp_path):

@@ -5,11 +5,13 @@ releases (the second built on the first's image), an old exited container,
 a Git repository, the log archive being written by a running archiver and a
 proxy route; DELETE /api/apps/<name> leaves none of it, and an app created
 again with the same name starts clean. A removal the engine refuses leaves
-the app stopped, and deleting it again finishes the job."""
+the app stopped, and deleting it again finishes the job. The Overview's
+Delete page (name typed to confirm) does the same to a real release."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
 import time
@@ -194,3 +196,34 @@ def test_a_removal_the_engine_refuses_keeps_the_app_stopped_and_a_retry_finishes
     assert Client().delete(f"/api/apps/{name}", headers=headers).status_code == 204
     assert leftovers(name, routed) == NOTHING
     assert not WebApp.objects.filter(name=name).exists()
+
+
+def test_deleting_through_the_page_leaves_nothing_on_the_engine(routed, alice, name):
+    """The Overview's Delete, as a person uses it (the confirm page, the
+    name typed, the CSRF token), on a release the real engine built."""
+    app = config.create_app(name=name, owner=alice)
+    release = deploy(app, "v1")
+    before = leftovers(name, routed)
+    assert before["containers"] and before["images"] and before["route"]
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert f'href="/apps/{name}/delete/"' in client.get(f"/apps/{name}/").content.decode()
+    form = client.get(f"/apps/{name}/delete/").content.decode()
+    assert "Release images" in form and f"berth/app-{name}:*" in form
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+
+    # A wrong name: nothing happens, the app keeps serving.
+    wrong = client.post(f"/apps/{name}/delete/", {"name": "nope", "csrfmiddlewaretoken": token})
+    assert wrong.status_code == 400
+    assert leftovers(name, routed) == before
+    assert page(release)["version"] == "v1"
+
+    r = client.post(f"/apps/{name}/delete/", {"name": name, "csrfmiddlewaretoken": token})
+    assert r.status_code == 302 and r["Location"] == "/"
+    assert leftovers(name, routed) == NOTHING
+    assert not engine.image_exists(release.image)
+    assert get(routed, f"{name}.localhost")[0] == 404
+    assert not WebApp.objects.filter(name=name).exists()
+    assert AuditEvent.objects.get(app_name=name, action="app.delete").actor == alice
+    assert f"Deleted {name}:" in client.get("/").content.decode()

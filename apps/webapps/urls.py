@@ -46,3 +46,10 @@ from apps.webapps import views_operations  # noqa: E402
 urlpatterns += [
     path("apps/<str:name>/operations/<int:pk>/", views_operations.operation, name="operation"),
 ]
+
+# Deleting an app, from the Overview (apps/webapps/views_delete.py).
+from apps.webapps import views_delete  # noqa: E402
+
+urlpatterns += [
+    path("apps/<str:name>/delete/", views_delete.delete, name="delete"),
+]
