@@ -135,7 +135,11 @@ def test_deleting_a_deployed_app_waits_for_the_engine_and_can_be_retried(api):
     assert "hello is stopped but not deleted: The engine is down." in r.json()["error"]["message"]
     assert "Delete it again" in r.json()["error"]["message"]
     assert WebApp.objects.get(name="hello").state == WebApp.State.STOPPED
-    assert not AuditEvent.objects.filter(action="app.delete").exists()
+    # The Activity log says it was stopped on the way, and why it is still there.
+    (event,) = AuditEvent.objects.filter(action="app.delete")
+    assert event.before == {"state": "Running"}
+    assert event.after["state"] == "Stopped" and "The engine is down." in event.after["incomplete"]
+    assert event.summary.startswith("Delete of hello did not finish; the app is stopped")
     with (
         mock.patch("apps.engine.client.find_containers", return_value=[]),
         mock.patch("apps.engine.client.find_images", return_value=[]),
@@ -143,7 +147,7 @@ def test_deleting_a_deployed_app_waits_for_the_engine_and_can_be_retried(api):
     ):
         assert api.delete("/api/apps/hello").status_code == 204
     assert not WebApp.objects.exists()
-    assert AuditEvent.objects.filter(action="app.delete", app_name="hello").count() == 1
+    assert AuditEvent.objects.filter(action="app.delete", app_name="hello").count() == 2
 
 
 def test_it_rejects_other_methods_with_json(api):

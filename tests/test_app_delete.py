@@ -166,14 +166,16 @@ def test_an_engine_failure_keeps_the_app_stopped_and_a_retry_finishes(app, alice
     assert app.state == WebApp.State.STOPPED
     assert Deployment.objects.filter(app=app).exists()
     assert (data / "artifacts" / NAME).exists() and archive.app_dir(NAME).exists()
-    assert not AuditEvent.objects.filter(action="app.delete").exists()
+    # The Activity log says the app was stopped on the way, and why it is still here.
+    (event,) = AuditEvent.objects.filter(action="app.delete")
+    assert event.after == {"state": "Stopped", "incomplete": failed.value.message}
 
     fake.containers = []  # removed by the first attempt
     engine.remove_image.side_effect = None
     services.delete_app(app, actor=alice)
     assert not WebApp.objects.exists()
     assert not (data / "artifacts" / NAME).exists() and not archive.app_dir(NAME).exists()
-    assert AuditEvent.objects.filter(action="app.delete").count() == 1
+    assert AuditEvent.objects.filter(action="app.delete").count() == 2
 
 
 def test_a_proxy_failure_keeps_the_app(app, alice, fake):

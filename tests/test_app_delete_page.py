@@ -183,13 +183,13 @@ def test_an_incomplete_delete_says_why_and_that_deleting_again_finishes(alice, a
     app.refresh_from_db()
     assert app.state == WebApp.State.STOPPED
     assert Deployment.objects.filter(app=app).exists()
-    assert not AuditEvent.objects.filter(action="app.delete").exists()
+    assert "did not finish" in AuditEvent.objects.get(action="app.delete").summary
 
     fake_engine.down(False)
     r = client.post(URL, {"name": NAME})
     assert r.status_code == 302
     assert not WebApp.objects.filter(name=NAME).exists()
-    assert AuditEvent.objects.filter(action="app.delete").count() == 1
+    assert AuditEvent.objects.filter(action="app.delete").count() == 2
 
 
 def test_the_form_needs_the_csrf_token(alice, app):

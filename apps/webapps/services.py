@@ -415,7 +415,7 @@ def delete_app(app: WebApp, *, actor=None) -> None:
     from apps.deployments import services as deploy_services
     from apps.deployments import teardown
 
-    name = app.name
+    name, was = app.name, app.state
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
     app.state = WebApp.State.STOPPED
     try:
@@ -423,13 +423,28 @@ def delete_app(app: WebApp, *, actor=None) -> None:
             removed = teardown.remove_everything(app)
             _delete_rows(app, actor=actor, removed=removed.as_dict())
     except deploy_services.AppBusy as e:
-        raise DeleteFailed(
+        failed = DeleteFailed(
             f"{name} is stopped but not deleted: a deployment or restart of it is still "
             f"running (waited {DELETE_LOCK_WAIT:.0f} s). Delete it again once that has finished."
-        ) from e
+        )
+        _record_incomplete_delete(app, was, failed.message, actor=actor)
+        raise failed from e
     except teardown.TeardownFailed as e:
+        _record_incomplete_delete(app, was, e.message, actor=actor)
         raise DeleteFailed(e.message) from e
     teardown.remove_lock_file(name)
+
+
+def _record_incomplete_delete(app: WebApp, was: str, message: str, *, actor) -> None:
+    """The app was stopped on the way: the Activity log says so, and why."""
+    record(
+        app=app,
+        action=AuditEvent.Action.APP_DELETE,
+        actor=actor,
+        before={"state": was},
+        after={"state": WebApp.State.STOPPED, "incomplete": message},
+        summary=f"Delete of {app.name} did not finish; the app is stopped: {message}",
+    )
 
 
 @transaction.atomic
