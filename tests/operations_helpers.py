@@ -3,13 +3,14 @@ real-engine tests are tests/test_operations_e2e.py) and a serving release."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from apps.deployments import release
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
-from apps.engine.client import ContainerState
-from apps.engine.errors import EngineError
+from apps.engine.client import ContainerState, LogLine
+from apps.engine.errors import ContainerMissing, EngineError
 from apps.webapps.models import WebApp
 
 FLASK = {
@@ -31,6 +32,8 @@ class FakeEngine:
     app_log: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    # What each container printed, for the log archive's read before removal.
+    printed: dict[str, list[LogLine]] = field(default_factory=dict)
 
     def install(self, monkeypatch) -> FakeEngine:
         for name in (
@@ -41,6 +44,8 @@ class FakeEngine:
             "published_port",
             "container_state",
             "container_logs",
+            "container_logs_stream",
+            "container_environment",
             "find_containers",
             "stop_container",
             "remove_container",
@@ -78,6 +83,16 @@ class FakeEngine:
 
     def container_logs(self, name: str, tail: int = 500, timestamps: bool = True) -> list[str]:
         return list(self.app_log)
+
+    def container_logs_stream(
+        self, name: str, since: str = "", tail="all", timestamps=True, *, follow=True
+    ) -> Iterator[LogLine]:
+        if name not in self.containers:
+            raise ContainerMissing(f"No such container: {name}")
+        return iter(self.printed.get(name, []))
+
+    def container_environment(self, name: str) -> dict[str, str]:
+        return {}
 
     def find_containers(self, labels: dict[str, str]) -> list[str]:
         return list(self.containers)

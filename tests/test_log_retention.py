@@ -48,6 +48,7 @@ def run_archiver(lines: list[LogLine], started: str = "2025-01-01T09:59:59.00000
     with (
         mock.patch.object(engine, "running_containers", autospec=True, return_value=running),
         mock.patch.object(engine, "container_state", autospec=True, return_value=state(started)),
+        mock.patch.object(engine, "container_environment", autospec=True, return_value={}),
         mock.patch.object(engine, "container_logs_stream", autospec=True) as stream,
     ):
         stream.return_value = FakeFollower(lines, end=True)
@@ -55,7 +56,7 @@ def run_archiver(lines: list[LogLine], started: str = "2025-01-01T09:59:59.00000
         assert archiver.tick() == 1
         for thread in archiver.threads.values():
             thread.join(5)
-        archiver.save()
+        archiver.stop()  # saves, and lets go of the lock for the next one
     return stream
 
 
@@ -106,6 +107,14 @@ def test_a_restart_of_the_container_gets_a_marker(webapp):
         f"marker container {CONTAINER} started",
         "stdout second run",
     ]
+
+
+def test_a_line_a_little_older_than_the_one_before_is_still_archived(webapp):
+    # stdout and stderr are copied apart: a stderr line can come after a
+    # newer stdout line. It was never archived, so it is no repeat.
+    run_archiver([line(1, "one"), line(3, "three"), line(2, "two", "stderr"), line(4, "four")])
+    assert archived_texts()[1:] == ["stdout one", "stdout three", "stderr two", "stdout four"]
+    assert archive.load_state("hello-flask") == {CONTAINER: archive.to_ns(stamp(4))}
 
 
 def test_rotation_keeps_the_archive_bounded(settings):

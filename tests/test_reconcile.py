@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.deployments import reconcile, services
 from apps.deployments.models import Deployment
+from apps.logs import archive
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import lock_held_elsewhere
 
@@ -24,6 +25,10 @@ def _fake_engine(settings, tmp_path, monkeypatch):
     removed: list[str] = []
     monkeypatch.setattr(reconcile.engine, "find_containers", lambda labels: [])
     monkeypatch.setattr(reconcile.engine, "remove_container", removed.append)
+    # What a removed container printed goes to the log archive first
+    # (tests/test_retire_archive.py); nothing printed here.
+    monkeypatch.setattr(reconcile.engine, "stop_container", lambda name, timeout=5: None)
+    monkeypatch.setattr(archive, "keep_last_lines", lambda app_name, names, **kw: [])
     return removed
 
 
@@ -112,7 +117,6 @@ def test_it_removes_app_containers_that_are_not_the_serving_one(webapp, monkeypa
     monkeypatch.setattr(engine, "find_containers", lambda labels: sorted(running))
     monkeypatch.setattr(reconcile, "_container_status", lambda name: "running")
     monkeypatch.setattr(engine, "published_port", lambda name, port: 40001)
-    monkeypatch.setattr(engine, "stop_container", lambda name, timeout=5: None)
     monkeypatch.setattr(engine, "remove_container", running.discard)
     done = reconcile.reconcile(webapp)
     assert running == {"serving"}

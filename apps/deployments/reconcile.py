@@ -119,7 +119,7 @@ def _bring_back(app: WebApp, active: Deployment) -> str:
     """Start the active release again, as a restart does; the dead container
     goes first (it serves nothing) so the new one can take its name."""
     if active.container:
-        engine.remove_container(active.container)
+        release.remove_app_containers(app, [active.container])
     if not engine.image_exists(active.image):
         return (
             f"cannot bring {app.name} back: its release image {active.image} is gone; deploy again."

@@ -41,6 +41,7 @@ from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
+from apps.logs import archive
 from apps.webapps.environment import build_environment, mask, secret_values
 from apps.webapps.models import WebApp
 
@@ -618,7 +619,7 @@ def run_release(
             app_log = "\n".join(engine.container_logs(name, tail=40, timestamps=False))
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
-            engine.remove_container(name)
+            remove_app_containers(app, [name], stop_timeout=0)
         raise DeployFailed(message, app_log=mask(app_log, log.secrets)) from e
     return Started(name, port)
 
@@ -786,13 +787,26 @@ def retired_text(names: list[str]) -> str:
 
 def retire_others(app: WebApp, *, keep: str = "", log: DeploymentLog | None = None) -> list[str]:
     """Stop and remove the app's containers but `keep`; returns their names."""
-    retired = []
-    for name in engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"}):
-        if name == keep:
-            continue
-        engine.stop_container(name, timeout=5)
-        engine.remove_container(name)
-        retired.append(name)
-        if log:
+    found = engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"})
+    retired = [name for name in found if name != keep]
+    remove_app_containers(app, retired, log=log)
+    if log:
+        for name in retired:
             log.line(f"Stopped and removed the previous container {name}.")
     return retired
+
+
+def remove_app_containers(
+    app: WebApp, names: list[str], *, stop_timeout: int = 5, log: DeploymentLog | None = None
+) -> None:
+    """Stop these app containers, keep their last lines in the log archive,
+    then remove them: the engine forgets a container's output with it
+    (apps.logs.archive.keep_last_lines; an app being deleted skips this, its
+    archive goes too). stop_timeout=0 kills at once."""
+    for name in names:
+        engine.stop_container(name, timeout=stop_timeout)
+    for kept in archive.keep_last_lines(app.name, names):
+        if kept.warning and log:
+            log.line(f"WARNING: {kept.warning}.")
+    for name in names:
+        engine.remove_container(name)

@@ -415,6 +415,13 @@ def container_exists(container: str) -> bool:
     return _inspect_container(container) is not None
 
 
+def container_environment(container: str) -> dict[str, str]:
+    """The environment the container was created with; {} when it is gone."""
+    attrs = _inspect_container(container) or {}
+    pairs = (item.partition("=") for item in (attrs.get("Config") or {}).get("Env") or [])
+    return {name: value for name, _, value in pairs}
+
+
 # Interactive shells (apps.console): `docker exec -it` over the low-level API.
 
 
@@ -522,12 +529,14 @@ class LogFollower:
     the blocked read returns. The iteration also ends when the container stops.
     """
 
-    def __init__(self, name: str, *, since: str = "", tail: int | str = "all") -> None:
+    def __init__(
+        self, name: str, *, since: str = "", tail: int | str = "all", follow: bool = True
+    ) -> None:
         self.name = name
         params: dict[str, Any] = {
             "stdout": 1,
             "stderr": 1,
-            "follow": 1,
+            "follow": 1 if follow else 0,
             "timestamps": 1,
             "tail": str(tail),
         }
@@ -611,13 +620,20 @@ def _log_line(raw: bytes, stream: str) -> LogLine:
 
 
 def container_logs_stream(
-    name: str, since: str = "", tail: int | str = 100, timestamps: bool = True
+    name: str,
+    since: str = "",
+    tail: int | str = 100,
+    timestamps: bool = True,
+    *,
+    follow: bool = True,
 ) -> LogFollower:
     """Follow a container's logs from `tail` lines back (or from `since`, the
     engine's "seconds.nanoseconds"): an iterable of LogLine with close().
-    Always timestamped: the Log stream resumes by time."""
+    Always timestamped: the Log stream resumes by time. With follow=False
+    the iteration ends at the last line written so far, even if the
+    container still runs."""
     del timestamps  # always on; kept in the signature for callers that say so
-    return LogFollower(name, since=since, tail=tail)
+    return LogFollower(name, since=since, tail=tail, follow=follow)
 
 
 def container_logs_lines(name: str, tail: int = 1000) -> list[LogLine]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-from apps.webapps.models import WebApp
+from apps.webapps.models import ConnectionString, WebApp
 
 MASK = "***"
 
@@ -49,6 +50,20 @@ def secret_values(app: WebApp) -> list[str]:
         cs.value for cs in app.connection_strings.all()
     ]
     values.append(app.publishing_password)
+    return masking_forms(values)
+
+
+def environment_secrets(env: dict[str, str]) -> list[str]:
+    """secret_values() as a container was started with them, read back from
+    its environment (every app setting is also APPSETTING_<NAME>, connection
+    strings carry their type's prefix): a container retired by a settings
+    change printed the old values, which the app no longer has."""
+    prefixes = ("APPSETTING_", *ConnectionString.PREFIXES.values())
+    return masking_forms(v for name, v in env.items() if name.startswith(prefixes))
+
+
+def masking_forms(values: Iterable[str]) -> list[str]:
+    """The forms of `values` worth masking, longest first."""
     found: set[str] = set()
     for value in values:
         if _worth_masking(value):

@@ -25,20 +25,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, poll: float, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        with archive.single_archiver() as alone:
-            if not alone:
-                self.stderr.write(
-                    "Another archive_logs is running on this DATA_DIR: not starting a second "
-                    "(it would write every line twice)."
-                )
-                return
-            archiver = archive.Archiver()
+        archiver = archive.Archiver()
+        # The lock may be held for a moment by a release writing a retired
+        # container's last lines while no archiver ran: wait that out.
+        if not archiver.claim(wait=archive.START_WAIT):
+            self.stderr.write(
+                "Another archive_logs is running on this DATA_DIR: not starting a second "
+                "(it would write every line twice)."
+            )
+            return
 
-            def stop(signum: int, frame: Any) -> None:
-                archiver.stopping.set()
+        def stop(signum: int, frame: Any) -> None:
+            archiver.stopping.set()
 
-            signal.signal(signal.SIGTERM, stop)
-            signal.signal(signal.SIGINT, stop)
-            self.stdout.write(f"Archiving app logs under {archive.logs_root()}")
-            self.stdout.flush()
-            archiver.run(poll=poll)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write(f"Archiving app logs under {archive.logs_root()}")
+        self.stdout.flush()
+        archiver.run(poll=poll)  # holds the lock until it stops
