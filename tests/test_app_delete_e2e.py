@@ -185,7 +185,8 @@ def test_a_removal_the_engine_refuses_keeps_the_app_stopped_and_a_retry_finishes
         app.refresh_from_db()
         assert app.state == WebApp.State.STOPPED
         assert Deployment.objects.filter(app=app).exists()
-        assert not AuditEvent.objects.filter(app_name=name, action="app.delete").exists()
+        (event,) = AuditEvent.objects.filter(app_name=name, action="app.delete")
+        assert event.after["incomplete"] == error["message"]  # stopped on the way, and why
         # What went before the failure stays gone; the rest waits for the retry.
         left = leftovers(name, routed)
         assert left["containers"] == [] and left["route"] is False
