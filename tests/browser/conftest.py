@@ -36,6 +36,23 @@ PASSWORD = "alice-password-1"
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory) -> None:
+    """The live server, the deployment threads and the test share one SQLite
+    database at once, as the real portal and worker do: so use a file in WAL
+    mode with a busy timeout (portal/settings.py), as they do, instead of
+    the shared in-memory database, whose table locks fail a concurrent
+    writer at once ("database table is locked") and left a deployment
+    thread dead mid-build."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("browser-db") / "test.sqlite3"
+        )
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
