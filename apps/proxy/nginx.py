@@ -799,6 +799,25 @@ def status() -> ProxyStatus:
 # --- the proxy container (compose.yaml) ----------------------------------------
 
 
+def _wait_for_workers(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Wait until the nginx master `process` has forked its workers.
+
+    The master binds every listening socket before it forks a worker, so a
+    worker means the proxy accepts connections.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ProxyError(
+                f"nginx exited ({process.returncode}) before it took connections; "
+                f"see {layout().error_log}"
+            )
+        if _children(process.pid):
+            return
+        time.sleep(0.02)
+    raise ProxyError(f"nginx started no workers within {timeout:.0f} s; see {layout().error_log}")
+
+
 def run_foreground(poll: float = 1.0) -> int:
     """Run nginx in the foreground and apply configs other processes write.
 
@@ -825,6 +844,9 @@ def run_foreground(poll: float = 1.0) -> int:
 
     signal.signal(signal.SIGTERM, _graceful)
     signal.signal(signal.SIGINT, _graceful)
+    # Say the config is applied only once nginx takes connections: writers
+    # waiting on applied.json route traffic the moment it names their config.
+    _wait_for_workers(process)
     _mark_applied(lay.conf.read_text())
     logger.info("The proxy runs (nginx %s); watching %s", process.pid, lay.conf)
     refused = ""  # say once, not every second, that a config was refused
