@@ -22,6 +22,7 @@ from apps.deployments.models import Deployment
 from apps.deployments.release import DeploymentLog
 from apps.logs import archive
 from apps.webapps.environment import mask, secret_values
+from apps.webapps.masking import LineMasker, masker, masking_forms
 from apps.webapps.models import AppSetting
 from tests.security_helpers import table_fixture
 from tests.test_log_retention import _data_dir, line, run_archiver  # noqa: F401 (autouse)
@@ -218,3 +219,47 @@ def test_a_secret_split_across_two_lines_is_masked_in_the_build_log(table, webap
 def test_a_line_merely_starting_like_a_secret_is_shown_whole(secrets, engine_mocks):
     # "tok_" alone is no secret: the next line does not complete it.
     assert mask("prefix tok_\nsomething else", secrets) == "prefix tok_\nsomething else"
+
+
+# --- the masking itself ---------------------------------------------------------------------
+
+
+def test_a_value_holding_another_secret_is_masked_whole():
+    forms = masking_forms([("A_TOKEN", "abcd1234"), ("B_TOKEN", "xxabcd1234yy")])
+    assert mask("1 xxabcd1234yy 2 abcd1234", forms) == "1 *** 2 ***"
+
+
+def test_a_numeric_setting_is_a_secret_by_length_or_by_name():
+    forms = masking_forms(
+        [("PIN_CODE", "8473"), ("ACCOUNT", "123456"), ("WORKERS", "12345"), ("PORT", "8000")]
+    )
+    assert mask("8473 123456 12345 8000", forms) == "*** *** 12345 8000"
+
+
+def test_a_line_ending_like_a_secret_is_held_until_the_next_says_it_is_not_one():
+    stream: LineMasker[int] = LineMasker(masker(masking_forms([("API_TOKEN", TOKEN)])))
+    assert stream.push(1, f"ends with {TOKEN[:6]}") == []
+    assert stream.push(2, "something else") == [
+        (1, f"ends with {TOKEN[:6]}"),
+        (2, "something else"),
+    ]
+    assert stream.push(3, f"again {TOKEN[:6]}") == []
+    # A live stream gives it back after a while; a late rest is still masked.
+    assert stream.release() == [(3, f"again {TOKEN[:6]}")]
+    assert stream.push(4, f"{TOKEN[6:]}!") == [(4, "***!")]
+
+
+def test_the_masker_of_a_set_of_secrets_is_built_once():
+    forms = masking_forms([("API_TOKEN", TOKEN), ("DB_PASSWORD", PASSWORD)])
+    assert masker(forms) is masker(list(forms))
+    assert masker(forms).pattern is masker(tuple(forms)).pattern
+
+
+def test_many_secrets_mask_a_long_line_as_each_would_alone():
+    # Not timed: what it checks is that one pattern over all of them finds
+    # what each finds alone, however many there are.
+    values = [f"secret-{i:04d}-{'x' * (i % 7)}" for i in range(300)]
+    forms = masking_forms((f"KEY_{i}", v) for i, v in enumerate(values))
+    line = " | ".join(values[::-7]) + " | plain text"
+    expected = " | ".join("***" for _ in values[::-7]) + " | plain text"
+    assert mask(line, forms) == expected

@@ -124,6 +124,8 @@ def base64_cores(raw: bytes) -> list[str]:
 # --- the compiled pattern -----------------------------------------------------------
 
 Span = tuple[int, int]
+# What a line ends with: the secret starts (form, k) it ends with, and the line.
+Ending = tuple[Sequence[tuple[str, int]], str]
 
 
 class Masker:
@@ -135,20 +137,21 @@ class Masker:
         ordered = sorted({s for s in secrets if s}, key=lambda f: (-len(f), f))
         self.pattern = re.compile(_trie(ordered)) if ordered else None
         self.numbers = frozenset(s for s in ordered if _DIGITS.fullmatch(s))
-        # The start of a form, f[:k], that a line may end with, by its last
-        # (up to HOLD) characters: a dictionary look-up finds them.
-        self.starts: dict[str, list[tuple[str, int]]] = {}
+        # The start of a form, f[:k], that a line may end with, by its
+        # last n = min(k, HOLD) characters: n dictionary look-ups a line.
+        self.starts: list[dict[str, list[tuple[str, int]]]] = [{} for _ in range(HOLD)]
         for form in {v for f in ordered for v in (f, _HEX_ESCAPE.sub(_lower, f))}:
             for k in range(1, len(form)):
-                self.starts.setdefault(form[max(k - HOLD, 0) : k], []).append((form, k))
+                n = min(k, HOLD)
+                self.starts[n - 1].setdefault(form[k - n : k], []).append((form, k))
 
-    def scan(self, before: str, text: str) -> tuple[list[Span], list[Span], bool]:
-        """Where secrets are in `text`, read after `before` (the previous
-        line): the spans to mask at the end of `before` (a secret that began
-        there), those in `text`, and whether `text` ends with HOLD or more
-        characters of a secret's start."""
+    def scan(self, before: Ending, text: str) -> tuple[list[Span], list[Span], Ending]:
+        """Where secrets are in `text`, read after a line that ended with
+        `before` (what `ending()` said of it): the spans to mask at the end
+        of that line (a secret that began there), those in `text`, and what
+        `text` ends with, for the next line."""
         if self.pattern is None:
-            return [], [], False
+            return [], [], ((), "")
         in_text: list[Span] = []
         for m in self.pattern.finditer(text):
             start, end = m.span()
@@ -156,28 +159,31 @@ class Masker:
                 continue
             in_text.append((start, end))
         in_before: list[Span] = []
-        for f, k in self._ending(before, 1):
+        starts, previous = before
+        for f, k in starts:
             rest = f[k:]
             if not text.startswith(rest):
                 continue
             if f in self.numbers and not (
-                _whole_number(before, len(before) - k, len(before))
+                _whole_number(previous, len(previous) - k, len(previous))
                 and _whole_number(text, 0, len(rest))
             ):
                 continue
-            in_before.append((len(before) - k, len(before)))
+            in_before.append((len(previous) - k, len(previous)))
             in_text.append((0, len(rest)))
-        held = any(True for _ in self._ending(text.rstrip("\r"), HOLD))
-        return in_before, in_text, held
+        return in_before, in_text, self.ending(text)
 
-    def _ending(self, text: str, shortest: int) -> list[tuple[str, int]]:
-        """The (form, k) whose start f[:k] (k >= shortest) `text` ends with."""
-        found = []
-        for n in range(min(shortest, HOLD), min(HOLD, len(text)) + 1):
-            for f, k in self.starts.get(text[-n:], ()):
-                if k >= shortest and min(k, HOLD) == n and text.endswith(f[:k]):
-                    found.append((f, k))
-        return found
+    def ending(self, text: str) -> Ending:
+        """The (form, k) whose start f[:k] `text` ends with, and `text`."""
+        text = text.rstrip("\r")
+        found: list[tuple[str, int]] = []
+        for n, index in enumerate(self.starts, 1):
+            if n > len(text):
+                break
+            if starts := index.get(text[-n:]):
+                # Up to HOLD characters the key is the whole start.
+                found += starts if n < HOLD else [(f, k) for f, k in starts if text.endswith(f[:k])]
+        return found, text
 
     def lines(self, texts: Iterable[str]) -> list[str]:
         """A batch of consecutive lines, masked (a secret split across two
@@ -194,6 +200,8 @@ class Masker:
         lines too)."""
         if self.pattern is None:
             return text
+        if "\n" not in text:
+            return _masked(text, self.scan(((), ""), text)[1])
         return "\n".join(self.lines(text.split("\n")))
 
 
@@ -305,18 +313,18 @@ class LineMasker(Generic[T]):
 
     def __init__(self, masker: Masker) -> None:
         self.masker = masker
-        self.before = ""  # the previous line (a secret may go on from its end)
+        self.before: Ending = ((), "")  # how the previous line ended
         self.held: tuple[T, str, list[Span]] | None = None
 
     def push(self, item: T, text: str) -> list[tuple[T, str]]:
-        in_before, in_text, hold = self.masker.scan(self.before, text)
+        in_before, in_text, ending = self.masker.scan(self.before, text)
         ready: list[tuple[T, str]] = []
         if self.held is not None:
             held_item, held_text, spans = self.held
             ready.append((held_item, _masked(held_text, spans + in_before)))
             self.held = None
-        self.before = text.rstrip("\r")
-        if hold:
+        self.before = ending
+        if any(k >= HOLD for _, k in ending[0]):
             self.held = (item, text, in_text)
         else:
             ready.append((item, _masked(text, in_text)))
@@ -333,5 +341,5 @@ class LineMasker(Generic[T]):
 
     def end(self) -> list[tuple[T, str]]:
         ready = self.release()
-        self.before = ""
+        self.before = ((), "")
         return ready
