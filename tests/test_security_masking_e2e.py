@@ -6,7 +6,6 @@ disk or the Log stream a Reader reads, and the lines around them stay."""
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from urllib.parse import quote_plus
 
@@ -14,13 +13,15 @@ import pytest
 from django.contrib.auth.models import User
 
 from apps.access.models import Role, RoleAssignment
-from apps.deployments.models import Deployment
-from apps.logs import archive
-from apps.webapps.models import WebApp
 from tests.apiutil import ApiClient
-from tests.deploy_helpers import zip_files
 from tests.security_helpers import table_fixture
-from tests.test_secrets_masking_e2e import _deploy_settings, _events_until, deployed  # noqa: F401
+from tests.test_secrets_masking_e2e import (  # noqa: F401
+    _deploy_settings,
+    _events_until,
+    archive_until,
+    deployed,
+    zipdeploy,
+)
 
 # ruff: noqa: F811 (pytest fixtures imported from another test module)
 
@@ -78,15 +79,7 @@ def test_an_app_printing_secret_forms_at_start_up_leaks_none(table, deployed):
         ],
     )
     assert answer.status_code == 200, answer.content
-    deploy = api.client.post(
-        f"/api/apps/{app.name}/zipdeploy",
-        data=zip_files({"app.py": APP_PY}),
-        content_type="application/zip",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert deploy.status_code == 200, deploy.content
-    deployment = Deployment.objects.get(pk=deploy.json()["id"])
-    assert deployment.status == "success", deployment.log
+    zipdeploy(api, app, {"app.py": APP_PY})
 
     # The password's own characters inside the app's base64 texts.
     basic = base64.b64encode(f"deploy-bot:{PASSWORD}".encode()).decode()
@@ -103,16 +96,7 @@ def test_an_app_printing_secret_forms_at_start_up_leaks_none(table, deployed):
     ]
 
     with table.attack("6", "app prints PIN, Basic auth, base64, %-encoded, split: archive") as row:
-        archiver = archive.Archiver(only={app.name})
-        try:
-            deadline = time.monotonic() + 30
-            while "split-end" not in _on_disk(app):
-                assert time.monotonic() < deadline, _on_disk(app)
-                archiver.step()
-                time.sleep(0.2)
-        finally:
-            archiver.stop()
-        on_disk = _on_disk(app)
+        on_disk = archive_until(app, "split-end")
         assert [leak for leak in leaks if leak in on_disk] == []
         assert [text for text in expected if text not in on_disk] == [], on_disk
         row.outcome = "masked: none of the forms in app.log; the lines around them kept"
@@ -126,10 +110,3 @@ def test_an_app_printing_secret_forms_at_start_up_leaks_none(table, deployed):
         assert "PIN_CODE=*** on port 8000" in streamed and "*** split-end" in streamed
         assert "token starts ***" in streamed, streamed
         row.outcome = "masked: none of the forms on a Reader's Log stream"
-
-
-def _on_disk(app: WebApp) -> str:
-    folder = archive.app_dir(app.name)
-    if not folder.exists():
-        return ""
-    return "".join(p.read_text() for p in folder.iterdir() if p.is_file())
