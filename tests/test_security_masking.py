@@ -209,6 +209,9 @@ def test_a_secret_split_across_two_lines_is_masked_in_the_build_log(table, webap
     with table.attack("6", "secret split across two lines: build log") as row:
         log = DeploymentLog(Deployment.objects.create(app=webapp))
         log.write(f"echo {TOKEN[:6]}\n")
+        log.flush()
+        # What the page shows meanwhile: the line's end might be a secret's start.
+        assert Deployment.objects.get(pk=log.deployment_id).log == "echo ***\n"
         log.write(f"{TOKEN[6:]}\nbuild done\n")
         log.flush()
         stored = Deployment.objects.get(pk=log.deployment_id).log
@@ -263,3 +266,11 @@ def test_many_secrets_mask_a_long_line_as_each_would_alone():
     line = " | ".join(values[::-7]) + " | plain text"
     expected = " | ".join("***" for _ in values[::-7]) + " | plain text"
     assert mask(line, forms) == expected
+
+
+def test_each_line_of_a_secret_of_several_lines_is_masked():
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n-----END KEY-----"
+    forms = masking_forms([("TLS_KEY", key)])
+    printed = ["loading", *key.split("\n"), "done"]
+    assert masker(forms).lines(printed) == ["loading", "***", "***", "***", "done"]
+    assert mask(f"key={key}", forms) == "key=***"

@@ -102,6 +102,9 @@ def forms(value: str) -> set[str]:
         raw = value.encode()
     except UnicodeError:  # a lone surrogate: it cannot be printed as UTF-8 either
         return found
+    # A value of several lines (a PEM key) is printed a line at a time:
+    # each line is masked wherever it stands.
+    found.update(line for line in value.splitlines() if len(line.strip()) >= MIN_LENGTH)
     for core in base64_cores(raw):
         found.update((core, core.translate(_URL_SAFE)))
     return found
@@ -137,6 +140,7 @@ class Masker:
         ordered = sorted({s for s in secrets if s}, key=lambda f: (-len(f), f))
         self.pattern = re.compile(_trie(ordered)) if ordered else None
         self.numbers = frozenset(s for s in ordered if _DIGITS.fullmatch(s))
+        self.several_lines = [s for s in ordered if "\n" in s]
         # The start of a form, f[:k], that a line may end with, by its
         # last n = min(k, HOLD) characters: n dictionary look-ups a line.
         self.starts: list[dict[str, list[tuple[str, int]]]] = [{} for _ in range(HOLD)]
@@ -202,6 +206,8 @@ class Masker:
             return text
         if "\n" not in text:
             return _masked(text, self.scan(((), ""), text)[1])
+        for value in self.several_lines:  # whole, before its lines one by one
+            text = text.replace(value, MASK)
         return "\n".join(self.lines(text.split("\n")))
 
 
@@ -329,6 +335,19 @@ class LineMasker(Generic[T]):
         else:
             ready.append((item, _masked(text, in_text)))
         return ready
+
+    def peek(self, text: str) -> list[str]:
+        """The held line and `text`, an incomplete line after it, masked as
+        they stand, without taking them: the held line's end that may be a
+        secret's start is masked too, in case it is one."""
+        in_before, in_text, _ = self.masker.scan(self.before, text)
+        if self.held is None:
+            return [_masked(text, in_text)]
+        _, held_text, spans = self.held
+        starts, held_line = self.before
+        k = max(k for _, k in starts)
+        maybe = [(len(held_line) - k, len(held_line))]
+        return [_masked(held_text, spans + in_before + maybe), _masked(text, in_text)]
 
     def release(self) -> list[tuple[T, str]]:
         """The held line, if any (its next line did not come in time); the
