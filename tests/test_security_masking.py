@@ -234,9 +234,15 @@ def test_a_value_holding_another_secret_is_masked_whole():
 
 def test_a_numeric_setting_is_a_secret_by_length_or_by_name():
     forms = masking_forms(
-        [("PIN_CODE", "8473"), ("ACCOUNT", "123456"), ("WORKERS", "12345"), ("PORT", "8000")]
+        [
+            ("PIN_CODE", "8473"),
+            ("ACCOUNT", "123456"),
+            ("WORKERS", "12345"),
+            ("PORT", "8000"),
+            ("TOKEN_TTL", "3600"),
+        ]
     )
-    assert mask("8473 123456 12345 8000", forms) == "*** *** 12345 8000"
+    assert mask("8473 123456 12345 8000 3600", forms) == "*** *** 12345 8000 3600"
 
 
 def test_a_line_ending_like_a_secret_is_held_until_the_next_says_it_is_not_one():

@@ -7,26 +7,29 @@ log and hide nothing:
   null);
 - a number (PORT=8000, WORKERS=4, TIMEOUT=30000) with fewer than 6 digits,
   unless its setting's name says it is a secret (PIN, PASSWORD, SECRET,
-  TOKEN, KEY, ...): PIN_CODE=8473 is masked, WORKERS=4 is not. A masked
+  TOKEN, KEY, ...) and not a measure (TTL, TIMEOUT, DAYS, PORT, ...):
+  PIN_CODE=8473 is masked, WORKERS=4 and TOKEN_TTL=3600 are not. A masked
   number is matched as a whole number only: 84736251 is not masked inside
   1847362519.
 
 The forms a value may take in a log (`forms`): as it is; URL-encoded (quote,
-quote_plus, with or without '/' kept, upper- or lower-case %-escapes);
-JSON- and repr-escaped; base64, standard and URL-safe, of the value alone and
-inside a longer base64 text at each of the 3 byte alignments (how Basic auth
-carries `user:password`, how a token sits in a JWT), the way GitHub Actions
-masks a secret's base64: the characters that depend only on the value are
-masked, the one at each edge that mixes in its neighbours' bits is not.
+quote_plus, with or without '/' kept, %-escapes in either case); JSON- and
+repr-escaped; each line of a value of several lines (a PEM key); base64,
+standard and URL-safe, of the value alone and inside a longer base64 text at
+each of the 3 byte alignments (how Basic auth carries `user:password`, how a
+token sits in a JWT), the way GitHub Actions masks a secret's base64: the
+characters that depend only on the value are masked, the one at each edge
+that mixes in its neighbours' bits is not (unless the value ends the text).
 
 A secret split across two adjacent lines (a line ends with the start of a
 secret, the next begins with the rest) is masked in both: `LineMasker`
-carries the previous line's tail to the next, and holds back a line that
-ends with at least HOLD characters of a secret's start until the next line
-says whether it goes on (streams release it after HOLD_SECONDS anyway).
+carries what the previous line ends with to the next, and holds back a line
+that ends with at least HOLD characters of a secret's start until the next
+line says whether it goes on (a live stream releases it after HOLD_SECONDS).
 
-All forms of a set of secrets are one compiled pattern, cached per set, so a
-line costs one regular-expression scan however many secrets an app has.
+All forms of a set of secrets are one compiled pattern (a trie), cached per
+set: a line costs one regular-expression scan and a few dictionary look-ups,
+however many secrets an app has.
 """
 
 from __future__ import annotations
@@ -48,10 +51,17 @@ HOLD_SECONDS = 1.0  # ... for at most this long in a live stream
 _FLAGS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null"})
 _NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
 _DIGITS = re.compile(r"[0-9]+")
-# One part of a setting's name (split at '_', '-', ':', '.') that says secret.
+# One part of a setting's name (split at '_', '-', ':', '.') that says
+# secret, and one that says the number is a measure, not a secret
+# (TOKEN_TTL=3600, KEY_ROTATION_DAYS=90).
 _SECRET_PART = re.compile(
-    r"PIN|PASS|PWD|KEY|AUTH|OTP|SALT|CVV|PRIVATE|SIGNATURE|CREDENTIALS?"
+    r"PIN|PASS|PWD|KEY|OTP|SALT|CVV|SIGNATURE|CREDENTIALS?"
     r"|.*(?:PASSWORD|PASSWD|PASSCODE|SECRET|TOKEN|APIKEY)",
+    re.IGNORECASE,
+)
+_MEASURE_PART = re.compile(
+    r"TTL|AGE|TIMEOUT|EXPIRY|EXPIRES|LIFETIME|SECONDS?|MINUTES?|HOURS?|DAYS?|MS"
+    r"|LENGTH|LEN|SIZE|COUNT|MAX|MIN|LIMIT|RETRIES|PORT|VERSION|WORKERS|THREADS",
     re.IGNORECASE,
 )
 _HEX_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -59,7 +69,12 @@ _URL_SAFE = str.maketrans("+/", "-_")
 
 
 def looks_secret(name: str) -> bool:
-    return any(_SECRET_PART.fullmatch(part) for part in re.split(r"[^A-Za-z0-9]+", name))
+    """Whether a setting's name says its value is a secret even if it is a
+    short number: PIN_CODE, DB_PASSWORD, API_KEY; not TOKEN_TTL."""
+    parts = re.split(r"[^A-Za-z0-9]+", name)
+    return any(_SECRET_PART.fullmatch(p) for p in parts) and not any(
+        _MEASURE_PART.fullmatch(p) for p in parts
+    )
 
 
 def worth_masking(name: str, value: str) -> bool:
@@ -98,13 +113,13 @@ def forms(value: str) -> set[str]:
     ):
         # Lower-case escapes (%2f) are matched too: see _pieces().
         found.add(encoded)
+    # A value of several lines (a PEM key) is printed a line at a time:
+    # each line is masked wherever it stands.
+    found.update(line for line in value.splitlines() if len(line.strip()) >= MIN_LENGTH)
     try:
         raw = value.encode()
     except UnicodeError:  # a lone surrogate: it cannot be printed as UTF-8 either
         return found
-    # A value of several lines (a PEM key) is printed a line at a time:
-    # each line is masked wherever it stands.
-    found.update(line for line in value.splitlines() if len(line.strip()) >= MIN_LENGTH)
     for core in base64_cores(raw):
         found.update((core, core.translate(_URL_SAFE)))
     return found
