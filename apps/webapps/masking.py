@@ -27,9 +27,9 @@ carries what the previous line ends with to the next, and holds back a line
 that ends with at least HOLD characters of a secret's start until the next
 line says whether it goes on (a live stream releases it after HOLD_SECONDS).
 
-All forms of a set of secrets are one compiled pattern (a trie), cached per
-set: a line costs one regular-expression scan and a few dictionary look-ups,
-however many secrets an app has.
+All forms of a set of secrets are one compiled pattern (a trie, so common
+starts are tried once), cached per set: a line costs one regular-expression
+scan and a few dictionary look-ups, never a pass per secret.
 """
 
 from __future__ import annotations
