@@ -93,15 +93,7 @@ def test_a_secret_is_masked_everywhere_but_reaches_the_app(alice, deployed, live
     )
     assert answer.status_code == 200, answer.content
 
-    deploy = api.client.post(
-        f"/api/apps/{app.name}/zipdeploy",
-        data=zip_files({"app.py": APP_PY}),
-        content_type="application/zip",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert deploy.status_code == 200, deploy.content
-    deployment = Deployment.objects.get(pk=deploy.json()["id"])
-    assert deployment.status == "success", deployment.log
+    deployment = zipdeploy(api, app, {"app.py": APP_PY})
 
     # The app got the value.
     code, out = engine.exec_quick(deployment.container, ["printenv", "API_KEY"])
@@ -116,17 +108,7 @@ def test_a_secret_is_masked_everywhere_but_reaches_the_app(alice, deployed, live
     assert secret not in deployment.log
 
     # The archive on disk.
-    archiver = archive.Archiver(only={app.name})
-    try:
-        deadline = time.monotonic() + 30
-        while "ENV DUMP" not in _archived(app) or "stderr sees" not in _archived(app):
-            assert time.monotonic() < deadline, _archived(app)
-            archiver.step()
-            time.sleep(0.2)
-    finally:
-        archiver.stop()
-    files = [p for p in archive.app_dir(app.name).iterdir() if p.is_file()]
-    on_disk = "".join(p.read_text() for p in files)
+    on_disk = archive_until(app, "ENV DUMP", "stderr sees")
     assert "'API_KEY': '***'" in on_disk and "stderr sees ***" in on_disk
     assert secret not in on_disk
 
@@ -185,6 +167,36 @@ def test_a_secret_is_masked_everywhere_but_reaches_the_app(alice, deployed, live
     tailed = output.decode()
     assert "ENV DUMP" in tailed, tailed
     assert "'API_KEY': '***'" in tailed and secret not in tailed
+
+
+def zipdeploy(api: ApiClient, app: WebApp, files: dict[str, str]) -> Deployment:
+    """Deploy `files` through the API, as a user would; the deployment, succeeded."""
+    deploy = api.client.post(
+        f"/api/apps/{app.name}/zipdeploy",
+        data=zip_files(files),
+        content_type="application/zip",
+        headers=api.headers,
+    )
+    assert deploy.status_code == 200, deploy.content
+    deployment = Deployment.objects.get(pk=deploy.json()["id"])
+    assert deployment.status == "success", deployment.log
+    return deployment
+
+
+def archive_until(app: WebApp, *texts: str) -> str:
+    """Run an archiver for `app` until each of `texts` is in its archive;
+    the archive's files as they are then on disk."""
+    archiver = archive.Archiver(only={app.name})
+    try:
+        deadline = time.monotonic() + 30
+        while not all(text in _archived(app) for text in texts):
+            assert time.monotonic() < deadline, _archived(app)
+            archiver.step()
+            time.sleep(0.2)  # polling the engine's output; the deadline bounds it
+    finally:
+        archiver.stop()
+    files = [p for p in archive.app_dir(app.name).iterdir() if p.is_file()]
+    return "".join(p.read_text() for p in files)
 
 
 def _events_until(path: str, user, text: str) -> list[str]:

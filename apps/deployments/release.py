@@ -43,6 +43,7 @@ from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
 from apps.logs import archive
 from apps.webapps.environment import build_environment, mask, secret_values
+from apps.webapps.masking import LineMasker, masker
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,8 @@ def _no_progress(step: str, state: str, detail: str) -> None:
 class DeploymentLog:
     """Deployment.log, kept up to date from the thread that owns the deployment
     (all database writes stay in that one thread). Secrets are masked over
-    the whole text on every write, so a secret split across chunks is still
-    masked."""
+    each line once it is complete, so a secret split across chunks (or
+    across two lines) is still masked."""
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment_id = deployment.pk
@@ -95,6 +96,11 @@ class DeploymentLog:
         self.text = deployment.log
         self.last_flush = 0.0
         self.dirty = False
+        # Complete lines are masked once, as they come (a secret split
+        # across two lines too): a flush masks only what is new.
+        self.lines: LineMasker[None] = LineMasker(masker(self.secrets))
+        self.done: list[str] = []  # the complete lines, masked
+        self.read = 0  # how much of `text` went into `lines`
 
     def write(self, text: str) -> None:
         self.text += text
@@ -117,7 +123,13 @@ class DeploymentLog:
         # Capped to BERTH_BUILD_LOG_MB (head and tail kept): apps.logs.archive.
         from apps.logs.archive import cap_build_log
 
-        return cap_build_log(mask(self.text, self.secrets))
+        end = self.text.rfind("\n", self.read) + 1
+        if end:
+            for line in self.text[self.read : end - 1].split("\n"):
+                self.done += [f"{masked}\n" for _, masked in self.lines.push(None, line)]
+            self.read = end
+        pending = "\n".join(self.lines.peek(self.text[self.read :]))
+        return cap_build_log("".join(self.done) + pending)
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.masked().splitlines()[-lines:])

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from apps.diagnostics import source as src
 from apps.webapps.environment import mask, secret_values
+from apps.webapps.masking import masker
 from apps.webapps.models import WebApp
 
 log = logging.getLogger(__name__)
@@ -345,8 +346,12 @@ def _observed(lines: Iterable[LogLine]) -> list[LogLine]:
 
 
 def _masked(lines: Iterable[LogLine], secrets: list[str]) -> tuple[LogLine, ...]:
+    # Masked as one run of lines: a secret split across two is masked in both.
+    rows = list(lines)
+    texts = masker(secrets).lines(ln.text for ln in rows)
     return tuple(
-        LogLine(mask(ln.text, secrets), ln.origin, ln.number, ln.timestamp) for ln in lines
+        LogLine(text, ln.origin, ln.number, ln.timestamp)
+        for ln, text in zip(rows, texts, strict=True)
     )
 
 

@@ -43,6 +43,7 @@ from django.db import DatabaseError, close_old_connections
 
 from apps.engine import client as engine
 from apps.engine.errors import ContainerMissing, EngineError
+from apps.webapps.masking import LineMasker, masker
 
 logger = logging.getLogger(__name__)
 
@@ -289,9 +290,9 @@ def archived_lines(
     engine's `since` is inclusive), and a "container … started" marker, as in
     the Log stream, for a start the archive has not seen, placed before the
     first line of that run (lines of the run before come first). The
-    archiver and keep_last_lines() both write through this: one shape."""
-    from apps.webapps.environment import mask
-
+    archiver and keep_last_lines() both write through this: one shape.
+    A line ending with the start of a secret waits for the next one (or the
+    end of the stream): a secret split across the two is masked in both."""
     started_ns = to_ns(started_at)
     marker = (
         ArchivedLine(started_at, container, "marker", f"container {container} started")
@@ -299,20 +300,27 @@ def archived_lines(
         else None
     )
     reached = after_ns
+    stream: LineMasker[tuple[engine.LogLine, int]] = LineMasker(masker(secrets))
+
+    def ready(
+        masked: list[tuple[tuple[engine.LogLine, int], str]],
+    ) -> Iterator[tuple[ArchivedLine, int]]:
+        for (line, at), text in masked:
+            yield ArchivedLine(line.timestamp, container, line.stream, text), at
+
     for line in lines:
         ns = to_ns(line.timestamp)
         if ns and ns <= after_ns:
             continue
         if marker is not None and (not ns or ns >= started_ns):
+            yield from ready(stream.end())  # the run before this start
             yield marker, reached
             marker = None
         reached = max(reached, ns)
         # stdout and stderr are copied apart, so a line may be a little older
         # than the one before it: still new to the archive, still written.
-        yield (
-            ArchivedLine(line.timestamp, container, line.stream, mask(line.text, secrets)),
-            reached,
-        )
+        yield from ready(stream.push((line, reached), line.text))
+    yield from ready(stream.end())
     if marker is not None:
         yield marker, max(reached, started_ns)
 

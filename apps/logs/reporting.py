@@ -14,6 +14,8 @@ from typing import Any
 
 from django.views.debug import SafeExceptionReporterFilter
 
+from apps.webapps.masking import masking_forms
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,19 +23,18 @@ def all_secret_values() -> list[str]:
     """Every app's secret values (and their encodings); [] if the database
     itself is what failed (an error report must never fail in turn)."""
     try:
-        from apps.webapps.environment import _worth_masking, encodings
+        # Imported here: Django may load this filter (settings) before the
+        # apps' models can be imported.
         from apps.webapps.models import AppSetting, ConnectionString
 
-        values = list(AppSetting.objects.values_list("value", flat=True))
-        values += list(ConnectionString.objects.values_list("value", flat=True))
+        named = list(AppSetting.objects.values_list("name", "value"))
+        named += [
+            (c.env_name, c.value) for c in ConnectionString.objects.only("name", "type", "value")
+        ]
     except Exception:  # noqa: BLE001 - any failure: report without this extra masking
         logger.debug("Could not read secret values for an error report", exc_info=True)
         return []
-    found: set[str] = set()
-    for value in values:
-        if value and _worth_masking(value):
-            found.update(v for v in encodings(value) if len(v) >= 4)
-    return sorted(found, key=len, reverse=True)
+    return masking_forms(named)
 
 
 class SecretsFilter(SafeExceptionReporterFilter):

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,8 @@ from asgiref.sync import sync_to_async
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.logs import archive
-from apps.webapps.environment import mask, secret_values
+from apps.webapps.environment import secret_values
+from apps.webapps.masking import HOLD_SECONDS, LineMasker, Masker, masker
 from apps.webapps.models import WebApp
 
 HISTORY = 100  # lines sent first, like the portal's log stream
@@ -180,7 +182,7 @@ async def events(
     wait: float = WAIT,
 ) -> AsyncIterator[str]:
     """The Log stream of `app` as SSE text, forever (until the client leaves)."""
-    secrets = await sync_to_async(secret_values)(app)
+    secrets = masker(await sync_to_async(secret_values)(app))
     yield f"retry: {RETRY_MS}\n\n"
     resume_short, last_ns = parse_event_id(last_event_id)
     previous: Target | None = None
@@ -240,11 +242,23 @@ async def events(
         # of timestamp order (the engine copies each stream on its own), so
         # a line older than the newest one seen is not a repeat.
         sent_up_to = last_ns
+        # A line ending with the start of a secret waits for the next one, up
+        # to HOLD_SECONDS: a secret split across the two is masked in both.
+        stream: LineMasker[tuple[engine.LogLine, str]] = LineMasker(secrets)
+        quiet_since = time.monotonic()
         async for item in follow(
-            target.name, since=since, tail="all" if since else history, keepalive=keepalive
+            target.name,
+            since=since,
+            tail="all" if since else history,
+            keepalive=min(keepalive, HOLD_SECONDS),
         ):
             if item is _PING:
-                yield ": keep-alive\n\n"
+                for message in _line_events(stream.release()):
+                    yield message
+                    quiet_since = time.monotonic()
+                if time.monotonic() - quiet_since >= keepalive:
+                    yield ": keep-alive\n\n"
+                    quiet_since = time.monotonic()
                 continue
             if isinstance(item, EngineError):
                 yield sse("info", {"text": item.message})
@@ -253,13 +267,22 @@ async def events(
             if ns and ns <= sent_up_to:
                 continue  # `since` is inclusive: this one was sent before
             last_ns = max(last_ns, ns)
-            yield sse(
-                "line",
-                {"t": item.timestamp, "s": item.stream, "text": mask(item.text, secrets)},
-                event_id=f"{target.short_id}:{item.timestamp}",
-            )
+            for message in _line_events(
+                stream.push((item, f"{target.short_id}:{item.timestamp}"), item.text)
+            ):
+                yield message
+                quiet_since = time.monotonic()
+        for message in _line_events(stream.end()):
+            yield message
         # The follow ended: stopped, restarted, or replaced. Look again shortly.
         await asyncio.sleep(0.5)
+
+
+def _line_events(masked: list[tuple[tuple[engine.LogLine, str], str]]) -> list[str]:
+    return [
+        sse("line", {"t": line.timestamp, "s": line.stream, "text": text}, event_id=event_id)
+        for (line, event_id), text in masked
+    ]
 
 
 def _now() -> str:
@@ -296,8 +319,9 @@ def recent_text(app: WebApp, lines: int = 1000) -> Download:
     seen = max((to_ns(a.timestamp) for a in archived if a.container == name), default=0)
     rows = [_archived_row(a) for a in archived]
     rows += [(ln.timestamp, ln.stream, ln.text) for ln in live if to_ns(ln.timestamp) > seen]
-    secrets = secret_values(app)
-    body = "".join(f"{t} {s} {mask(text, secrets)}\n" for t, s, text in rows[-lines:])
+    rows = rows[-lines:]
+    texts = masker(secret_values(app)).lines(text for _, _, text in rows)
+    body = "".join(f"{t} {s} {text}\n" for (t, s, _), text in zip(rows, texts, strict=True))
     return Download(True, body)
 
 
@@ -307,20 +331,19 @@ def _archived_row(line: archive.ArchivedLine) -> tuple[str, str, str]:
     return line.timestamp, line.stream, line.text
 
 
-def archived_history(app: WebApp, history: int, secrets: list[str]) -> list[str]:
+def archived_history(app: WebApp, history: int, secrets: Masker) -> list[str]:
     """The archive's last `history` lines as SSE messages (masked again with
     today's secrets: a value added since is hidden too)."""
     found = archive.tail(app.name, history)
     if not found:
         return []
     out = [sse("info", {"text": f"The last {len(found)} archived lines of {app.name}:"})]
-    for a in found:
+    texts = secrets.lines(a.text for a in found)
+    for a, text in zip(found, texts, strict=True):
         if a.stream == "marker":
             out.append(marker(f"{a.text} at {human_time(a.timestamp)}"))
         else:
-            out.append(
-                sse("line", {"t": a.timestamp, "s": a.stream, "text": mask(a.text, secrets)})
-            )
+            out.append(sse("line", {"t": a.timestamp, "s": a.stream, "text": text}))
     return out
 
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
-from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
-
+from apps.webapps.masking import mask as mask
+from apps.webapps.masking import masking_forms
 from apps.webapps.models import ConnectionString, WebApp
-
-MASK = "***"
 
 APP_PATH = "/home/site/wwwroot"
 
@@ -43,14 +37,12 @@ def build_environment(app: WebApp, *, instance_id: str = "", port: int = 8000) -
 
 
 def secret_values(app: WebApp) -> list[str]:
-    """Values to mask as *** in any log Berth stores or streams: each secret
-    and its common encodings (URL, JSON-escaped, base64), longest first so a
-    value containing another is masked whole."""
-    values = [s.value for s in app.app_settings.all()] + [
-        cs.value for cs in app.connection_strings.all()
-    ]
-    values.append(app.publishing_password)
-    return masking_forms(values)
+    """Values to mask as *** in any log Berth stores or streams, in each of
+    their forms (apps.webapps.masking says which values and forms)."""
+    named = [(s.name, s.value) for s in app.app_settings.all()]
+    named += [(cs.env_name, cs.value) for cs in app.connection_strings.all()]
+    named.append(("PUBLISHING_PASSWORD", app.publishing_password))
+    return masking_forms(named)
 
 
 def environment_secrets(env: dict[str, str]) -> list[str]:
@@ -59,41 +51,4 @@ def environment_secrets(env: dict[str, str]) -> list[str]:
     strings carry their type's prefix): a container retired by a settings
     change printed the old values, which the app no longer has."""
     prefixes = ("APPSETTING_", *ConnectionString.PREFIXES.values())
-    return masking_forms(v for name, v in env.items() if name.startswith(prefixes))
-
-
-def masking_forms(values: Iterable[str]) -> list[str]:
-    """The forms of `values` worth masking, longest first."""
-    found: set[str] = set()
-    for value in values:
-        if _worth_masking(value):
-            found.update(v for v in encodings(value) if len(v) >= 4)
-    return sorted(found, key=len, reverse=True)
-
-
-def encodings(value: str) -> set[str]:
-    """The value as it may appear in a log: plain, URL-encoded (a connection
-    string in a URL, a form post), JSON- or repr-escaped, base64 (basic auth)."""
-    forms = {value, quote(value, safe=""), quote_plus(value), quote(value)}
-    forms.add(json.dumps(value)[1:-1])
-    forms.add(repr(value)[1:-1])
-    with contextlib.suppress(UnicodeError):
-        forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
-    return {f for f in forms if f}
-
-
-def _worth_masking(value: str) -> bool:
-    plain = value.strip().lower()
-    if len(plain) < 4 or plain in ("true", "false", "none", "null"):
-        return False
-    return not plain.replace(".", "", 1).isdigit()
-
-
-def mask(text: str, secrets: list[str]) -> str:
-    """`text` with every secret replaced by ***. Mask whole lines (or whole
-    texts), never raw chunks of a stream: a secret split across two chunks
-    would slip through."""
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    return masking_forms((name, v) for name, v in env.items() if name.startswith(prefixes))
