@@ -79,4 +79,7 @@ def remove(request: HttpRequest, name: str, pk: int) -> HttpResponse:
         messages.warning(
             request, f"{app.name} has no Owner now: only staff can grant access to it."
         )
+    if services.role_for(request.user, app) is None:
+        # They removed their own last role: the app's pages are 404 to them now.
+        return redirect("webapps:list")
     return redirect("access:access", name=app.name)
