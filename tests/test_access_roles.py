@@ -217,3 +217,15 @@ def test_a_contributor_sees_the_buttons(bob, webapp, settings, tmp_path):
     assert 'id="save-button"' in client.get("/apps/hello-flask/configuration/").content.decode()
     center = client.get("/apps/hello-flask/deployment-center/").content.decode()
     assert 'id="upload-button"' in center and 'id="show-password"' in center
+
+
+def test_only_the_groups_owners_see_remove_on_a_group_wide_grant(alice, bob, carol, webapp):
+    inherited = RoleAssignment.objects.create(
+        role=Role.READER, user=carol, resource_group="default"
+    )
+    remove = f"{URL}{inherited.pk}/remove"
+    # alice created the app (Owner on it) but holds no role on its group.
+    assert remove not in _client(alice).get(URL).content.decode()
+    RoleAssignment.objects.create(role=Role.OWNER, user=bob, resource_group="default")
+    page = _client(bob).get(URL).content.decode()
+    assert remove in page and 'id="my-group-role">Owner' in page
