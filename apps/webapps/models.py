@@ -23,6 +23,7 @@ class WebAppQuerySet(models.QuerySet["WebApp"]):
         """The apps a user may see: staff see all, others those they hold a
         role on (apps.access: directly, through a group, or through the
         app's resource group)."""
+        # apps.access.services imports this module (for WebApp): import it here.
         from apps.access.services import visible_q
 
         if not user.is_authenticated:
