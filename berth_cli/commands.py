@@ -109,7 +109,11 @@ def logout(args) -> None:
 
 
 def group_create(args) -> dict:
-    warn(args, "Berth's resource groups are labels: nothing to create.")
+    warn(
+        args,
+        "Berth creates a resource group with its first app, whose creator becomes the "
+        "group's Owner: nothing to create yet.",
+    )
     return {
         "id": f"/subscriptions/berth/resourceGroups/{args.name}",
         "location": args.location or "berth",

@@ -202,7 +202,8 @@ def test_nothing_changes_for_a_refused_reader(reader, app, no_engine):
     app.refresh_from_db()
     assert app.state == WebApp.State.STOPPED
     assert list(app.app_settings.values_list("name", flat=True)) == ["SECRET_KEY"]
-    assert not RoleAssignment.objects.filter(role=Role.OWNER).exists()
+    # Only the creator's own grant: the reader granted themselves nothing.
+    assert not RoleAssignment.objects.filter(role=Role.OWNER).exclude(user=app.owner).exists()
     no_engine.enqueue.assert_not_called()
     no_engine.restart.assert_not_called()
     no_engine.stop.assert_not_called()

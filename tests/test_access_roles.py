@@ -30,7 +30,7 @@ def _client(user) -> Client:
     return client
 
 
-def test_the_owner_and_staff_are_owners(alice, admin_user, webapp):
+def test_the_creator_and_staff_are_owners(alice, admin_user, webapp):
     assert services.role_for(alice, webapp) == Role.OWNER
     assert services.role_for(admin_user, webapp) == Role.OWNER
 
@@ -107,10 +107,12 @@ def test_an_owner_adds_a_role_and_it_is_audited(alice_client, bob, webapp):
     }
 
 
-def test_an_owner_grants_a_group_on_the_resource_group(alice_client, carol, webapp):
+def test_a_group_owner_grants_a_group_on_the_resource_group(alice, carol, webapp):
+    # Owner of the group, not only of the app: a staff user made her so.
+    RoleAssignment.objects.create(role=Role.OWNER, user=alice, resource_group="default")
     team = Group.objects.create(name="team")
     carol.groups.add(team)
-    response = alice_client.post(
+    response = _client(alice).post(
         URL + "add",
         {
             "role": "Reader",
@@ -120,7 +122,7 @@ def test_an_owner_grants_a_group_on_the_resource_group(alice_client, carol, weba
         },
     )
     assert response.status_code == 302
-    assignment = RoleAssignment.objects.get()
+    assignment = RoleAssignment.objects.get(group=team)
     assert assignment.app is None and assignment.resource_group == "default"
     assert services.role_for(carol, webapp) == Role.READER
 
@@ -132,7 +134,7 @@ def test_it_says_which_principal_does_not_exist(alice_client, webapp):
     )
     assert response.status_code == 400
     assert "No user is called" in response.content.decode()
-    assert not RoleAssignment.objects.exists()
+    assert list(RoleAssignment.objects.values_list("user__username", flat=True)) == ["alice"]
 
 
 def test_granting_twice_keeps_one_assignment(alice, bob, webapp):
@@ -148,7 +150,7 @@ def test_an_owner_removes_a_role_and_access_ends(alice_client, bob, webapp):
     assert bob_client.get("/apps/hello-flask/").status_code == 200
     response = alice_client.post(f"{URL}{assignment.pk}/remove")
     assert response.status_code == 302
-    assert not RoleAssignment.objects.exists()
+    assert not RoleAssignment.objects.filter(user=bob).exists()
     assert bob_client.get("/apps/hello-flask/").status_code == 404
     assert AuditEvent.objects.filter(action="roleassignment.delete").exists()
 
@@ -161,7 +163,7 @@ def test_only_owners_change_access(bob, carol, webapp, role):
     add = {"role": "Owner", "principal_type": "user", "principal": "bob", "scope": "app"}
     assert client.post(URL + "add", add).status_code == 403
     assert client.post(f"{URL}{other.pk}/remove").status_code == 403
-    assert RoleAssignment.objects.count() == 2
+    assert RoleAssignment.objects.count() == 3  # the creator's, bob's and carol's
 
 
 def test_a_granted_owner_may_manage_access(bob, carol, webapp):
@@ -215,3 +217,15 @@ def test_a_contributor_sees_the_buttons(bob, webapp, settings, tmp_path):
     assert 'id="save-button"' in client.get("/apps/hello-flask/configuration/").content.decode()
     center = client.get("/apps/hello-flask/deployment-center/").content.decode()
     assert 'id="upload-button"' in center and 'id="show-password"' in center
+
+
+def test_only_the_groups_owners_see_remove_on_a_group_wide_grant(alice, bob, carol, webapp):
+    inherited = RoleAssignment.objects.create(
+        role=Role.READER, user=carol, resource_group="default"
+    )
+    remove = f"{URL}{inherited.pk}/remove"
+    # alice created the app (Owner on it) but holds no role on its group.
+    assert remove not in _client(alice).get(URL).content.decode()
+    RoleAssignment.objects.create(role=Role.OWNER, user=bob, resource_group="default")
+    page = _client(bob).get(URL).content.decode()
+    assert remove in page and 'id="my-group-role">Owner' in page

@@ -92,8 +92,9 @@ def test_a_failed_change_records_nothing(webapp, alice):
 def test_app_create_and_delete_are_recorded(alice):
     app = services.create_app(name="new-app", owner=alice, linux_fx_version="PYTHON|3.13")
     services.delete_app(app, actor=alice)
-    create, delete = AuditEvent.objects.order_by("pk")
+    create, owner, delete = AuditEvent.objects.order_by("pk")
     assert (create.action, create.actor, create.app_name) == ("app.create", alice, "new-app")
+    assert (owner.action, owner.after["principal"]) == ("roleassignment.create", "user:alice")
     assert create.after["linuxFxVersion"] == "PYTHON|3.13"
     assert (delete.action, delete.app, delete.app_name) == ("app.delete", None, "new-app")
 
@@ -102,7 +103,7 @@ def test_creating_through_the_page_is_recorded(alice_client, alice):
     alice_client.post(
         "/apps/new/", {"name": "my-api", "resource_group": "rg1", "linux_fx_version": "PYTHON|3.11"}
     )
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action="app.create")
     assert (event.action, event.actor, event.app.name) == ("app.create", alice, "my-api")
 
 

@@ -16,6 +16,7 @@ class GrantForm(forms.Form):
     scope = forms.ChoiceField(
         choices=[("app", "This app"), ("resource_group", "Its resource group (every app in it)")],
         initial="app",
+        help_text="A role on the resource group needs Owner on the group itself.",
     )
 
     def clean(self) -> dict:

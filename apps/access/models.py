@@ -9,6 +9,8 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 
+from apps.webapps.groups import ResourceGroupField
+
 
 class Role(models.TextChoices):
     OWNER = "Owner"
@@ -46,8 +48,8 @@ class RoleAssignment(models.Model):
         on_delete=models.CASCADE,
         related_name="role_assignments",
     )
-    # Matched case-insensitively, as Azure matches resource group names.
-    resource_group = models.CharField(max_length=90, blank=True, default="")
+    # Stored in lowercase (apps.webapps.groups), as every group name is.
+    resource_group = ResourceGroupField(max_length=90, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -7,13 +7,19 @@ Actions:
   publishing password;
 - write: change settings, deploy, restart, start/stop, open a terminal;
 - manage_access: grant and revoke roles, delete the app.
+
+Resource groups: a role granted on a group applies to every app in it.
+Granting or revoking a group-wide role needs Owner on the group (a
+group-wide Owner grant) or staff; creating an app in a group needs
+Contributor or Owner there, except in a brand-new group (its creator becomes
+its Owner) and in the shared `default` group (see `create_right`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
+from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -21,6 +27,10 @@ from django.db.models import Q
 from django.http import Http404
 
 from apps.access.models import RANK, Role, RoleAssignment
+from apps.audit.models import AuditEvent
+from apps.audit.services import record
+from apps.webapps.groups import DEFAULT_GROUP, canonical
+from apps.webapps.models import WebApp
 
 READ = "read"
 READ_SECRETS = "read_secrets"
@@ -43,20 +53,39 @@ def _principal_q(user) -> Q:
     return Q(user=user) | Q(group__in=user.groups.all())
 
 
+def _highest(roles: Iterable[str]) -> Role | None:
+    return max((Role(r) for r in roles), key=RANK.__getitem__, default=None)
+
+
 def role_for(user, app) -> Role | None:
-    """The highest role the user holds on the app, or None."""
+    """The highest role the user holds on the app, or None. Creating the app
+    gives none by itself: its creator holds an ordinary Owner grant."""
     if not _authenticated(user):
         return None
     if user.is_staff:
         return Role.OWNER
-    if app.owner_id == user.pk:
+    roles = (
+        RoleAssignment.objects.filter(_principal_q(user))
+        .filter(Q(app=app) | Q(app__isnull=True, resource_group=app.resource_group))
+        .values_list("role", flat=True)
+    )
+    return _highest(roles)
+
+
+def group_role(user, resource_group: str) -> Role | None:
+    """The highest role the user holds on a resource group itself (grants
+    with the group as their scope), or None. A role on one app in the group
+    is not a role on the group."""
+    if not _authenticated(user):
+        return None
+    if user.is_staff:
         return Role.OWNER
     roles = (
         RoleAssignment.objects.filter(_principal_q(user))
-        .filter(Q(app=app) | Q(app__isnull=True, resource_group__iexact=app.resource_group))
+        .filter(app__isnull=True, resource_group=canonical(resource_group))
         .values_list("role", flat=True)
     )
-    return max((Role(r) for r in roles), key=RANK.__getitem__, default=None)
+    return _highest(roles)
 
 
 def can(user, app, action: str) -> bool:
@@ -101,16 +130,8 @@ def visible_q(user) -> Q | None:
     if user.is_staff:
         return None
     grants = RoleAssignment.objects.filter(_principal_q(user))
-    app_ids = [pk for pk in grants.values_list("app_id", flat=True) if pk is not None]
-    groups = {
-        rg.lower()
-        for rg in grants.filter(app__isnull=True).values_list("resource_group", flat=True)
-    }
-    # iexact per name: Azure's resource group names are case-insensitive.
-    return reduce(
-        or_,
-        [Q(resource_group__iexact=rg) for rg in sorted(groups)],
-        Q(owner=user) | Q(pk__in=app_ids),
+    return Q(pk__in=grants.filter(app__isnull=False).values("app_id")) | Q(
+        resource_group__in=grants.filter(app__isnull=True).values("resource_group")
     )
 
 
@@ -148,14 +169,78 @@ def get_app_or_404(user, name: str, action: str = READ, *, what: str = ""):
     see it (so a name's existence does not leak), 403 when they may see it but
     not do this, with a message saying which role would (`what` names the
     thing refused, e.g. "Opening an SSH session")."""
-    from apps.webapps.models import WebApp
-
     app = WebApp.objects.for_user(user).filter(name=name).first()
     if app is None:
         raise Http404("No such app.")
     if action != READ and not can(user, app, action):
         raise PermissionDenied(refusal(user, app, action, what))
     return app
+
+
+# --- creating apps in a group -----------------------------------------------------
+
+
+class CreateRight(StrEnum):
+    """Why a user may create an app in a resource group."""
+
+    STAFF = "staff"
+    GROUP_ROLE = "group_role"  # Contributor or Owner on the group
+    DEFAULT_GROUP = "default_group"  # the shared group every user may create in
+    NEW_GROUP = "new_group"  # nothing uses the name yet: the creator becomes its Owner
+
+
+def group_exists(resource_group: str) -> bool:
+    """A group exists while an app is in it or a grant names it."""
+    name = canonical(resource_group)
+    return (
+        WebApp.objects.filter(resource_group=name).exists()
+        or RoleAssignment.objects.filter(app__isnull=True, resource_group=name).exists()
+    )
+
+
+def create_right(user, resource_group: str) -> CreateRight:
+    """May `user` create an app in `resource_group`? As Azure has it:
+    creating a resource group makes you its Owner, and creating an app in an
+    existing group needs Contributor or Owner on the group. `default` is
+    shared: anyone signed in may create apps in it and nobody owns it by
+    doing so (only staff grant roles on it). Raises PermissionDenied saying
+    what would allow it."""
+    name = canonical(resource_group)
+    if not _authenticated(user):
+        raise PermissionDenied("Sign in to create an app.")
+    if user.is_staff:
+        return CreateRight.STAFF
+    if group_role(user, name) in (Role.CONTRIBUTOR, Role.OWNER):
+        return CreateRight.GROUP_ROLE
+    if name == DEFAULT_GROUP:
+        return CreateRight.DEFAULT_GROUP
+    if not group_exists(name):
+        return CreateRight.NEW_GROUP
+    raise PermissionDenied(
+        f"Creating an app in resource group {name} requires the Contributor or Owner role "
+        f"on the resource group: ask one of its Owners to grant it (Access control, scope "
+        f"resource group), or choose another resource group ({DEFAULT_GROUP}, or a new name)."
+    )
+
+
+def grant_creator(app: WebApp, right: CreateRight, *, actor=None) -> None:
+    """After `create_right` allowed it and the app is saved (which gave its
+    creator an Owner grant on the app): record that grant, and make the
+    creator of a new group its Owner."""
+    assignment = RoleAssignment.objects.filter(
+        role=Role.OWNER, user_id=app.owner_id, app=app
+    ).first()
+    if assignment is not None:
+        _audit(assignment, app, AuditEvent.Action.ROLE_CREATE, actor)
+    if right == CreateRight.NEW_GROUP:
+        _create(
+            role=Role.OWNER,
+            user=app.owner,
+            group=None,
+            scope={"app": None, "resource_group": app.resource_group},
+            actor=actor,
+            app=app,
+        )
 
 
 # --- granting ----------------------------------------------------------------
@@ -165,58 +250,103 @@ def assignments_for(app):
     """The grants that apply to the app: on it, and on its resource group."""
     return (
         RoleAssignment.objects.filter(
-            Q(app=app) | Q(app__isnull=True, resource_group__iexact=app.resource_group)
+            Q(app=app) | Q(app__isnull=True, resource_group=app.resource_group)
         )
         .select_related("user", "group", "app")
         .order_by("app_id", "pk")
     )
 
 
-def _audit(app, action: str, actor, assignment: RoleAssignment, verb: str) -> None:
-    from apps.audit.services import record
+def may_change(user, app, assignment: RoleAssignment) -> bool:
+    """May `user` add or remove this assignment? One on the app needs Owner
+    on the app; one on its resource group needs Owner on the group (or
+    staff): a grant never reaches further than its granter's own rights."""
+    if assignment.app_id is not None:
+        return can(user, app, MANAGE_ACCESS)
+    return group_role(user, assignment.resource_group) == Role.OWNER
 
+
+def _refuse_change(user, app, assignment: RoleAssignment, verb: str) -> PermissionDenied:
+    if assignment.app_id is not None:
+        return PermissionDenied(refusal(user, app, MANAGE_ACCESS))
+    group = assignment.resource_group
+    held = group_role(user, group)
+    return PermissionDenied(
+        f"{verb} a role on resource group {group} (every app in it) requires the Owner role "
+        f"on the resource group; "
+        + (
+            f"yours is {held.label}. "
+            if held
+            else "you hold none (a role on one app is not one on its group). "
+        )
+        + f"Grant it on this app only, or ask an Owner of {group} or a staff user."
+    )
+
+
+def reached_apps(assignment: RoleAssignment) -> list[WebApp]:
+    """The apps an assignment gives its role on."""
+    if assignment.app_id is not None:
+        return [assignment.app]
+    return list(WebApp.objects.filter(resource_group=assignment.resource_group))
+
+
+def _audit(assignment: RoleAssignment, app: WebApp | None, action: str, actor) -> None:
+    """One event in the Activity log of every app the assignment reaches
+    (and of `app`, the app it was changed from, if it reaches none)."""
     row = {
         "role": assignment.role,
         "principal": f"{assignment.principal_kind.lower()}:{assignment.principal_name}",
         "scope": assignment.scope_name,
     }
-    record(
-        app=app,
-        action=action,
-        actor=actor,
-        before=row if verb == "Removed" else None,
-        after=row if verb == "Added" else None,
-        summary=f"{verb} {assignment.role} for {assignment.principal_kind.lower()} "
-        f"{assignment.principal_name} on {assignment.scope_name}",
-    )
+    removed = action == AuditEvent.Action.ROLE_DELETE
+    verb = "Removed" if removed else "Added"
+    targets = reached_apps(assignment) or ([app] if app is not None else [])
+    for target in targets:
+        record(
+            app=target,
+            action=action,
+            actor=actor,
+            before=row if removed else None,
+            after=None if removed else row,
+            summary=f"{verb} {assignment.role} for {assignment.principal_kind.lower()} "
+            f"{assignment.principal_name} on {assignment.scope_name}",
+        )
+
+
+def _create(*, role: str, user, group, scope: dict, actor, app: WebApp) -> RoleAssignment:
+    lookup = {"role": role, "user": user, "group": group, **scope}
+    existing = RoleAssignment.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing
+    assignment = RoleAssignment.objects.create(**lookup, created_by=actor)
+    _audit(assignment, app, AuditEvent.Action.ROLE_CREATE, actor)
+    return assignment
 
 
 @transaction.atomic
 def grant(
-    app, *, role: str, user=None, group=None, resource_group: bool = False, actor=None
+    app, *, role: str, user=None, group=None, resource_group: bool = False, actor
 ) -> RoleAssignment:
-    """Grant `role` to a user or a group on the app (or its resource group).
-    Granting what is already granted is a no-op; errors say what to fix."""
+    """Grant `role` to a user or a group on the app (or its resource group),
+    as `actor`, who must be allowed to (`may_change`). Granting what is
+    already granted is a no-op; errors say what to fix."""
     if role not in Role.values:
         raise ValidationError(f"Choose a role: {', '.join(Role.values)}.")
     if (user is None) == (group is None):
         raise ValidationError("Grant the role to one user or one group.")
     scope = {"app": None, "resource_group": app.resource_group} if resource_group else {"app": app}
-    lookup = {"role": role, "user": user, "group": group}
-    if resource_group:
-        existing = RoleAssignment.objects.filter(
-            **lookup, app__isnull=True, resource_group__iexact=app.resource_group
-        ).first()
-    else:
-        existing = RoleAssignment.objects.filter(**lookup, app=app).first()
-    if existing is not None:
-        return existing
-    assignment = RoleAssignment.objects.create(**lookup, **scope, created_by=actor)
-    _audit(app, "roleassignment.create", actor, assignment, "Added")
-    return assignment
+    proposed = RoleAssignment(role=role, **scope)
+    if not may_change(actor, app, proposed):
+        raise _refuse_change(actor, app, proposed, "Granting")
+    return _create(role=role, user=user, group=group, scope=scope, actor=actor, app=app)
 
 
 @transaction.atomic
-def revoke(app, assignment: RoleAssignment, *, actor=None) -> None:
-    _audit(app, "roleassignment.delete", actor, assignment, "Removed")
+def revoke(app, assignment: RoleAssignment, *, actor) -> None:
+    """Remove an assignment, as `actor`, who must be allowed to. Any one may
+    go, the creator's and the last Owner's too, as in App Service: staff
+    keep access to every app and can grant it again."""
+    if not may_change(actor, app, assignment):
+        raise _refuse_change(actor, app, assignment, "Removing")
+    _audit(assignment, app, AuditEvent.Action.ROLE_DELETE, actor)
     assignment.delete()

@@ -402,11 +402,15 @@ def _paths() -> dict:
             "put": {
                 "operationId": "createApp",
                 "summary": "`az webapp create`: 201 when made, 200 when it already exists in this group.",
+                "description": "403 AuthorizationFailed: creating an app in an existing resource "
+                "group needs Contributor or Owner on the group; in a new group the creator "
+                "becomes its Owner; anyone may create apps in `default`. Group names are "
+                "stored in lowercase.",
                 "requestBody": body(ref("CreateSite"), required=False),
                 "responses": {
                     **ok("Created.", ref("Site"), "201"),
                     **ok("It already existed.", ref("Site")),
-                    **errors(400, 401, 409, 415, 422),
+                    **errors(400, 401, 403, 409, 415, 422),
                 },
             },
             "patch": {

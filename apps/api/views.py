@@ -8,11 +8,10 @@ describing all of it is apps.api.openapi.
 from __future__ import annotations
 
 import logging
-import re
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -33,12 +32,10 @@ from apps.api.models import ApiToken, hash_token
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.webapps import services
+from apps.webapps.groups import DEFAULT_GROUP, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, canonical
 from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, ConnectionString, Operation, WebApp
 
 logger = logging.getLogger(__name__)
-
-# Azure's rule for resource group names.
-RESOURCE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII)
 
 
 def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
@@ -48,7 +45,7 @@ def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> 
 
     app = WebApp.objects.for_user(request.user).filter(name=name).first()
     group = request.GET.get("resourceGroup")
-    if app is None or (group and group.lower() != app.resource_group.lower()):
+    if app is None or (group and canonical(group) != app.resource_group):
         where = f" in resource group {group!r}" if group else ""
         raise ApiError(
             404,
@@ -143,7 +140,7 @@ def token(request: HttpRequest) -> HttpResponse | dict:
 def apps_list(request: HttpRequest) -> list[dict]:
     apps = WebApp.objects.for_user(request.user)
     if group := request.GET.get("resourceGroup"):
-        apps = apps.filter(resource_group__iexact=group)
+        apps = apps.filter(resource_group=group)
     return [serializers.site(app) for app in apps]
 
 
@@ -179,14 +176,10 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
     """`az webapp create`: idempotent for the same app in the same group."""
     body = json_object(request)
     reject_unknown(body, {"resourceGroup", "linuxFxVersion", "runtime", "appCommandLine"})
-    group = get_str(body, "resourceGroup") or request.GET.get("resourceGroup") or "default"
+    group = get_str(body, "resourceGroup") or request.GET.get("resourceGroup") or DEFAULT_GROUP
     if not RESOURCE_GROUP_RE.match(group):
-        raise ApiError(
-            422,
-            "InvalidResourceGroup",
-            "A resource group name is 1-90 letters, digits, '-', '_', '.', '(' or ')', "
-            "and may not end with '.'.",
-        )
+        raise ApiError(422, "InvalidResourceGroup", RESOURCE_GROUP_RULE)
+    group = canonical(group)
     runtime = get_str(body, "linuxFxVersion") or get_str(body, "runtime")
     linux_fx_version = normalize_linux_fx_version(runtime) if runtime else DEFAULT_LINUX_FX_VERSION
     command = get_str(body, "appCommandLine") or ""
@@ -200,7 +193,8 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
                 f"The name {name!r} is taken (it becomes a host name): choose another.",
             )
         _get_app_for_user(request, name, "write")
-        if existing.resource_group.lower() != group.lower():
+        # An app stays in the group it was created in (no move).
+        if existing.resource_group != group:
             raise ApiError(
                 409,
                 "Conflict",
@@ -208,14 +202,17 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
                 f"{existing.resource_group!r}: use -g {existing.resource_group} or another name.",
             )
         return JsonResponse(serializers.site(existing), status=200)
-    app = services.create_app(
-        name=name,
-        owner=request.user,
-        resource_group=group,
-        linux_fx_version=linux_fx_version,
-        app_command_line=command,
-        actor=request.user,
-    )
+    try:
+        app = services.create_app(
+            name=name,
+            owner=request.user,
+            resource_group=group,
+            linux_fx_version=linux_fx_version,
+            app_command_line=command,
+            actor=request.user,
+        )
+    except PermissionDenied as e:
+        raise ApiError(403, "AuthorizationFailed", str(e)) from e
     return JsonResponse(serializers.site(app), status=201)
 
 

@@ -25,7 +25,11 @@ class CreateWebAppForm(forms.ModelForm):
     class Meta:
         model = WebApp
         fields = ("name", "resource_group", "linux_fx_version")
-        help_texts = {"name": "Becomes <name>.<apps domain>. Letters, digits and hyphens."}
+        help_texts = {
+            "name": "Becomes <name>.<apps domain>. Letters, digits and hyphens.",
+            "resource_group": "An existing group needs Contributor or Owner on it; a new name "
+            "creates the group, with you as its Owner; anyone may use default.",
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -3,10 +3,12 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
+from apps.access.models import Role, RoleAssignment
 from apps.core.fields import EncryptedTextField
+from apps.webapps.groups import DEFAULT_GROUP, ResourceGroupField, validate_resource_group
 from apps.webapps.validators import (
     validate_app_name,
     validate_linux_fx_version,
@@ -18,9 +20,10 @@ DEFAULT_LINUX_FX_VERSION = "PYTHON|3.11"
 
 class WebAppQuerySet(models.QuerySet["WebApp"]):
     def for_user(self, user) -> WebAppQuerySet:
-        """The apps a user may see: staff see all, others those they own or
-        hold a role on (apps.access: directly, through a group, or through
-        the app's resource group)."""
+        """The apps a user may see: staff see all, others those they hold a
+        role on (apps.access: directly, through a group, or through the
+        app's resource group)."""
+        # apps.access.services imports this module (for WebApp): import it here.
         from apps.access.services import visible_q
 
         if not user.is_authenticated:
@@ -35,7 +38,9 @@ class WebApp(models.Model):
         STOPPED = "Stopped"
 
     name = models.CharField(max_length=60, unique=True, validators=[validate_app_name])
-    resource_group = models.CharField(max_length=90, default="default")
+    resource_group = ResourceGroupField(
+        max_length=90, default=DEFAULT_GROUP, validators=[validate_resource_group]
+    )
     linux_fx_version = models.CharField(
         "Stack",
         max_length=32,
@@ -52,6 +57,8 @@ class WebApp(models.Model):
     # and git push with HTTP basic auth.
     publishing_username = models.CharField(max_length=80, blank=True, default="")
     publishing_password = EncryptedTextField(blank=True, default="")
+    # Who created the app. It gives no role by itself: the creator gets an
+    # ordinary Owner grant (see save), which Access control can remove.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="webapps"
     )
@@ -72,7 +79,15 @@ class WebApp(models.Model):
             self.publishing_username = f"${self.name}"
         if not self.publishing_password:
             self.publishing_password = secrets.token_urlsafe(36)
-        super().save(*args, **kwargs)
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                # Whatever creates an app (page, API, CLI, admin, a test), its
+                # creator holds Owner on it through a grant like any other.
+                RoleAssignment.objects.create(
+                    role=Role.OWNER, user_id=self.owner_id, app=self, created_by_id=self.owner_id
+                )
 
     @property
     def python_version(self) -> str:

@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.access import services as access
 from apps.audit.models import AuditEvent
 from apps.audit.services import describe_changes, masked, record
 from apps.webapps.models import (
@@ -351,7 +352,12 @@ def create_app(
     app_command_line: str = "",
     actor=None,
 ) -> WebApp:
-    """Create a web app (`az webapp create`); raises ValidationError with field messages."""
+    """Create a web app (`az webapp create`) as `owner`, who must be allowed to
+    create apps in the resource group (apps.access.create_right: raises
+    PermissionDenied saying what would allow it); raises ValidationError
+    with field messages. The creator gets an Owner grant on the app (and on
+    the group, if it is new), recorded in its Activity log."""
+    right = access.create_right(owner, resource_group)
     app = WebApp(
         name=name,
         owner=owner,
@@ -373,6 +379,7 @@ def create_app(
         },
         summary=f"Created {app.name} ({app.linux_fx_version}) in {app.resource_group}",
     )
+    access.grant_creator(app, right, actor=actor if actor is not None else owner)
     return app
 
 

@@ -65,13 +65,17 @@ def app_create(request: HttpRequest) -> HttpResponse:
     form = CreateWebAppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # Through the service, so the API, the CLI and the page record it alike.
-        app = services.create_app(
-            name=form.cleaned_data["name"],
-            resource_group=form.cleaned_data["resource_group"],
-            linux_fx_version=form.cleaned_data["linux_fx_version"],
-            owner=request.user,
-            actor=request.user,
-        )
+        try:
+            app = services.create_app(
+                name=form.cleaned_data["name"],
+                resource_group=form.cleaned_data["resource_group"],
+                linux_fx_version=form.cleaned_data["linux_fx_version"],
+                owner=request.user,
+                actor=request.user,
+            )
+        except PermissionDenied as e:
+            form.add_error("resource_group", str(e))
+            return render(request, "webapps/create.html", {"form": form}, status=403)
         return redirect("webapps:overview", name=app.name)
     return render(request, "webapps/create.html", {"form": form})
 
