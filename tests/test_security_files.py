@@ -12,7 +12,6 @@ import contextlib
 import http.client
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import pytest
 
 from apps.proxy import nginx
 from tests.security_helpers import table_fixture
+from tests.test_proxy_nginx import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534
@@ -159,12 +159,6 @@ needs_nginx = pytest.mark.skipif(
     not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")),
     reason="needs nginx (scripts/ensure-nginx.sh installs it)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sink:
