@@ -30,8 +30,15 @@ def envbool(name: str, default: str) -> bool:
     return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
 
 
-def envint(name: str, default: str) -> int:
-    return int(os.getenv(name, default))
+def envint(name: str, default: str, minimum: int | None = None) -> int:
+    raw = os.getenv(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use a whole number.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value}: use {minimum} or more.")
+    return value
 
 
 def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -184,7 +191,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # Sign-in and HTTPS (apps.core.middleware). A portal session lasts a working
 # day, not Django's two weeks.
-SESSION_COOKIE_AGE = envint("BERTH_SESSION_HOURS", "12") * 3600
+SESSION_COOKIE_AGE = envint("BERTH_SESSION_HOURS", "12", minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 # auto: cookies are Secure on every response to an HTTPS request; true: always
 # (the portal is only reached over HTTPS); false: never.
@@ -196,9 +203,7 @@ if envbool("BERTH_TRUST_X_FORWARDED_PROTO", "False"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Sent on HTTPS responses only (SecurityMiddleware); not includeSubDomains:
 # the apps answer at <name>.<apps domain> and choose HTTPS Only themselves.
-SECURE_HSTS_SECONDS = envint("BERTH_HSTS_SECONDS", str(365 * 24 * 3600))
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+SECURE_HSTS_SECONDS = envint("BERTH_HSTS_SECONDS", str(365 * 24 * 3600), minimum=0)
 # Content-Security-Policy on every page, in the shape of Django 6.0's
 # SECURE_CSP (so its middleware can take over): scripts and styles from
 # static/ only, no inline script, no eval, no framing.
@@ -216,9 +221,7 @@ SECURE_CSP = {
 
 # API tokens (apps.api): days a token from `berth login` lasts. A password
 # change revokes a user's tokens whatever their age.
-BERTH_TOKEN_DAYS = envint("BERTH_TOKEN_DAYS", "90")
-if BERTH_TOKEN_DAYS < 1:
-    raise ImproperlyConfigured(f"BERTH_TOKEN_DAYS={BERTH_TOKEN_DAYS}: use 1 or more days.")
+BERTH_TOKEN_DAYS = envint("BERTH_TOKEN_DAYS", "90", minimum=1)
 
 # Celery. With no CELERY_BROKER_URL the broker is a folder of files under the
 # data folder: no server to run, good for one machine.

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import runpy
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 import requests
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.utils import timezone
 
@@ -195,3 +197,18 @@ def test_healthz_tells_a_stranger_no_versions(table, alice_client):
         assert "27.5" not in r.content.decode(), r.content
         assert "27.5.1" in signed_in.content.decode()
         row.outcome = "refused: 200 with reachability only; versions for signed-in users"
+
+
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("BERTH_TOKEN_DAYS", "0", "BERTH_TOKEN_DAYS=0: use 1 or more."),
+        ("BERTH_SESSION_HOURS", "twelve", "BERTH_SESSION_HOURS='twelve': use a whole number."),
+        ("SECURE_COOKIES", "maybe", "SECURE_COOKIES='maybe': use one of auto, true, false."),
+    ],
+)
+def test_a_bad_security_setting_stops_start_up_with_a_clear_error(monkeypatch, name, value, says):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured) as refused:
+        runpy.run_path(str(settings.BASE_DIR / "portal" / "settings.py"))
+    assert str(refused.value) == says
