@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.engine import builders
 from apps.proxy import nginx
 from tests.security_helpers import table_fixture
 from tests.test_proxy_nginx import free_port
@@ -239,4 +240,29 @@ def test_nginx_workers_do_not_run_as_root_and_still_proxy(table, settings, open_
             sink.close()
         row.outcome = (
             f"refused: workers run as uid {sorted(set(uids))}, and still proxy a 2 MB POST"
+        )
+
+
+def test_runtime_images_stay_readable_for_the_apps_user(tmp_path):
+    # Berth runs with umask 077 (portal.settings); what goes into a runtime
+    # image is for the app's own, unprivileged user in the container.
+    umask = os.umask(0o077)
+    os.umask(umask)
+    assert umask == 0o077
+    rootfs = tmp_path / "rootfs"
+    builders._stream(
+        ["sh", "-c", f"mkdir -p {rootfs}/etc && echo nameserver > {rootfs}/etc/resolv.conf"],
+        lambda percent, line: None,
+        0,
+        lambda line, percent: percent,
+    )
+    builders._finish_rootfs(rootfs)
+    for path in (
+        rootfs / "etc",
+        rootfs / "etc" / "resolv.conf",
+        rootfs / builders.WORKDIR.lstrip("/"),
+        rootfs / "var" / "lib" / "apt" / "lists" / "partial",
+    ):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o005 == (0o005 if path.is_dir() else 0o004), (
+            path
         )
