@@ -41,8 +41,13 @@ def envint(name: str, default: str, minimum: int | None = None) -> int:
     return value
 
 
+# What envbool takes for true and false, for a setting that also has other values.
+BOOL_WORDS = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
+
+
 def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.getenv(name, default).strip().lower()
+    value = BOOL_WORDS.get(value, value)
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r}: use one of {', '.join(choices)}.")
     return value
@@ -194,7 +199,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 SESSION_COOKIE_AGE = envint("BERTH_SESSION_HOURS", "12", minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 # auto: cookies are Secure on every response to an HTTPS request; true: always
-# (the portal is only reached over HTTPS); false: never.
+# (the portal is only reached over HTTPS; 1/yes/on as before); false: never.
 SECURE_COOKIES = envchoice("SECURE_COOKIES", "auto", ("auto", "true", "false"))
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES == "true"
 # Behind a TLS-terminating proxy the request reaches Django over HTTP: trust its
