@@ -8,6 +8,10 @@ WORKDIR /srv/berth
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN pip install --no-cache-dir --no-deps -e . && python manage.py collectstatic --noinput -v0
+# Throwaway keys: without them settings would generate real ones into the image.
+RUN pip install --no-cache-dir --no-deps -e . \
+    && SECRET_KEY=collectstatic BERTH_ENCRYPTION_KEYS=collectstatic \
+       python manage.py collectstatic --noinput -v0 \
+    && chmod -R go-rwx /data
 EXPOSE 8000
 CMD ["uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

@@ -99,6 +99,8 @@ class Client:
     def _error(self, response: requests.Response, method: str, path: str) -> CliError:
         message = _error_message(response)
         status = response.status_code
+        if status == 401 and "berth login" in message:
+            return CliError(message)  # e.g. the token expired: the portal says what to do
         if status == 401:
             return CliError(
                 f"{message} (the portal at {self.url} did not accept the token: run "

@@ -74,7 +74,8 @@ def login(args) -> Any:
     data = config.load()
     data.update({"url": url, "user": answer.get("user", args.username), "token": answer["token"]})
     path = config.save(data)
-    sys.stderr.write(f"Logged in to {url} as {data['user']}; the token is kept in {path}.\n")
+    until = f" until {answer['expires'][:10]}" if answer.get("expires") else ""
+    sys.stderr.write(f"Logged in to {url} as {data['user']}{until}; the token is kept in {path}.\n")
     # az login prints the accounts it can use; the token itself is never printed.
     return [
         {

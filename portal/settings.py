@@ -14,6 +14,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+# Every file Berth makes is its own (the database and its WAL, keys,
+# repositories, logs): set before anything below creates one, and inherited by
+# the portal, the worker, the archiver and what they start (git, nginx). What
+# is meant for others says so: runtime images (apps.engine.builders) and the
+# nginx workers' temp folders (apps.proxy.nginx).
+os.umask(0o077)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,8 +30,27 @@ def envbool(name: str, default: str) -> bool:
     return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
 
 
-def envint(name: str, default: str) -> int:
-    return int(os.getenv(name, default))
+def envint(name: str, default: str, minimum: int | None = None) -> int:
+    raw = os.getenv(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use a whole number.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value}: use {minimum} or more.")
+    return value
+
+
+# What envbool takes for true and false, for a setting that also has other values.
+BOOL_WORDS = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.getenv(name, default).strip().lower()
+    value = BOOL_WORDS.get(value, value)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: use one of {', '.join(choices)}.")
+    return value
 
 
 def envlist(name: str, default: str = "") -> list[str]:
@@ -51,6 +78,8 @@ def _secret_from_file(path: Path, make) -> str:
 
 
 DATA_DIR = Path(os.getenv("BERTH_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# 0700 through the umask; an older install is made private by
+# `manage.py secure_data` (apps.core.datadir), which `make run` and compose run.
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = envsecret("SECRET_KEY") or _secret_from_file(
@@ -93,6 +122,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above the session and CSRF middleware: it must see the cookies they set.
+    "apps.core.middleware.SecureCookiesMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -162,9 +194,39 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Sign-in and HTTPS (apps.core.middleware). A portal session lasts a working
+# day, not Django's two weeks.
+SESSION_COOKIE_AGE = envint("BERTH_SESSION_HOURS", "12", minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "False")
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# auto: cookies are Secure on every response to an HTTPS request; true: always
+# (the portal is only reached over HTTPS; 1/yes/on as before); false: never.
+SECURE_COOKIES = envchoice("SECURE_COOKIES", "auto", ("auto", "true", "false"))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES == "true"
+# Behind a TLS-terminating proxy the request reaches Django over HTTP: trust its
+# X-Forwarded-Proto only when told to, or any client could claim HTTPS.
+if envbool("BERTH_TRUST_X_FORWARDED_PROTO", "False"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Sent on HTTPS responses only (SecurityMiddleware); not includeSubDomains:
+# the apps answer at <name>.<apps domain> and choose HTTPS Only themselves.
+SECURE_HSTS_SECONDS = envint("BERTH_HSTS_SECONDS", str(365 * 24 * 3600), minimum=0)
+# Content-Security-Policy on every page, in the shape of Django 6.0's
+# SECURE_CSP (so its middleware can take over): scripts and styles from
+# static/ only, no inline script, no eval, no framing.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
+# API tokens (apps.api): days a token from `berth login` lasts. A password
+# change revokes a user's tokens whatever their age.
+BERTH_TOKEN_DAYS = envint("BERTH_TOKEN_DAYS", "90", minimum=1)
 
 # Celery. With no CELERY_BROKER_URL the broker is a folder of files under the
 # data folder: no server to run, good for one machine.

@@ -9,6 +9,8 @@ cd "$ROOT"
 HOST="${BERTH_HOST:-127.0.0.1}"
 PORT="${BERTH_PORT:-8000}"
 "$PY" manage.py ensure_admin
+# Files this script and what it starts create (the logs below) are private too.
+umask 077
 
 log "Starting the Celery worker"
 # -B: the worker also runs beat (the periodic reconcile); one worker on one machine.

@@ -11,6 +11,8 @@ if is_root_with_apt; then apt_install debootstrap git; fi
 "$ROOT/scripts/ensure-docker.sh"
 
 cd "$ROOT"
+# The data folder is Berth's alone (0700, files 0600); fixes older installs.
+"$PY" manage.py secure_data
 "$PY" manage.py migrate --noinput -v0
 "$PY" manage.py collectstatic --noinput -v0
 log "Making sure the Python ${BERTH_DEFAULT_PYTHON:-3.11} runtime image exists"

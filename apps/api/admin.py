@@ -7,6 +7,7 @@ from apps.api.models import ApiToken
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("user", "name", "created", "last_used")
-    readonly_fields = ("user", "token_hash", "created", "last_used")
+    list_display = ("user", "name", "created", "expires", "last_used")
+    readonly_fields = ("user", "token_hash", "created", "expires", "last_used")
+    exclude = ("password_fingerprint",)
     search_fields = ("user__username", "name")

@@ -28,17 +28,25 @@ def bearer_token(request: HttpRequest) -> str:
 
 def user_from_request(request: HttpRequest) -> AbstractBaseUser | None:
     """The active user whose API token the request carries, else None."""
+    return authenticate_bearer(request)[0]
+
+
+def authenticate_bearer(request: HttpRequest) -> tuple[AbstractBaseUser | None, str]:
+    """(the token's active user, "") or (None, what to do about it): an
+    expired token, or one made before a password change, says to sign in again."""
     token = bearer_token(request)
     if not token:
-        return None
+        return None, ""
     row = (
         ApiToken.objects.select_related("user")
         .filter(token_hash=hash_token(token), user__is_active=True)
         .first()
     )
     if row is None:
-        return None
+        return None, ""
+    if refusal := row.refusal():
+        return None, refusal
     now = timezone.now()
     if row.last_used is None or now - row.last_used > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=row.pk).update(last_used=now)
-    return row.user
+    return row.user, ""

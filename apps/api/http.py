@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.api.auth import user_from_request
+from apps.api.auth import authenticate_bearer
 
 
 class ApiError(Exception):
@@ -63,12 +63,13 @@ def api_view(methods: list[str], *, auth: bool = True) -> Callable:
                 # PostgreSQL cannot store or compare NUL characters.
                 return error_response(400, "InvalidRequest", "Remove the NUL characters (%00).")
             if auth:
-                user = user_from_request(request)
+                user, refusal = authenticate_bearer(request)
                 if user is None:
                     response = error_response(
                         401,
-                        "Unauthorized",
-                        "Send a valid API token as 'Authorization: Bearer <token>' "
+                        "TokenExpired" if refusal else "Unauthorized",
+                        refusal
+                        or "Send a valid API token as 'Authorization: Bearer <token>' "
                         "(get one with `berth login` or POST /api/token).",
                     )
                     response["WWW-Authenticate"] = 'Bearer realm="berth"'

@@ -178,6 +178,11 @@ SCHEMAS: dict[str, dict] = {
             "token": string(description="Shown this once; only a hash is kept."),
             **strings("name", "user"),
             "created": DATE_TIME,
+            "expires": {
+                **DATE_TIME,
+                "description": "BERTH_TOKEN_DAYS after created; a password change revokes "
+                "it sooner. Then `berth login` again.",
+            },
         }
     ),
     "Site": obj(

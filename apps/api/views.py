@@ -128,6 +128,7 @@ def token(request: HttpRequest) -> HttpResponse | dict:
             "name": row.name,
             "user": user.get_username(),
             "created": row.created.isoformat(),
+            "expires": row.expires.isoformat(),
         },
         status=201,
     )

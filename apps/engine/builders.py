@@ -39,6 +39,11 @@ from apps.engine.runtimes import PYTHON_VERSIONS, image_tag
 
 Progress = Callable[[int, str], None]
 
+# Berth's processes make files private (umask 077, portal.settings); a
+# runtime image's files are for the app's user in the container, so what
+# builds one uses the usual 022.
+IMAGE_UMASK = 0o022
+
 RUNTIME_FILES = Path(__file__).resolve().parent / "runtime_files"
 
 # What goes into a debootstrapped image. Every suite from bullseye on names
@@ -636,6 +641,7 @@ def build_by_debootstrap(chosen: Plan, progress: Progress) -> None:
             ["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(tarball), "."],
             check=True,
             capture_output=True,
+            umask=IMAGE_UMASK,
         )
         _remove_tree(rootfs)
         progress(85, f"Importing {tarball.stat().st_size / 1e6:.0f} MB into the engine as {tag}")
@@ -675,7 +681,7 @@ def import_changes(version: str, labels: dict[str, str]) -> list[str]:
 
 def _finish_rootfs(rootfs: Path) -> None:
     shutil.copytree(RUNTIME_FILES, rootfs, dirs_exist_ok=True, symlinks=True)
-    (rootfs / WORKDIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    _mkdir_public(rootfs, WORKDIR.lstrip("/"))
     for junk in ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf", "usr/share/man"):
         path = rootfs / junk
         if path.is_dir():
@@ -684,11 +690,21 @@ def _finish_rootfs(rootfs: Path) -> None:
                     shutil.rmtree(child, ignore_errors=True)
                 elif child.name != "lock":
                     child.unlink(missing_ok=True)
-    (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+    _mkdir_public(rootfs, "var/lib/apt/lists/partial")
+    _mkdir_public(rootfs, "var/cache/apt/archives/partial")
     for path in rootfs.rglob("__pycache__"):
         if "defaultsite" in path.parts:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _mkdir_public(rootfs: Path, relative: str) -> None:
+    """mkdir -p with 0755 folders, whatever the process's umask."""
+    path = rootfs
+    for part in Path(relative).parts:
+        path = path / part
+        if not path.exists():
+            path.mkdir()
+            path.chmod(0o755)
 
 
 def _stream(
@@ -706,6 +722,7 @@ def _stream(
         stdin=subprocess.DEVNULL,
         text=True,
         errors="replace",
+        umask=IMAGE_UMASK,
         env={**os.environ, "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"},
     )
     out: IO[str] = proc.stdout  # type: ignore[assignment]
@@ -783,6 +800,7 @@ def build_by_pull(chosen: Plan, progress: Progress) -> None:
             shutil.copy(ca, context / "build-ca.crt")
         else:
             (context / "build-ca.crt").write_text("")
+        (context / "build-ca.crt").chmod(0o644)
         percent = 30
         progress(percent, f"docker build {tag} FROM {chosen.base_image}")
         for line in client.build_image(str(context), tag, buildargs=build_args(chosen.base_image)):

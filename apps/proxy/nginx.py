@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_IMODE, S_IXGRP, S_IXOTH, S_IXUSR
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -123,6 +124,36 @@ def _prepare(lay: Layout) -> None:
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (lay.temp / sub).mkdir(exist_ok=True)
             os.chown(lay.temp / sub, entry.pw_uid, entry.pw_gid)
+        _let_workers_through(lay, entry)
+
+
+def _let_workers_through(lay: Layout, entry: pwd.struct_passwd) -> None:
+    """The data folder is 0700 (apps.core.datadir): the workers' group may
+    pass through it, the proxy folder and temp/ to their own temp folders,
+    and no further (0710: search, no listing; every file in them is 0600)."""
+    for folder in (Path(settings.DATA_DIR), lay.prefix, lay.temp):
+        st = folder.stat()
+        if st.st_uid == entry.pw_uid:
+            continue
+        if st.st_gid != entry.pw_gid:
+            os.chown(folder, -1, entry.pw_gid)
+        folder.chmod(S_IMODE(st.st_mode) & 0o700 | 0o010)
+
+
+def _reachable_by(path: Path, entry: pwd.struct_passwd) -> bool:
+    """Whether every folder above `path` lets this account search it (the
+    data folder itself and below are _let_workers_through's business)."""
+    for folder in path.parents:
+        st = folder.stat()
+        if st.st_uid == entry.pw_uid:
+            allowed = st.st_mode & S_IXUSR
+        elif st.st_gid == entry.pw_gid:
+            allowed = st.st_mode & S_IXGRP
+        else:
+            allowed = st.st_mode & S_IXOTH
+        if not allowed:
+            return False
+    return True
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
@@ -192,21 +223,45 @@ def _listen_address() -> str:
     return f"[{listen}]" if ":" in listen and not listen.startswith("[") else listen
 
 
+# Accounts nginx's workers run as when the master is root: the first that exists.
+WORKER_USERS = ("www-data", "nginx", "nobody")
+
+
 def _worker_user() -> str | None:
     """The `user` nginx's workers run as; only a root master switches users.
 
-    By default that is whoever owns the data folder (root in `make run` as
-    root), so the workers can write their temp files wherever DATA_DIR is;
-    BERTH_PROXY_USER (e.g. www-data) drops them to another account.
+    BERTH_PROXY_USER if set; else the data folder's owner when that is not
+    root; else an unprivileged account (WORKER_USERS). The master reads the
+    config and the TLS key as root; the workers need only their temp folders.
+    Root is the last resort, when a folder above the data folder shuts the
+    workers out (e.g. a data folder under /root): said in the log.
     """
     if os.geteuid() != 0:
         return None
     if user := _setting("BERTH_PROXY_USER", ""):
         return user
+    data = Path(settings.DATA_DIR)
     try:
-        return pwd.getpwuid(Path(settings.DATA_DIR).stat().st_uid).pw_name
+        owner = pwd.getpwuid(data.stat().st_uid).pw_name
     except (KeyError, OSError):
+        owner = "root"
+    if owner != "root":
+        return owner
+    for name in WORKER_USERS:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if _reachable_by(data, entry):
+            return name
+        logger.warning(
+            "nginx's workers run as root: %s cannot reach %s (a folder above it is closed); "
+            "set BERTH_PROXY_USER or move BERTH_DATA_DIR",
+            name,
+            data,
+        )
         return "root"
+    return "root"
 
 
 def render_config(
