@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import jsontext
 from apps.deployments import intake, release, snapshot, startup
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
@@ -472,7 +473,7 @@ def restore_settings_requested(body: bytes, query) -> bool:
     if str(query.get("restoreSettings", "")).lower() in ("1", "true", "yes"):
         return True
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
+        data = jsontext.loads(body or b"{}")
+    except jsontext.BadJson:
         return False
     return isinstance(data, dict) and data.get("restoreSettings") is True

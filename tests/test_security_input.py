@@ -1,0 +1,199 @@
+"""Security suite, input (issue 12, findings 7, 8, 10 and 11's author): size
+limits enforced while receiving, malformed JSON and unstartable values
+refused with a message, symbolic links resolved, and the deployer's identity
+kept apart from the author a deployer claims."""
+
+# The fixtures come from tests.apiutil; test arguments naming them are not redefinitions.
+# ruff: noqa: F811
+from __future__ import annotations
+
+import json
+import re
+from unittest import mock
+
+import pytest
+
+from apps.deployments.models import Deployment
+from apps.deployments.release import DeployFailed, DeploymentLog, run_release
+from apps.webapps.models import AppSetting, ConnectionString
+from tests.apiutil import ApiClient, alice_token, api, error_code  # noqa: F401
+from tests.config_forms import as_post, form_fields
+from tests.security_helpers import table_fixture
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+table = table_fixture("Input: limits, malformed input, symlinks, claimed authors")
+
+CONFIG_URL = "/apps/hello-flask/configuration/"
+ADVANCED_URL = "/apps/hello-flask/configuration/advanced/"
+MAX_VALUE_KB = 64  # apps.webapps.validators
+NUL = "before\x00after"
+BIG = "x" * (200 * 1024)
+BAD_VALUES = {"a NUL": NUL, "a 200 KB value": BIG}
+# What the refusal says, so the user knows what to fix.
+SAYS = {"a NUL": "NUL character", "a 200 KB value": "at most 64 KB"}
+
+
+@pytest.fixture(autouse=True)
+def restart():
+    with mock.patch("apps.deployments.tasks.restart.delay") as delay:
+        yield delay
+
+
+# --- Finding 8: malformed JSON is a 400 on every JSON endpoint ---------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+MALFORMED = {
+    "JSON nested 100,000 deep": DEEP.encode(),
+    "a lone surrogate \\ud800": b'{"username": "alice", "password": "\\ud800"}',
+    "a lone surrogate in a key": b'{"\\udc00": 1}',
+    "invalid UTF-8": b'{"username": "\xff\xfe"}',
+}
+# The same, shaped as a settings list so the bad part reaches a value or name.
+MALFORMED_SETTINGS = {
+    "JSON nested 100,000 deep": DEEP.encode(),
+    "a lone surrogate \\ud800": b'[{"name": "A", "value": "\\ud800"}]',
+    "a lone surrogate in a key": b'[{"name": "A", "value": "x", "\\udc00": 1}]',
+    "invalid UTF-8": b'[{"name": "A", "value": "\xff\xfe"}]',
+}
+
+
+@pytest.mark.parametrize("what", MALFORMED)
+def test_the_token_endpoint_answers_malformed_json_with_400(table, alice, what):
+    with table.attack("8", f"POST /api/token with {what}") as row:
+        r = ApiClient().client.post("/api/token", MALFORMED[what], content_type="application/json")
+        assert r.status_code == 400, r.content[:200]
+        assert error_code(r) == "InvalidJson"
+        row.outcome = f"refused: 400 {r.json()['error']['message'][:70]}"
+
+
+@pytest.mark.parametrize("what", MALFORMED_SETTINGS)
+def test_the_app_settings_endpoint_answers_malformed_json_with_400(table, api, webapp, what):
+    with table.attack("8", f"PATCH /api/apps/<app>/appsettings with {what}") as row:
+        r = api.client.patch(
+            "/api/apps/hello-flask/appsettings",
+            MALFORMED_SETTINGS[what],
+            content_type="application/json",
+            headers=api.headers,
+        )
+        assert r.status_code == 400, r.content[:200]
+        assert not AppSetting.objects.exists()
+        row.outcome = f"refused: 400 {error_code(r)}"
+
+
+def test_a_redeploy_with_deeply_nested_json_is_not_a_500(table, alice_token, webapp):
+    old = Deployment.objects.create(app=webapp, status=Deployment.Status.SUCCESS, image="x")
+    with table.attack("8", "POST .../deployments/<id>/redeploy with JSON nested 100,000 deep"):
+        with mock.patch("apps.deployments.services.enqueue"):
+            r = ApiClient(alice_token).client.post(
+                f"/api/apps/hello-flask/deployments/{old.pk}/redeploy",
+                DEEP,
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {alice_token}"},
+            )
+        assert r.status_code < 500
+        table.rows[-1].outcome = f"no 500: {r.status_code} (the body is not a restore request)"
+
+
+def test_the_advanced_edit_answers_deeply_nested_json_with_a_message(table, alice_client, webapp):
+    with table.attack("8", "Advanced edit with JSON nested 100,000 deep") as row:
+        r = alice_client.post(ADVANCED_URL + "appsettings/", {"text": DEEP, "confirmed": "1"})
+        assert r.status_code == 200
+        assert b"nested more than" in r.content
+        assert not AppSetting.objects.exists()
+        row.outcome = "refused: 200 with the message, nothing saved"
+
+
+# --- Finding 8: a value that cannot start is refused on every entry path -----
+
+
+@pytest.mark.parametrize("row_kind", ["setting", "connection"])
+@pytest.mark.parametrize("what", BAD_VALUES)
+def test_the_application_settings_page_refuses_a_value_that_cannot_start(
+    table, alice_client, webapp, restart, what, row_kind
+):
+    with table.attack("8", f"Application settings page: a {row_kind} with {what}") as row:
+        added = alice_client.post(CONFIG_URL, {"op": f"add-{row_kind}"})
+        fields = form_fields(added.content, "config-form")
+        prefix = row_kind[0]  # the form's rows are s-<key>-... and c-<key>-...
+        key = next(v for n, v in fields if n == prefix)
+        post = as_post(
+            fields,
+            op="save-confirmed",
+            **{f"{prefix}-{key}-name": "BAD", f"{prefix}-{key}-value": BAD_VALUES[what]},
+        )
+        r = alice_client.post(CONFIG_URL, post)
+        row.outcome = _refused_on_the_page(r, what, restart)
+
+
+@pytest.mark.parametrize("kind", ["appsettings", "connectionstrings"])
+@pytest.mark.parametrize("what", BAD_VALUES)
+def test_the_advanced_edit_refuses_a_value_that_cannot_start(
+    table, alice_client, webapp, restart, kind, what
+):
+    with table.attack("8", f"Advanced edit ({kind}): a value with {what}") as row:
+        text = json.dumps([{"name": "BAD", "value": BAD_VALUES[what], "slotSetting": False}])
+        r = alice_client.post(ADVANCED_URL + kind + "/", {"text": text, "confirmed": "1"})
+        row.outcome = _refused_on_the_page(r, what, restart)
+
+
+@pytest.mark.parametrize("kind", ["appsettings", "connectionstrings"])
+@pytest.mark.parametrize("what", BAD_VALUES)
+def test_the_api_refuses_a_value_that_cannot_start(table, api, webapp, kind, what):
+    with table.attack("8", f"API PATCH {kind}: a value with {what}") as row:
+        r = api.patch(f"/api/apps/hello-flask/{kind}", [{"name": "BAD", "value": BAD_VALUES[what]}])
+        assert r.status_code in (400, 422), r.content[:200]
+        assert not AppSetting.objects.exists()
+        assert not ConnectionString.objects.exists()
+        row.outcome = f"refused: {r.status_code} {r.json()['error']['message'][:80]}"
+
+
+def test_settings_that_together_exceed_the_environment_limit_are_refused(table, api, webapp):
+    with table.attack("8", f"API: 20 settings of {MAX_VALUE_KB} KB (2.5 MB environment)") as row:
+        items = [{"name": f"S{i}", "value": "x" * (MAX_VALUE_KB * 1024)} for i in range(20)]
+        r = api.patch("/api/apps/hello-flask/appsettings", items)
+        assert r.status_code == 422, r.content[:200]
+        assert "limit" in r.json()["error"]["message"]
+        assert not AppSetting.objects.exists()
+        row.outcome = f"refused: 422 {r.json()['error']['message'][:80]}"
+
+
+def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(table, webapp):
+    # Saved straight into the table, as before the rules existed.
+    AppSetting.objects.create(app=webapp, name="HUGE", value=BIG)
+    deployment = Deployment.objects.create(
+        app=webapp,
+        image="berth/hello-flask:1",
+        startup={"rule": "default", "reason": "test", "command": "true"},
+    )
+    with table.attack("8", "start an app holding a 200 KB value saved before the rules") as row:
+        with (
+            mock.patch("apps.deployments.release.engine", autospec=True) as engine,
+            mock.patch("apps.deployments.release.oom_message", return_value=""),
+        ):
+            engine.container_exists.return_value = False
+            engine.container_logs.return_value = []
+            with pytest.raises(DeployFailed) as failed:
+                run_release(webapp, deployment, DeploymentLog(deployment))
+        engine.create_container.assert_not_called()
+        assert "'HUGE'" in failed.value.message
+        assert "64 KB" in failed.value.message
+        row.outcome = f"start fails at once: {failed.value.message[:90]}"
+
+
+def _refused_on_the_page(response, what: str, restart) -> str:
+    """Assert the page refused a bad value and saved nothing; its message."""
+    assert response.status_code == 200
+    assert not AppSetting.objects.exists()
+    assert not ConnectionString.objects.exists()
+    restart.assert_not_called()
+    return f"refused: {_message(response.content, SAYS[what])}"
+
+
+def _message(html: bytes, says: str) -> str:
+    """The sentence of the page that holds `says` (asserting it is there)."""
+    text = html.decode()
+    assert says in text, f"the page does not say {says!r}"
+    at = text.index(says)
+    begin = max(text.rfind(">", 0, at), text.rfind(":", 0, at)) + 1
+    return re.sub(r"\s+", " ", text[begin : text.find("<", at)]).strip()[:90]
