@@ -8,16 +8,20 @@ kept apart from the author a deployer claims."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from unittest import mock
 
 import pytest
 
+from apps.deployments import intake
+from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog, run_release
 from apps.webapps.models import AppSetting, ConnectionString
 from tests.apiutil import ApiClient, alice_token, api, error_code  # noqa: F401
 from tests.config_forms import as_post, form_fields
+from tests.deploy_helpers import make_zip, symlink
 from tests.security_helpers import table_fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -197,3 +201,54 @@ def _message(html: bytes, says: str) -> str:
     at = text.index(says)
     begin = max(text.rfind(">", 0, at), text.rfind(":", 0, at)) + 1
     return re.sub(r"\s+", " ", text[begin : text.find("<", at)]).strip()[:90]
+
+
+# --- Finding 10: symbolic links resolved, not pattern-matched -----------------
+
+LINK_CHAINS = {
+    "x -> . and y -> x/x/..": {"x": ".", "y": "x/x/.."},
+    "x -> ., d1/d2/y -> ../../x/x/x/../..": {"x": ".", "d1/d2/y": "../../x/x/x/../.."},
+    "a -> b/.., b -> sub, sub/c -> ../a/..": {"a": "b/..", "b": "sub", "sub/c": "../a/.."},
+    "a loop: a -> b, b -> a": {"a": "b", "b": "a"},
+}
+
+
+def _leaves_on_disk(root, links: dict[str, str]) -> bool:
+    """Make the links for real under `root`: does one lead outside it (or loop)?"""
+    for name, target in links.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(target)
+    for name in links:
+        try:
+            real = os.path.realpath(root / name, strict=True)
+        except OSError:  # ELOOP
+            return True
+        if real != str(root) and not real.startswith(str(root) + os.sep):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("chain", LINK_CHAINS)
+def test_a_chain_of_links_that_leads_outside_the_folder_is_refused(
+    table, settings, tmp_path, chain
+):
+    settings.DATA_DIR = tmp_path / "data"
+    links = LINK_CHAINS[chain]
+    wwwroot = tmp_path / "wwwroot"
+    wwwroot.mkdir()
+    # The attack is real: on disk one of the links leaves wwwroot (or loops).
+    assert _leaves_on_disk(wwwroot, links)
+    zipped = make_zip([("app.py", b"x"), *(symlink(n, t) for n, t in links.items())])
+    with table.attack("10", f"zip with links {chain}") as row:
+        with pytest.raises(BadZip, match="symbolic link") as refused:
+            intake.receive(zipped)
+        assert not list((tmp_path / "data" / "artifacts" / ".incoming").iterdir())
+        row.outcome = f"refused: {refused.value.message[:90]}"
+
+
+def test_links_that_stay_inside_the_folder_are_still_accepted(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    links = {"x": ".", "ok": "x/x/app.py", "static/up": "..", "static/css": "../x/static"}
+    path = intake.receive(make_zip([("app.py", b"x"), *(symlink(n, t) for n, t in links.items())]))
+    assert path.exists()
