@@ -7,21 +7,25 @@ kept apart from the author a deployer claims."""
 # ruff: noqa: F811
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import re
+import tracemalloc
 from unittest import mock
 
 import pytest
 
-from apps.deployments import intake
+from apps.deployments import gitrepo, intake
 from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog, run_release
-from apps.webapps.models import AppSetting, ConnectionString
+from apps.webapps.models import AppSetting, ConnectionString, WebApp
+from portal.asgi import application as asgi_application
 from tests.apiutil import ApiClient, alice_token, api, error_code  # noqa: F401
 from tests.config_forms import as_post, form_fields
-from tests.deploy_helpers import make_zip, symlink
+from tests.deploy_helpers import git_in, git_push, make_zip, symlink
 from tests.security_helpers import table_fixture
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -252,3 +256,146 @@ def test_links_that_stay_inside_the_folder_are_still_accepted(settings, tmp_path
     links = {"x": ".", "ok": "x/x/app.py", "static/up": "..", "static/css": "../x/static"}
     path = intake.receive(make_zip([("app.py", b"x"), *(symlink(n, t) for n, t in links.items())]))
     assert path.exists()
+
+
+# --- Finding 7: size limits enforced while the body arrives -------------------
+
+ZIPDEPLOY = "/api/apps/hello-flask/zipdeploy"
+
+
+def _asgi_post(path: str, size: int, *, declare: bool, chunk: int = 64 * 1024) -> dict:
+    """POST `size` bytes to the portal's ASGI app (as uvicorn would) in
+    `chunk`-sized messages; what it answered and how much of the body it
+    consumed, with Python's peak allocation meanwhile."""
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/zip")]
+    if declare:
+        headers.append((b"content-length", str(size).encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("testserver", 80),
+    }
+    piece = b"\0" * chunk
+    seen = {"consumed": 0, "sent": []}
+
+    async def receive() -> dict:
+        left = size - seen["consumed"]
+        if not left:  # the body is over: the client waits for the answer
+            await asyncio.Future()
+        body = piece[:left]
+        seen["consumed"] += len(body)
+        return {"type": "http.request", "body": body, "more_body": left > len(body)}
+
+    async def send(message: dict) -> None:
+        seen["sent"].append(message)
+
+    tracemalloc.start()
+    try:
+        asyncio.run(asgi_application(scope, receive, send))
+        seen["peak"] = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    start = next(m for m in seen["sent"] if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in seen["sent"] if m["type"] == "http.response.body")
+    return {**seen, "status": start["status"], "body": json.loads(body)}
+
+
+@pytest.mark.parametrize("declare", [True, False], ids=["content-length", "chunked"])
+def test_an_over_limit_zipdeploy_is_refused_before_it_is_all_read(table, settings, declare):
+    settings.BERTH_MAX_ZIP_MB = 1
+    size = 300 * 1024 * 1024
+    how = "declared" if declare else "streamed, no Content-Length"
+    with table.attack("7", f"zipdeploy of 300 MB ({how}), limit 1 MB") as row:
+        got = _asgi_post(ZIPDEPLOY, size, declare=declare)
+        assert got["status"] == 413
+        message = got["body"]["error"]
+        assert "1 MB" in message and "BERTH_MAX_ZIP_MB" in message
+        # Refused at the limit (plus the multipart envelope), not at the end.
+        assert got["consumed"] <= (1 + 1) * 1024 * 1024 + 64 * 1024
+        assert got["peak"] < 8 * 1024 * 1024
+        row.outcome = (
+            f"refused: 413 after reading {got['consumed'] / 1024 / 1024:.1f} MB of 300 MB, "
+            f"peak Python allocation {got['peak'] / 1024 / 1024:.1f} MB"
+        )
+
+
+def test_an_over_limit_deployment_center_upload_is_refused_before_it_is_read(
+    table, settings, alice_client, webapp
+):
+    settings.BERTH_MAX_ZIP_MB = 1
+    with table.attack("7", "Deployment Center upload of 3 MB, limit 1 MB") as row:
+        got = _asgi_post(
+            "/apps/hello-flask/deployment-center/upload", 3 * 1024 * 1024, declare=True
+        )
+        assert got["status"] == 413
+        assert got["consumed"] == 0
+        # Django's own servers (WSGI) refuse the declared length too.
+        r = alice_client.post(
+            "/apps/hello-flask/deployment-center/upload",
+            {"package": io.BytesIO(b"\0" * 3 * 1024 * 1024)},
+        )
+        assert r.status_code == 413
+        assert "BERTH_MAX_ZIP_MB" in r.json()["error"]
+        row.outcome = "refused: 413 before a byte was read (ASGI and WSGI)"
+
+
+@pytest.fixture
+def pushed_app(live_server, transactional_db, alice, tmp_path, settings):
+    settings.DATA_DIR = tmp_path / "data"
+    settings.BERTH_MAX_PUSH_MB = 1
+    app = WebApp.objects.create(name="push-limit", owner=alice)
+    with mock.patch("apps.deployments.tasks.deploy.delay_on_commit"):
+        yield app
+
+
+def _push(base_url: str, app: WebApp, work, files: dict[str, bytes]):
+    """Commit `files` and push them with real git."""
+    work.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    git = git_in(work)
+    if not (work / ".git").exists():
+        git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "Pushed by a test")
+    # Sent with Content-Length, as git does for bodies under http.postBuffer.
+    return git_push(base_url, app, work, "-c", "http.postBuffer=67108864")
+
+
+def _kept(app: WebApp) -> list[str]:
+    """Every file in the bare repository's objects, and its branches."""
+    repo = gitrepo.repo_path(app)
+    files = [str(p.relative_to(repo)) for p in (repo / "objects").rglob("*") if p.is_file()]
+    refs = [str(p.relative_to(repo)) for p in (repo / "refs").rglob("*") if p.is_file()]
+    return files + refs
+
+
+@pytest.mark.parametrize("mb", [1.5, 3])
+def test_an_over_limit_git_push_leaves_nothing_in_the_repository(
+    table, live_server, pushed_app, tmp_path, mb
+):
+    data = os.urandom(int(mb * 1024 * 1024))  # random: git cannot compress it
+    with table.attack("7", f"git push of a {mb} MB commit, BERTH_MAX_PUSH_MB=1") as row:
+        pushed = _push(live_server.url, pushed_app, tmp_path / "work", {"data.bin": data})
+        assert pushed.returncode != 0
+        assert "main -> main" not in pushed.stderr.replace("[remote rejected] main -> main", "")
+        assert _kept(pushed_app) == []
+        assert not Deployment.objects.exists()
+        said = next(
+            (line for line in pushed.stderr.splitlines() if "413" in line or "maximum" in line),
+            pushed.stderr.strip().splitlines()[-1],
+        )
+        row.outcome = f"refused, repository empty: {said.strip()[:90]}"
+    # A push under the limit still goes through.
+    small = _push(live_server.url, pushed_app, tmp_path / "work2", {"app.py": b"print()\n"})
+    assert small.returncode == 0, small.stderr
+    assert Deployment.objects.count() == 1
