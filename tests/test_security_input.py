@@ -8,6 +8,7 @@ kept apart from the author a deployer claims."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -399,3 +400,54 @@ def test_an_over_limit_git_push_leaves_nothing_in_the_repository(
     small = _push(live_server.url, pushed_app, tmp_path / "work2", {"app.py": b"print()\n"})
     assert small.returncode == 0, small.stderr
     assert Deployment.objects.count() == 1
+
+
+# --- Finding 11: the deployer is who authenticated; the author is a claim -----
+
+
+@pytest.fixture
+def no_worker():
+    with mock.patch("apps.deployments.tasks.deploy.delay_on_commit") as delay:
+        yield delay
+
+
+def _zipdeploy(client, query: str, headers: dict[str, str]):
+    return client.post(
+        f"{ZIPDEPLOY}?isAsync=true&{query}",
+        data=make_zip([("app.py", b"print('hi')\n")]),
+        content_type="application/zip",
+        headers=headers,
+    )
+
+
+def test_a_claimed_author_is_shown_apart_from_the_user_who_deployed(
+    table, client, alice_client, alice_token, webapp, no_worker
+):
+    with table.attack("11", "zipdeploy?author=mallory with alice's token") as row:
+        r = _zipdeploy(client, "author=mallory", {"Authorization": f"Bearer {alice_token}"})
+        assert r.status_code == 202, r.content[:200]
+        assert (r.json()["deployed_by"], r.json()["author"]) == ("alice", "mallory")
+        listed = client.get(
+            "/api/apps/hello-flask/deployments/", headers={"Authorization": f"Bearer {alice_token}"}
+        ).json()
+        assert (listed[0]["deployed_by"], listed[0]["author"]) == ("alice", "mallory")
+        page = alice_client.get("/apps/hello-flask/deployment-center/").content.decode()
+        assert "author claims mallory" in page
+        d = Deployment.objects.get()
+        detail = alice_client.get(f"/apps/hello-flask/deployment-center/{d.pk}/").content.decode()
+        assert "mallory" in detail and "not verified" in detail
+        row.outcome = "kept apart: deployed by alice, author claims mallory (API, list, page)"
+
+
+def test_a_push_with_deployment_credentials_is_never_shown_as_a_user(
+    table, client, webapp, no_worker
+):
+    token = base64.b64encode(f"{webapp.publishing_username}:{webapp.publishing_password}".encode())
+    with table.attack("11", "zipdeploy?author=alice with the app's deployment credentials") as row:
+        r = _zipdeploy(client, "author=alice", {"Authorization": f"Basic {token.decode()}"})
+        assert r.status_code == 202, r.content[:200]
+        by = r.json()["deployed_by"]
+        assert by == f"{webapp.publishing_username} (deployment credentials)"
+        assert r.json()["author"] == "alice"
+        assert Deployment.objects.get().claimed_author == "alice"
+        row.outcome = f"kept apart: deployed by {by}, author claims alice"

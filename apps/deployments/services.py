@@ -35,6 +35,14 @@ from apps.webapps.models import Operation, WebApp
 logger = logging.getLogger(__name__)
 
 
+def deployed_by(app: WebApp, user) -> str:
+    """Who a deployment is from, as they authenticated: the signed-in or
+    token user, else the app's deployment credentials (HTTP basic)."""
+    if getattr(user, "is_authenticated", False):
+        return user.get_username()
+    return f"{app.publishing_username} (deployment credentials)"
+
+
 def create_deployment(
     app: WebApp,
     upload: BinaryIO | bytes | Path,
@@ -61,6 +69,7 @@ def create_deployment(
             app=app,
             source=source,
             deployer=deployer if getattr(deployer, "is_authenticated", False) else None,
+            deployed_by=deployed_by(app, deployer),
             author=author or (deployer.get_username() if deployer else ""),
             message=message,
             commit_id=commit_id,
@@ -111,6 +120,7 @@ def redeploy(
             app=deployment.app,
             source=Deployment.Source.ROLLBACK,
             deployer=who,
+            deployed_by=deployed_by(deployment.app, deployer),
             author=deployer.get_username() if deployer else "",
             message=f"Redeploy of deployment {deployment.pk}"
             + (" with its settings" if restore_settings else ""),
