@@ -18,10 +18,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from apps.console.auth import TokenAuthMiddleware  # noqa: E402
 from apps.console.routing import websocket_urlpatterns  # noqa: E402
+from apps.core.bodylimit import BodyLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over their limit are refused as they arrive, not after.
+        "http": BodyLimit(django_asgi_app),
         # The Origin check stops another site's page from opening a shell
         # with the user's cookie (cross-site WebSocket hijacking).
         "websocket": AllowedHostsOriginValidator(

@@ -297,6 +297,12 @@ LOGGING = {
 # Deployments (apps.deployments): intake limits, build and start-up limits.
 BERTH_MAX_ZIP_MB = envint("BERTH_MAX_ZIP_MB", "200")
 BERTH_MAX_UNZIPPED_MB = envint("BERTH_MAX_UNZIPPED_MB", "1024")
+# The most a git push may send (its pack): git's receive.maxInputSize.
+BERTH_MAX_PUSH_MB = envint("BERTH_MAX_PUSH_MB", str(BERTH_MAX_ZIP_MB))
+# Uploads over these limits are refused as they arrive (apps.core.bodylimit;
+# portal/asgi.py wraps the app in BodyLimit for uvicorn). First, so nothing
+# (CSRF's form parsing) reads a body before the check.
+MIDDLEWARE.insert(0, "apps.core.bodylimit.ContentLengthMiddleware")
 BERTH_BUILD_TIMEOUT = envint("BERTH_BUILD_TIMEOUT", "900")
 BERTH_BUILD_MEMORY = os.getenv("BERTH_BUILD_MEMORY", "2g")
 BERTH_APP_MEMORY = os.getenv("BERTH_APP_MEMORY", "1g")

@@ -104,12 +104,29 @@ def lock_held_elsewhere(app_name: str, hold: float = 5) -> Iterator[None]:
         t.join(5)
 
 
+def git_push(base_url: str, app, work: Path, *options: str) -> subprocess.CompletedProcess:
+    """`git push` the repository at `work` to the app's local Git URL under
+    `base_url` with its deployment credentials; `options` go before `push`
+    (e.g. "-c", "http.postBuffer=..."). Does not check the exit status."""
+    from urllib.parse import quote
+
+    user = quote(app.publishing_username, safe="")
+    url = base_url.replace("http://", f"http://{user}:{app.publishing_password}@")
+    return subprocess.run(
+        ["git", *options, "push", f"{url}/git/{app.name}.git", "main"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0", "HOME": str(work.parent)},
+        check=False,
+    )
+
+
 def push_files(base_url: str, app, work: Path, files: dict[str, str]) -> list[str]:
     """Commit `files` in a new repository at `work` and `git push` it to the
     app's local Git URL under `base_url` with its deployment credentials (no
     -q); returns the `remote:` lines the pusher saw."""
-    from urllib.parse import quote
-
     for name, text in files.items():
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).write_text(text)
@@ -117,17 +134,8 @@ def push_files(base_url: str, app, work: Path, files: dict[str, str]) -> list[st
     git("init", "-q", "-b", "main")
     git("add", ".")
     git("commit", "-q", "-m", "Pushed by a test")
-    user = quote(app.publishing_username, safe="")
-    url = base_url.replace("http://", f"http://{user}:{app.publishing_password}@")
-    pushed = subprocess.run(
-        ["git", "push", f"{url}/git/{app.name}.git", "main"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0", "HOME": str(work.parent)},
-        check=True,
-    )
+    pushed = git_push(base_url, app, work)
+    pushed.check_returncode()
     assert "main -> main" in pushed.stderr  # git's own report still arrives
     assert app.publishing_password not in pushed.stderr
     return [

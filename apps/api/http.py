@@ -7,7 +7,6 @@ the matching status; bad input is a 4xx, never a 500.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.api.auth import authenticate_bearer
+from apps.core import jsontext
 
 
 class ApiError(Exception):
@@ -104,9 +104,9 @@ def json_body(request: HttpRequest) -> Any:
             "Send the body as JSON with Content-Type: application/json.",
         )
     try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ApiError(400, "InvalidJson", f"The body is not valid JSON: {e}.") from e
+        return jsontext.loads(request.body)
+    except jsontext.BadJson as e:
+        raise ApiError(400, "InvalidJson", f"{e}.") from e
 
 
 def json_object(request: HttpRequest) -> dict[str, Any]:

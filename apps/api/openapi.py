@@ -328,6 +328,10 @@ SCHEMAS: dict[str, dict] = {
             "active": BOOLEAN,
             "source": string(enum=["zip", "git", "rollback"]),
             **strings("author", "deployer", "message", "commit_id", "image"),
+            "deployed_by": string(
+                description="Who deployed, as they authenticated: a user, or "
+                "'<publishing user> (deployment credentials)'. `author` is only claimed."
+            ),
             **{t: nullable() for t in ("received_time", "start_time", "end_time")},
             **strings("url", "log_url", "site_url"),
             "precheck": array_of(ref("PrecheckFinding")),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
+from apps.core import bodylimit
 from apps.deployments import intake, services
 from apps.deployments.models import Deployment
 from apps.diagnostics.precheck import log_lines as precheck_log_lines
@@ -22,6 +24,7 @@ from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
 DEFAULT_BRANCHES = ("main", "master")
+CHUNK = 256 * 1024
 
 
 def repos_root() -> Path:
@@ -69,11 +72,14 @@ def _heads(repo: Path, names: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
+def max_push_bytes() -> int:
+    return settings.BERTH_MAX_PUSH_MB * 1024 * 1024
+
+
 def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpResponse:
     repo = ensure_repo(app)
     pushing = path == "git-receive-pack"
     before = _heads(repo, branches(app)) if pushing else {}
-    body = request.read()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "GIT_PROJECT_ROOT": str(repos_root()),
@@ -83,20 +89,54 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
         "REQUEST_METHOD": request.method or "GET",
         "QUERY_STRING": request.META.get("QUERY_STRING", ""),
         "CONTENT_TYPE": request.META.get("CONTENT_TYPE", ""),
-        "CONTENT_LENGTH": str(len(body)),
         "REMOTE_USER": app.publishing_username,
         "REMOTE_ADDR": request.META.get("REMOTE_ADDR", ""),
         "HTTP_CONTENT_ENCODING": request.headers.get("Content-Encoding", ""),
         "HTTP_GIT_PROTOCOL": request.headers.get("Git-Protocol", ""),
+        # receive-pack refuses a pack over the limit as it arrives and drops
+        # what it received (its quarantine): the repository keeps nothing.
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "receive.maxInputSize",
+        "GIT_CONFIG_VALUE_0": str(max_push_bytes()),
     }
-    result = subprocess.run(
-        ["git", "http-backend"], input=body, env=env, capture_output=True, timeout=600, check=False
-    )
-    answer = _cgi_response(result.stdout)
-    if result.returncode != 0 and result.stderr:
-        logger.warning(
-            "git http-backend for %s: %s", app.name, result.stderr.decode(errors="replace")
+    if length := request.META.get("CONTENT_LENGTH"):
+        env["CONTENT_LENGTH"] = length  # else http-backend reads to the end
+    head, over = b"", False
+    # The body goes to git as it is read, never whole in memory; git's
+    # answer (a pack, for a clone) is spooled to disk.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            ["git", "http-backend"], stdin=subprocess.PIPE, stdout=out, stderr=err, env=env
         )
+        assert proc.stdin is not None
+        sent = 0
+        try:
+            while chunk := request.read(CHUNK):
+                if len(head) < CHUNK:
+                    head += chunk[: CHUNK - len(head)]  # for the capabilities below
+                sent += len(chunk)
+                if pushing and sent > max_push_bytes() + bodylimit.ENVELOPE:
+                    over = True  # git stops before this; don't feed it further
+                    break
+                proc.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # git stopped reading: it said why on stdout
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.seek(0)
+        answer = _cgi_response(out.read())
+        err.seek(0)
+        stderr = err.read()
+    if over:
+        return bodylimit.refusal(request.path_info)
+    if proc.returncode != 0 and stderr:
+        logger.warning("git http-backend for %s: %s", app.name, stderr.decode(errors="replace"))
     if pushing and answer.status_code == 200:
         after = _heads(repo, branches(app))
         for branch in branches(app):
@@ -105,7 +145,7 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
                 if deployment is not None:
                     url = reverse("deployments:deployment", args=[app.name, deployment.pk])
                     notes.append(f"Log: {request.build_absolute_uri(url)}")
-                band = sideband_limit(body, request.headers.get("Content-Encoding", ""))
+                band = sideband_limit(head, request.headers.get("Content-Encoding", ""))
                 if band:
                     answer.content = with_remote_messages(answer.content, notes, band)
                 break

@@ -75,19 +75,27 @@ def _check_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
     if not files:
         raise BadZip("The zip holds no files: zip the contents of your app's folder.")
     total = 0
+    links: dict[str, str] = {}
     for info in infos:
         name = normalize(info.filename)
         if why := _unsafe(name):
             raise BadZip(f"Refused: {why}. Zip your app's folder with relative paths only.")
         if _is_symlink(info):
-            target = zf.read(info).decode("utf-8", "replace")
-            joined = PurePosixPath(name).parent / target
-            if target.startswith("/") or _escapes(joined):
-                raise BadZip(
-                    f"Refused: {name!r} is a symbolic link to {target!r}, outside the app's "
-                    "folder. Replace it with the file itself."
-                )
+            links[name.rstrip("/")] = zf.read(info).decode("utf-8", "replace")
         total += info.file_size
+    for name, target in links.items():
+        try:
+            inside = resolve(name, links) is not None
+        except LinkLoop:
+            raise BadZip(
+                f"Refused: {name!r} is a symbolic link that never resolves (a loop through "
+                f"{target!r}). Replace it with the file itself."
+            ) from None
+        if not inside:
+            raise BadZip(
+                f"Refused: {name!r} is a symbolic link to {target!r}, which leads outside the "
+                "app's folder. Replace it with the file itself."
+            )
     if total > max_unzipped_bytes():
         raise BadZip(
             f"The zip unpacks to {total / 1024 / 1024:.0f} MB; the limit is "
@@ -107,16 +115,43 @@ def _check_members(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
                     )
 
 
-def _escapes(path: PurePosixPath) -> bool:
-    depth = 0
-    for part in path.parts:
+class LinkLoop(Exception):
+    pass
+
+
+MAX_LINK_HOPS = 40  # as Linux's path walk (ELOOP)
+
+
+def resolve(path: str, links: dict[str, str]) -> list[str] | None:
+    """Where `path` really leads inside the zip's folder, following its
+    symbolic links (`links`: member path -> target) the way the kernel will
+    once the files are on disk: the parts of the real path, or None if it
+    leaves the folder (or is absolute). Raises LinkLoop for a cycle."""
+    pending = list(reversed(path.split("/")))
+    real: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
         if part == "..":
-            depth -= 1
-            if depth < 0:
-                return True
-        elif part not in ("", "."):
-            depth += 1
-    return False
+            if not real:
+                return None
+            real.pop()
+            continue
+        here = "/".join([*real, part])
+        if here not in links:
+            real.append(part)
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS:
+            raise LinkLoop(path)
+        target = links[here]
+        if target.startswith("/"):
+            return None
+        # The link's target is relative to the folder holding the link: `real`.
+        pending.extend(reversed(target.split("/")))
+    return real
 
 
 def artifact_path(app_name: str, deployment_id: int) -> Path:

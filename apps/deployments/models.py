@@ -34,6 +34,10 @@ class Deployment(models.Model):
     deployer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Who the deployment is from, as they authenticated: a user's name, or the
+    # app's deployment credentials. `author` is what the deployer claims
+    # (?author=, a commit's author) and is shown apart from this.
+    deployed_by = models.CharField(max_length=255, blank=True, default="")
     log = models.TextField(blank=True, default="")
     status_text = models.TextField(blank=True, default="")
     image = models.CharField(max_length=255, blank=True, default="")
@@ -71,6 +75,11 @@ class Deployment(models.Model):
         if self.started and self.finished:
             return self.finished - self.started
         return None
+
+    @property
+    def claimed_author(self) -> str:
+        """The author the deployer claims, when it is not who they are."""
+        return self.author if self.author != self.deployed_by else ""
 
     @property
     def is_finished(self) -> bool:

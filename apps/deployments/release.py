@@ -45,6 +45,7 @@ from apps.logs import archive
 from apps.webapps.environment import build_environment, mask, secret_values
 from apps.webapps.masking import LineMasker, masker
 from apps.webapps.models import WebApp
+from apps.webapps.validators import environment_problem
 
 logger = logging.getLogger(__name__)
 
@@ -584,6 +585,10 @@ def run_release(
     since = time.time()
     progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
+        env = build_environment(app, instance_id=name)
+        # Values saved before Berth checked them may not be startable: say which.
+        if problem := environment_problem(env):
+            raise DeployFailed(problem + " (Configuration > Application settings)")
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
         # take the port between our probe and the start: try a few.
@@ -593,7 +598,7 @@ def run_release(
                 deployment.image,
                 ["bash", "-c", script],
                 name=name,
-                environment=build_environment(app, instance_id=name),
+                environment=env,
                 labels=_labels(app, deployment, "app"),
                 mem_limit=f"{limits.memory_mb}m",
                 nano_cpus=int(limits.cpus * 1e9),

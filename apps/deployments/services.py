@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import jsontext
 from apps.deployments import intake, release, snapshot, startup
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
@@ -32,6 +33,14 @@ from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
+
+
+def deployed_by(app: WebApp, user) -> str:
+    """Who a deployment is from, as they authenticated: the signed-in or
+    token user, else the app's deployment credentials (HTTP basic)."""
+    if getattr(user, "is_authenticated", False):
+        return user.get_username()
+    return f"{app.publishing_username} (deployment credentials)"
 
 
 def create_deployment(
@@ -60,6 +69,7 @@ def create_deployment(
             app=app,
             source=source,
             deployer=deployer if getattr(deployer, "is_authenticated", False) else None,
+            deployed_by=deployed_by(app, deployer),
             author=author or (deployer.get_username() if deployer else ""),
             message=message,
             commit_id=commit_id,
@@ -110,6 +120,7 @@ def redeploy(
             app=deployment.app,
             source=Deployment.Source.ROLLBACK,
             deployer=who,
+            deployed_by=deployed_by(deployment.app, deployer),
             author=deployer.get_username() if deployer else "",
             message=f"Redeploy of deployment {deployment.pk}"
             + (" with its settings" if restore_settings else ""),
@@ -472,7 +483,7 @@ def restore_settings_requested(body: bytes, query) -> bool:
     if str(query.get("restoreSettings", "")).lower() in ("1", "true", "yes"):
         return True
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
+        data = jsontext.loads(body or b"{}")
+    except jsontext.BadJson:
         return False
     return isinstance(data, dict) and data.get("restoreSettings") is True

@@ -136,8 +136,11 @@ def deployment_json(request: HttpRequest, d: Deployment) -> dict:
         "complete": d.is_finished,
         "active": d.active,
         "source": d.source,
+        # What the deployer claims (?author=, a commit's author), and who
+        # they are as they authenticated: shown apart, never mixed.
         "author": d.author,
         "deployer": d.deployer.get_username() if d.deployer else "",
+        "deployed_by": d.deployed_by,
         "message": d.message,
         "commit_id": d.commit_id,
         "image": d.image,

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from django import forms
 from django.core.exceptions import ValidationError
 
+from apps.core import jsontext
 from apps.webapps.models import ConnectionString, WebApp
-from apps.webapps.validators import validate_linux_fx_version, validate_setting_name
+from apps.webapps.validators import (
+    validate_linux_fx_version,
+    validate_setting_name,
+    validate_setting_value,
+)
 
 
 def python_version_choices() -> list[tuple[str, str]]:
@@ -170,8 +175,8 @@ def _posted_value(how: str, raw: str) -> str | None:
     to LF, which is what the user typed. Advanced edit keeps CRs exactly."""
     if how == "json":
         try:
-            value = json.loads(raw)
-        except ValueError:
+            value = jsontext.loads(raw)
+        except jsontext.BadJson:
             return None
         return value if isinstance(value, str) else None
     if how == "text":
@@ -223,6 +228,11 @@ def validate_rows(rows: list[Row], stored: dict, what: str) -> bool:
                 row.error = f"{row.original!r} was deleted meanwhile: enter its value again."
             elif row.type and row.type not in valid_types:
                 row.error = f"Choose a type: {', '.join(sorted(valid_types))}."
+            elif row.value is not None:
+                try:
+                    validate_setting_value(row.value)
+                except ValidationError as e:
+                    row.error = " ".join(e.messages)
         seen.add(row.name)
         if row.error:
             ok = False
@@ -282,8 +292,11 @@ def parse_advanced_json(text: str, *, connection: bool = False) -> tuple[list[di
         else '[{"name": "...", "value": "...", "slotSetting": false}]'
     )
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
+        data = jsontext.loads(text)
+    except jsontext.BadJson as bad:
+        e = bad.__cause__
+        if not isinstance(e, json.JSONDecodeError):
+            return [], [f"{bad}."]
         hint = next((h for msg, h in _JSON_HINTS.items() if e.msg.startswith(msg)), "")
         return [], [f"Line {e.lineno}, column {e.colno}: {e.msg}" + (f": {hint}." if hint else ".")]
     if not isinstance(data, list):
@@ -321,6 +334,11 @@ def parse_advanced_json(text: str, *, connection: bool = False) -> tuple[list[di
                 f'{where}: "value" is required and must be a string in double quotes'
                 ' (write numbers and true/false as "1", "true").'
             )
+        else:
+            try:
+                validate_setting_value(value)
+            except ValidationError as e:
+                errors.append(f"{where}: " + " ".join(e.messages))
         slot = item.get("slotSetting", False)
         if not isinstance(slot, bool):
             errors.append(f'{where}: "slotSetting" must be true or false, without quotes.')

@@ -17,6 +17,7 @@ from django.db import transaction
 from apps.access import services as access
 from apps.audit.models import AuditEvent
 from apps.audit.services import describe_changes, masked, record
+from apps.webapps.environment import build_environment
 from apps.webapps.models import (
     DEFAULT_LINUX_FX_VERSION,
     AppSetting,
@@ -24,7 +25,11 @@ from apps.webapps.models import (
     Operation,
     WebApp,
 )
-from apps.webapps.validators import validate_setting_name
+from apps.webapps.validators import (
+    environment_problem,
+    validate_setting_name,
+    validate_setting_value,
+)
 
 # The build settings App Service reads from app settings (shown on the
 # Application settings page with a hint).
@@ -64,6 +69,24 @@ def _check_names(names: Iterable[str], what: str) -> None:
         seen.add(name)
     if errors:
         raise ValidationError(errors)
+
+
+def _check_values(items: Iterable[SettingInput | ConnectionStringInput], what: str) -> None:
+    errors: list[ValidationError] = []
+    for item in items:
+        try:
+            validate_setting_value(item.value)
+        except ValidationError as e:
+            errors.extend(ValidationError(f"{what} {item.name!r}: {m}") for m in e.messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_environment(app: WebApp) -> None:
+    """Refuse (and so roll back) a change that leaves the app an environment
+    it could not start with."""
+    if problem := environment_problem(build_environment(app)):
+        raise ValidationError(problem)
 
 
 def _settings_snapshot(app: WebApp) -> dict[str, dict]:
@@ -132,6 +155,7 @@ class _Kind:
 def _save(kind: _Kind, app: WebApp, items: list, *, replace: bool, actor) -> bool:
     """Save these items (with `replace`, drop all others); True if anything changed."""
     _check_names((s.name for s in items), kind.item)
+    _check_values(items, kind.item)
     if kind.check is not None:
         kind.check(items)
     before = kind.snapshot(app)
@@ -141,6 +165,7 @@ def _save(kind: _Kind, app: WebApp, items: list, *, replace: bool, actor) -> boo
         kind.model.objects.update_or_create(
             app=app, name=s.name, defaults={f: getattr(s, f) for f in kind.fields}
         )
+    _check_environment(app)
     return _record_secrets_change(app, kind.action, before, kind.snapshot(app), kind.title, actor)
 
 

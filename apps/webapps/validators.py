@@ -63,3 +63,57 @@ def validate_linux_fx_version(value: str) -> None:
             params={"value": value},
             code="invalid",
         )
+
+
+# Every setting and connection string reaches the app as an environment
+# variable "NAME=value" (app settings twice: NAME and APPSETTING_NAME). Linux
+# refuses to start a process with one such string over 128 KiB
+# (MAX_ARG_STRLEN) or with the environment and arguments together over about
+# 2 MiB ("argument list too long"), and no variable can carry a NUL. These
+# limits leave room under both, so a setting that saves can always start.
+MAX_VALUE_KB = 64
+MAX_ENVIRONMENT_KB = 1024
+
+
+def validate_setting_value(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError(
+            "The value holds a NUL character (\\u0000), which no environment variable can "
+            "carry: remove it.",
+            code="nul",
+        )
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as e:
+        raise ValidationError(
+            "The value holds %(char)s, a lone surrogate that is not a character: remove it.",
+            params={"char": f"\\u{ord(value[e.start]):04x}"},
+            code="encoding",
+        ) from e
+    if size > MAX_VALUE_KB * 1024:
+        raise ValidationError(
+            "The value is %(kb)d KB; a value may be at most %(limit)d KB (Linux refuses longer "
+            "environment variables): put large data in a file of the app and its path here.",
+            params={"kb": -(-size // 1024), "limit": MAX_VALUE_KB},
+            code="length",
+        )
+
+
+def environment_problem(env: dict[str, str]) -> str:
+    """Why a process could not start with this environment, or '': a bad
+    value (named) or a total over the limit. For the start path, which may
+    meet values saved before these rules existed."""
+    total = 0
+    for name, value in env.items():
+        try:
+            validate_setting_value(value)
+        except ValidationError as e:
+            return f"The setting {name!r} cannot be passed to the app: {' '.join(e.messages)}"
+        total += len(name.encode("utf-8")) + len(value.encode("utf-8")) + 2
+    if total > MAX_ENVIRONMENT_KB * 1024:
+        return (
+            f"The app settings and connection strings come to {-(-total // 1024)} KB in the "
+            f"app's environment (app settings count twice: NAME and APPSETTING_NAME); the limit "
+            f"is {MAX_ENVIRONMENT_KB} KB: shorten or remove some values."
+        )
+    return ""

@@ -235,7 +235,8 @@ def _save_rows(request, app, s_rows, c_rows, stored_s, stored_c) -> HttpResponse
             app, settings=settings, connection_strings=strings, actor=request.user
         )
     except ValidationError as e:
-        # validate_rows checks the same rules first; this is a race or a bug.
+        # validate_rows checks each row first; what is left is the whole
+        # environment's size (or a race).
         messages.error(request, "Nothing was saved: " + " ".join(e.messages))
         return _done(request, url)
     if changed:
