@@ -201,6 +201,18 @@ def build_env(app: WebApp) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     return env, mounts
 
 
+def ca_bundle_warning() -> str:
+    """Why the build (uid 1000) cannot read BERTH_BUILD_CA_BUNDLE, or ""."""
+    ca = settings.BERTH_BUILD_CA_BUNDLE
+    if not ca or not Path(ca).is_file() or Path(ca).resolve().stat().st_mode & 0o004:
+        return ""
+    return (
+        f"WARNING: the CA bundle {ca} (BERTH_BUILD_CA_BUNDLE) is not readable by other "
+        "users; the build runs as uid 1000 and cannot read it, so pip may fail behind an "
+        "intercepting proxy: chmod a+r it."
+    )
+
+
 def previous_release(app: WebApp, deployment: Deployment) -> build.PreviousRelease | None:
     """The release a new build may reuse: the active one, else the latest
     successful one, while its image is still here."""
@@ -242,6 +254,8 @@ def build_release(
     base = previous.image if reuse and previous else runtime
     script = build.script(tree, app_settings, decision.message if reuse else "")
     env, mounts = build_env(app)
+    if warning := ca_bundle_warning():
+        log.line(warning)
     engine.ensure_volume(
         pip_cache_volume(app),
         {"io.berth.app": app.name, "io.berth.role": "pip-cache"},
