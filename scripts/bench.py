@@ -217,7 +217,9 @@ def main() -> int:
 
     tag = secrets.token_hex(3)
     volume = f"berth-bench-pip-{tag}"
-    release.PIP_CACHE_VOLUME = volume  # a cold cache of the bench's own
+    # A cold cache of the bench's own, shared by its two apps (builds keep one
+    # per app) so that the second app's first deploy measures a warm cache.
+    release.pip_cache_volume = lambda app: volume
     user = User.objects.create_user(f"bench-{tag}", password=secrets.token_urlsafe(16))
     apps = [
         WebApp.objects.create(

@@ -39,6 +39,9 @@ def cleanup_app(app_name: str) -> None:
         for image in engine.client().images.list(name=f"berth/app-{app_name}"):
             for tag in image.tags:
                 engine.remove_image(tag)
+    with contextlib.suppress(Exception):
+        for volume in engine.find_volumes({"io.berth.app": app_name}):
+            engine.remove_volume(volume)
 
 
 def zip_files(files: dict[str, str]) -> bytes:

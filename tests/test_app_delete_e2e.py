@@ -88,6 +88,7 @@ def leftovers(name: str, settings) -> dict:
     return {
         "containers": engine.find_containers({"io.berth.app": name}),
         "images": engine.find_images({"io.berth.app": name}, repository=f"berth/app-{name}"),
+        "volumes": engine.find_volumes({"io.berth.app": name}),
         "route": name in nginx.routes(),
         "artifacts": (data / "artifacts" / name).exists(),
         "repo": (data / "repos" / f"{name}.git").exists(),
@@ -99,6 +100,7 @@ def leftovers(name: str, settings) -> dict:
 NOTHING = {
     "containers": [],
     "images": [],
+    "volumes": [],
     "route": False,
     "artifacts": False,
     "repo": False,
@@ -128,6 +130,7 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
         wait_for(lambda: any(a.container == serving_v2 for a in archive.tail(name)))
         before = leftovers(name, routed)
         assert len(before["containers"]) == 2 and len(before["images"]) == 2
+        assert before["volumes"] == [f"berth-pip-cache-{name}"]  # its own wheel cache
         assert before["route"] and before["artifacts"] and before["repo"] and before["logs"]
 
         r = Client().delete(f"/api/apps/{name}", headers=headers)

@@ -140,6 +140,20 @@ def test_the_build_container_gets_cpu_memory_and_time_limits(webapp, monkeypatch
     assert made["nano_cpus"] == 500_000_000
     assert made["mem_limit"] == "300m"
     assert made["security_opt"] == ["no-new-privileges"]
+    # Unprivileged, and no app setting in the container's config (docker
+    # commit would keep it in the release image).
+    assert made["user"] == "1000:1000" and made["cap_drop"] == ["ALL"]
+    assert made["environment"] == {}
+
+
+def test_it_warns_when_the_build_user_cannot_read_the_ca_bundle(settings, tmp_path):
+    bundle = tmp_path / "ca.crt"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings.BERTH_BUILD_CA_BUNDLE = str(bundle)
+    bundle.chmod(0o600)
+    assert "is not readable by other users" in release.ca_bundle_warning()
+    bundle.chmod(0o644)
+    assert release.ca_bundle_warning() == ""
 
 
 def test_a_worker_killed_mid_build_leaves_the_deployment_failed_at_the_next_start(

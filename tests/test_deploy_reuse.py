@@ -136,3 +136,21 @@ def test_only_a_reusing_build_without_user_commands_runs_offline():
     assert build.needs_network({}, reuse=False)
     assert not build.needs_network({}, reuse=True)
     assert build.needs_network({"POST_BUILD_COMMAND": "curl -O x"}, reuse=True)
+
+
+def test_the_inputs_label_keys_its_digests_so_a_short_build_command_cannot_be_guessed(settings):
+    files = {**FLASK, "setup.sh": "echo hi\n"}
+    command = {"PRE_BUILD_COMMAND": "pip config set global.token hunter2"}
+    keyed = inputs(files, command)["PRE_BUILD_COMMAND"]
+    settings.SECRET_KEY = "another install's key"
+    assert inputs(files, command)["PRE_BUILD_COMMAND"] != keyed
+    assert "hunter2" not in str(inputs(files, command))
+
+
+def test_a_release_built_as_root_is_not_reused():
+    before = previous(FLASK)
+    old = build.PreviousRelease(12, "berth/app-x:12", {**before.inputs}, 0, 3)
+    del old.inputs["build user"]
+    d = decide({**FLASK, "app.py": "app = 2\n"}, old)
+    assert not d.reuse
+    assert "build user changed since deployment 12: full build." in d.message

@@ -19,10 +19,13 @@ not, which is the first cause of `ModuleNotFoundError` at start-up there).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import shlex
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from apps.deployments.source import SourceTree
 
@@ -70,7 +73,9 @@ UV_EXPORT = UV_EXPORT.replace("PYPROJECT_DEPENDENCIES", PYPROJECT_DEPENDENCIES)
 BUILD_SYSTEM = re.compile(r"^\s*\[build-system\]", re.MULTILINE)
 # Where the code lands in a build that reuses the previous release's image:
 # beside the old code, which the script then replaces (so deleted files go).
-STAGING = "tmp/berth-code"
+# In the build user's own folder (/home/site is its), not /tmp: the upload's
+# tar would make /tmp the user's, mode 0755.
+STAGING = "home/site/berth-code"
 INPUTS_LABEL = "io.berth.build-inputs"
 DEPTH_LABEL = "io.berth.reuse-depth"
 # A reusing build adds one layer on top of the previous release; past these,
@@ -285,35 +290,32 @@ def script(tree: SourceTree, app_settings: dict[str, str], reuse: str = "") -> s
             warn = f"WARNING: {step.title} failed with exit code"
             out.append(f'if [ $RC -ne 0 ]; then say {q(warn)} "$RC; the build goes on."; fi')
     out.append("say 'Build finished.'")
-    out.extend(_hand_to_app_user())
     return "\n".join(out) + "\n"
 
 
-# The app's container runs as this uid/gid (apps.deployments.release.RUN_AS).
+# The build, and the app's container after it, run as this uid/gid
+# (apps.deployments.release.RUN_AS): the uploaded code, /home and
+# /home/site arrive as its own, and everything the build makes is its own.
 APP_UID = 1000
 
-
-def _hand_to_app_user() -> list[str]:
-    """Give the code (and HOME) to the app's non-root user, so it runs as
-    it can write where App Service lets apps write. Only files not already
-    its own: in a reusing build the kept antenv is a lower layer, and
-    touching it would copy every file into the new one."""
-    return [
-        f"find {APP_PATH} ! -user {APP_UID} -exec chown -h {APP_UID}:{APP_UID} {{}} + "
-        "2>/dev/null || say 'WARNING: could not hand the code to the app user.'",
-        f"chown {APP_UID}:{APP_UID} /home /home/site 2>/dev/null || true",
-        # A name for the uid, so tools and the SSH prompt don't say "I have no name!".
-        f"grep -q '^app:' /etc/passwd || echo 'app:x:{APP_UID}:{APP_UID}:App Service app:/home:/bin/bash'"
-        " >> /etc/passwd 2>/dev/null || true",
-        f"grep -q '^app:' /etc/group || echo 'app:x:{APP_UID}:' >> /etc/group 2>/dev/null || true",
-    ]
+# Run as root (with no capabilities) before the build, on a full build only:
+# a name for the uid, so tools and the SSH prompt don't say "I have no name!".
+# Root may write its own files without any capability; it runs nothing of
+# the app's.
+NAME_THE_APP_USER = (
+    f"grep -q '^app:' /etc/passwd || echo 'app:x:{APP_UID}:{APP_UID}:App Service app:/home:/bin/bash'"
+    f" >> /etc/passwd; grep -q '^app:' /etc/group || echo 'app:x:{APP_UID}:' >> /etc/group"
+)
 
 
 # Reusing the previous release's virtual environment (a code-only redeploy).
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    # Keyed: the label holds digests of PRE_BUILD_COMMAND and PIP_* settings,
+    # which may hold secrets; a plain hash of a short one can be guessed.
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def build_inputs(
@@ -337,6 +339,8 @@ def build_inputs(
         inputs["PIP_* app settings"] = _digest(json.dumps(pip_settings))
     inputs["Python"] = python_version
     inputs["runtime image"] = runtime_id.removeprefix("sha256:")[:16]
+    # Releases built as root hold files the unprivileged build cannot replace.
+    inputs["build user"] = f"uid {APP_UID}"
     return inputs
 
 
@@ -428,7 +432,7 @@ def decide_reuse(
             f"({previous.layers} layers; limits {REUSE_MAX_DEPTH} and {REUSE_MAX_LAYERS}): "
             "full build from the runtime image to keep the image flat.",
         )
-    unchanged = ", ".join(n for n in inputs if n not in ("Python", "runtime image"))
+    unchanged = ", ".join(n for n in inputs if n not in ("Python", "runtime image", "build user"))
     return ReuseDecision(
         True,
         f"{unchanged} unchanged since {since}: reusing its virtual environment ({VENV} "

@@ -212,8 +212,9 @@ def precheck(path: Path, app) -> list[dict]:
     return [{k: mask(v, secrets) if isinstance(v, str) else v for k, v in f.items()} for f in found]
 
 
-def to_tar(zip_path: Path, prefix: str = "home/site/wwwroot") -> BinaryIO:
-    """The zip's files as a tar under `prefix`, for put_archive."""
+def to_tar(zip_path: Path, prefix: str = "home/site/wwwroot", owner: int = 0) -> BinaryIO:
+    """The zip's files as a tar under `prefix`, for put_archive; every entry,
+    the prefix's folders too, belongs to uid and gid `owner`."""
     # Returned open to the caller (put_archive reads it), so no `with` here.
     out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115
     with zipfile.ZipFile(zip_path) as zf, tarfile.open(fileobj=out, mode="w") as tar:
@@ -228,6 +229,7 @@ def to_tar(zip_path: Path, prefix: str = "home/site/wwwroot") -> BinaryIO:
                     info = tarfile.TarInfo(d)
                     info.type = tarfile.DIRTYPE
                     info.mode = 0o755
+                    info.uid = info.gid = owner
                     tar.addfile(info)
 
         add_dir(prefix)
@@ -243,6 +245,7 @@ def to_tar(zip_path: Path, prefix: str = "home/site/wwwroot") -> BinaryIO:
             mode = (zi.external_attr >> 16) & 0o7777
             info = tarfile.TarInfo(full)
             info.mtime = 0
+            info.uid = info.gid = owner
             if _is_symlink(zi):
                 info.type = tarfile.SYMTYPE
                 info.linkname = zf.read(zi).decode("utf-8", "replace")

@@ -50,6 +50,9 @@ from apps.webapps.validators import environment_problem
 logger = logging.getLogger(__name__)
 
 NETWORK = "berth"
+# Each app's builds keep their wheels in a volume of its own, labelled with the
+# app (deleting the app removes it): nothing one app's build writes is ever
+# read by another's (issue 12, finding 2).
 PIP_CACHE_VOLUME = "berth-pip-cache"
 PIP_CACHE_DIR = "/var/cache/berth-pip"
 CA_PATH = "/etc/berth/ca-certificates.crt"
@@ -57,7 +60,8 @@ APP_PORT = 8000
 APP_PATH = "/home/site/wwwroot"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # App containers run as this user when the release was prepared for it (the
-# build hands the code to it; images made before that carry no RUN_AS_LABEL).
+# build runs as it, so the code is its own; images made before that carry no
+# RUN_AS_LABEL). Build containers always run as it.
 RUN_AS = "1000:1000"
 RUN_AS_LABEL = "io.berth.run-as"
 # What a root app container keeps of root's powers (all else is dropped):
@@ -181,9 +185,14 @@ def _host_pip_config() -> dict[str, str]:
     return found
 
 
+def pip_cache_volume(app: WebApp) -> str:
+    return f"{PIP_CACHE_VOLUME}-{app.name}"
+
+
 def build_env(app: WebApp) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """The build container's environment (app settings, as Oryx has them,
-    plus pip's) and mounts (CA bundle, shared pip cache)."""
+    """The build's environment (app settings, as Oryx has them, plus pip's;
+    given to the build's process only, never to the container, whose config
+    the release image keeps) and mounts (CA bundle, the app's pip cache)."""
     env = build_environment(app)
     env.update(_host_pip_config())
     if settings.BERTH_PIP_INDEX_URL:
@@ -197,12 +206,24 @@ def build_env(app: WebApp) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         PIP_ROOT_USER_ACTION="ignore",
         PIP_NO_INPUT="1",
     )
-    mounts = {PIP_CACHE_VOLUME: (PIP_CACHE_DIR, "rw")}
+    mounts = {pip_cache_volume(app): (PIP_CACHE_DIR, "rw")}
     ca = settings.BERTH_BUILD_CA_BUNDLE
     if ca and Path(ca).is_file():
         mounts[str(Path(ca).resolve())] = (CA_PATH, "ro")
         env.update(PIP_CERT=CA_PATH, REQUESTS_CA_BUNDLE=CA_PATH, SSL_CERT_FILE=CA_PATH)
     return env, mounts
+
+
+def ca_bundle_warning() -> str:
+    """Why the build (uid 1000) cannot read BERTH_BUILD_CA_BUNDLE, or ""."""
+    ca = settings.BERTH_BUILD_CA_BUNDLE
+    if not ca or not Path(ca).is_file() or Path(ca).resolve().stat().st_mode & 0o004:
+        return ""
+    return (
+        f"WARNING: the CA bundle {ca} (BERTH_BUILD_CA_BUNDLE) is not readable by other "
+        "users; the build runs as uid 1000 and cannot read it, so pip may fail behind an "
+        "intercepting proxy: chmod a+r it."
+    )
 
 
 def previous_release(app: WebApp, deployment: Deployment) -> build.PreviousRelease | None:
@@ -246,7 +267,14 @@ def build_release(
     base = previous.image if reuse and previous else runtime
     script = build.script(tree, app_settings, decision.message if reuse else "")
     env, mounts = build_env(app)
-    engine.ensure_volume(PIP_CACHE_VOLUME)
+    if warning := ca_bundle_warning():
+        log.line(warning)
+    engine.ensure_volume(
+        pip_cache_volume(app),
+        {"io.berth.app": app.name, "io.berth.role": "pip-cache"},
+        owner=RUN_AS,
+        image=runtime,
+    )
     name = f"berth-build-{app.name}-{deployment.pk}"
     engine.remove_container(name)  # a leftover from a crashed worker
     with _build_slot(deployment, log):
@@ -312,14 +340,23 @@ def _build_in_container(
         f"Build container {name} from {base} (time limit {settings.BERTH_BUILD_TIMEOUT} s, "
         f"memory {settings.BERTH_BUILD_MEMORY}, {cpus:g} CPU)"
     )
+    # The container only waits (at most past the time limit, should Berth
+    # die); the build runs in it through `docker exec`, with the app
+    # settings in the exec's environment alone. `docker commit` keeps the
+    # container's config (Env, Cmd) and its command in the image's history:
+    # the settings and PRE_BUILD_COMMAND never get there.
     container = engine.create_container(
         base,
-        ["bash", "-c", script],
+        ["sleep", str(int(settings.BERTH_BUILD_TIMEOUT) + 60)],
         name=name,
-        environment=env,
+        environment={},
         labels=_labels(app, deployment, "build"),
         mem_limit=settings.BERTH_BUILD_MEMORY,
         nano_cpus=int(cpus * 1e9) if cpus > 0 else 0,
+        # As unprivileged as the app's own container: another app's build
+        # or image is out of reach whatever PRE_BUILD_COMMAND does.
+        user=RUN_AS,
+        cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         pids_limit=4096,
         # Offline (a reusing build without user commands): no pip, so no cache either.
@@ -328,9 +365,12 @@ def _build_in_container(
     )
     try:
         prefix = build.STAGING if reuse else APP_PATH.lstrip("/")
-        engine.put_archive(container, "/", to_tar(Path(deployment.artifact), prefix=prefix))
+        upload = to_tar(Path(deployment.artifact), prefix=prefix, owner=build.APP_UID)
+        engine.put_archive(container, "/", upload)
         engine.start_container(container)
-        code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT)
+        if not reuse:  # a reused image has the name already
+            engine.exec_quick(container, ["bash", "-c", build.NAME_THE_APP_USER], user="0")
+        code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT, script, env)
         if code != 0:
             why = f"The build failed (exit code {code})."
             oom = False
@@ -350,10 +390,14 @@ def _build_in_container(
         tag = release_tag(app, deployment)
         pythonpath = f"{APP_PATH}/antenv/lib/python{app.python_version}/site-packages"
         saving = time.monotonic()
+        engine.stop_container(container, timeout=0)  # nothing the build started lives on
         engine.commit_container(
             container,
             tag,
             changes=[
+                # The build's user would stay the image's: root, as the
+                # runtime image, and the app's container says who it runs as.
+                "USER root",
                 f"WORKDIR {APP_PATH}",
                 f"ENV PATH={APP_PATH}/antenv/bin:{BASE_PATH}",
                 f"ENV PYTHONPATH={pythonpath}",
@@ -376,14 +420,20 @@ def _json_cmd(script: str) -> str:
     return json.dumps(["bash", "-c", script])
 
 
-def _stream_until_exit(container: str, log: DeploymentLog, limit: int) -> int:
-    """Copy the container's output into the log as it comes; kill it at the
-    time limit. Returns the exit code."""
+def _stream_until_exit(
+    container: str, log: DeploymentLog, limit: int, script: str, env: dict[str, str]
+) -> int:
+    """Run the build script in the container, copying its output into the
+    log as it comes; kill the container at the time limit. Returns the
+    script's exit code."""
     chunks: queue.Queue[bytes | None] = queue.Queue()
+    exec_id, output = engine.exec_stream(
+        container, ["bash", "-c", script], env=env, workdir=APP_PATH
+    )
 
     def read() -> None:
         try:
-            for chunk in engine.follow_logs(container):
+            for chunk in output:
                 chunks.put(chunk)
         except EngineError as e:
             chunks.put(f"\n{e.message}\n".encode())
@@ -411,7 +461,15 @@ def _stream_until_exit(container: str, log: DeploymentLog, limit: int) -> int:
                 "The app still serves its previous release."
             )
     log.flush()
-    return engine.wait_container(container, timeout=30)
+    return _exec_exit_code(exec_id)
+
+
+def _exec_exit_code(exec_id: str, patience: float = 30) -> int:
+    """The exec's exit code; the engine records it just after the output ends."""
+    deadline = time.monotonic() + patience
+    while (code := engine.exec_exit_code(exec_id)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return -1 if code is None else code
 
 
 @dataclass(frozen=True)

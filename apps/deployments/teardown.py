@@ -10,13 +10,12 @@ The steps run in this order, each taking "already gone" as done:
 2. the containers: nothing runs from the images any more;
 3. the images, newest first: a release that reused the previous one's
    virtual environment is built on top of its image;
-4. volumes carrying the app's label;
+4. volumes carrying the app's label (its pip cache, berth-pip-cache-<app>);
 5. files: artifacts, the Git repository, the log archive.
 The first step that fails stops the rest and raises TeardownFailed, saying
 what was left; running remove_everything() again finishes the job.
 
-Shared things stay: the runtime images (berth/python:3.X) and the pip cache
-volume serve every app.
+Shared things stay: the runtime images (berth/python:3.X) serve every app.
 """
 
 from __future__ import annotations

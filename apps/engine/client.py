@@ -273,12 +273,34 @@ def ensure_network(name: str) -> None:
             client().networks.create(name, driver="bridge", labels={LABEL: "true"})
 
 
-def ensure_volume(name: str) -> None:
+def ensure_volume(
+    name: str, labels: dict[str, str] | None = None, *, owner: str = "", image: str = ""
+) -> bool:
+    """Create a volume unless it is there; True when it was made now. A new
+    volume's root belongs to root: `owner` ("uid:gid") gets it instead,
+    through a throwaway container from `image` that may only chown."""
     with translated(f"Creating volume {name}"):
         try:
             client().volumes.get(name)
+            return False
         except docker.errors.NotFound:
-            client().volumes.create(name, labels={LABEL: "true"})
+            client().volumes.create(name, labels={LABEL: "true", **(labels or {})})
+    if owner:
+        code, output = run_once(
+            image,
+            ["chown", owner, "/volume"],
+            timeout=60,
+            user="0",
+            network_disabled=True,
+            cap_drop=["ALL"],
+            cap_add=["CHOWN"],
+            security_opt=["no-new-privileges"],
+            mounts=[docker.types.Mount(target="/volume", source=name, type="volume")],
+        )
+        if code != 0:
+            remove_volume(name)
+            raise EngineError(f"Giving volume {name} to {owner} failed: {output.strip()[-300:]}")
+    return True
 
 
 def create_container(
@@ -500,13 +522,31 @@ def exec_exit_code(exec_id: str) -> int | None:
     return None if attrs.get("Running") or code is None else int(code)
 
 
-def exec_quick(container: str, cmd: list[str]) -> tuple[int, str]:
+def exec_quick(container: str, cmd: list[str], *, user: str = "") -> tuple[int, str]:
     """Run a short command in a running container, no TTY; (exit code, output)."""
     with translated(f"Running {cmd[0]} in {container}"):
-        exec_id = client().api.exec_create(container, cmd)["Id"]
+        exec_id = client().api.exec_create(container, cmd, user=user)["Id"]
         output = client().api.exec_start(exec_id)
         code = client().api.exec_inspect(exec_id).get("ExitCode")
     return int(code if code is not None else -1), output.decode("utf-8", "replace")
+
+
+def exec_stream(
+    container: str, cmd: list[str], *, env: dict[str, str], workdir: str = ""
+) -> tuple[str, Iterator[bytes]]:
+    """Start `cmd` in a running container, no TTY, as the container's user;
+    (exec id, its stdout and stderr as they come). The environment is the
+    exec's only: it is not in the container's config, so `docker commit`
+    never carries it into an image. exec_exit_code() says how it ended."""
+    with translated(f"Running {cmd[0]} in {container}"):
+        exec_id = client().api.exec_create(container, cmd, environment=env, workdir=workdir)["Id"]
+        stream = client().api.exec_start(exec_id, stream=True)
+
+    def chunks() -> Iterator[bytes]:
+        with translated(f"Reading the output of {cmd[0]} in {container}"):
+            yield from stream
+
+    return exec_id, chunks()
 
 
 # The Log stream and the Overview's charts (apps.logs).
