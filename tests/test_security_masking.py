@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 from apps.access.models import Role, RoleAssignment
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeploymentLog
-from apps.logs import archive
+from apps.logs import archive, services
 from apps.webapps.environment import mask, secret_values
 from apps.webapps.masking import LineMasker, masker, masking_forms
 from apps.webapps.models import AppSetting
@@ -280,3 +280,13 @@ def test_each_line_of_a_secret_of_several_lines_is_masked():
     printed = ["loading", *key.split("\n"), "done"]
     assert masker(forms).lines(printed) == ["loading", "***", "***", "***", "done"]
     assert mask(f"key={key}", forms) == "key=***"
+
+
+def test_a_held_line_is_sent_when_no_next_line_comes(
+    reader, webapp, serving, secrets, engine_mocks, monkeypatch
+):
+    # It ends like the token starts; nothing follows: after HOLD_SECONDS it goes out as it is.
+    monkeypatch.setattr(services, "HOLD_SECONDS", 0.05)
+    logs, _, _ = engine_mocks
+    logs.return_value = FakeFollower([line(1, "prefix tok_9fJ"), line(2, "x"), line(3, "tok_")])
+    assert streamed(reader, 3) == ["prefix tok_9fJ", "x", "tok_"]

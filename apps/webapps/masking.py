@@ -228,9 +228,9 @@ class Masker:
 
 def _trie(words: Sequence[str]) -> str:
     """One pattern matching any of `words`, the longest where several start
-    at the same place, written as a trie (common starts shared) so that
-    the regular-expression engine skips at once the characters no word
-    starts with, however many words there are."""
+    at the same place, written as a trie: words with a common start share
+    it, so the regular-expression engine tries each start once, and skips
+    at once the characters no word starts with."""
     root: dict = {}
     for word in words:
         node = root
