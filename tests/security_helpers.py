@@ -84,12 +84,12 @@ class SecurityTable:
 def table_fixture(title: str):
     """A module-scoped `table` fixture for one security test module:
 
-        table = table_fixture("Access: cross-app takeovers")
+    table = table_fixture("Access: cross-app takeovers")
 
-        def test_it_refuses_x(table, ...):
-            with table.attack("1", "grant group-wide Owner from one's own app") as row:
-                ...
-                row.outcome = "refused: 403"
+    def test_it_refuses_x(table, ...):
+        with table.attack("1", "grant group-wide Owner from one's own app") as row:
+            ...
+            row.outcome = "refused: 403"
     """
 
     @pytest.fixture(scope="module")
