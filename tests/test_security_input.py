@@ -7,6 +7,7 @@ kept apart from the author a deployer claims."""
 # ruff: noqa: F811
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import io
@@ -23,6 +24,8 @@ from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog, run_release
 from apps.webapps.models import AppSetting, ConnectionString, WebApp
+from berth_cli.commands import config_set, parse_settings
+from berth_cli.errors import CliError
 from portal.asgi import application as asgi_application
 from tests.apiutil import ApiClient, alice_token, api, error_code  # noqa: F401
 from tests.config_forms import as_post, form_fields
@@ -102,6 +105,16 @@ def test_a_redeploy_with_deeply_nested_json_is_not_a_500(table, alice_token, web
             )
         assert r.status_code < 500
         table.rows[-1].outcome = f"no 500: {r.status_code} (the body is not a restore request)"
+
+
+def test_the_cli_answers_a_deeply_nested_settings_file_with_a_message(table, tmp_path):
+    (tmp_path / "deep.json").write_text(DEEP)
+    with table.attack("8", "berth webapp config appsettings set --settings @deep.json") as row:
+        with pytest.raises(CliError, match="Cannot read settings from") as refused:
+            parse_settings([f"@{tmp_path / 'deep.json'}"])
+        with pytest.raises(CliError, match="takes JSON"):
+            config_set(argparse.Namespace(generic_configurations=[DEEP]))
+        row.outcome = f"refused by the CLI: {str(refused.value)[:40]}... (no traceback)"
 
 
 def test_the_advanced_edit_answers_deeply_nested_json_with_a_message(table, alice_client, webapp):
