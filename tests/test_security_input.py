@@ -476,3 +476,20 @@ def test_a_push_with_deployment_credentials_is_never_shown_as_a_user(
         assert r.json()["author"] == "alice"
         assert Deployment.objects.get().claimed_author == "alice"
         row.outcome = f"kept apart: deployed by {by}, author claims alice"
+
+
+def test_a_pushed_chain_of_links_that_leads_outside_is_not_deployed(
+    table, live_server, pushed_app, tmp_path
+):
+    work = tmp_path / "links"
+    work.mkdir()
+    (work / "app.py").write_text("print()\n")
+    (work / "x").symlink_to(".")
+    (work / "y").symlink_to("x/x/..")
+    with table.attack("10", "git push of x -> . and y -> x/x/..") as row:
+        pushed = _push(live_server.url, pushed_app, work, {})
+        assert pushed.returncode == 0, pushed.stderr
+        said = [line for line in pushed.stderr.splitlines() if "symbolic link" in line]
+        assert said and "not deployed" in said[0]
+        assert not Deployment.objects.exists()
+        row.outcome = "not deployed: " + said[0].split("not deployed: ")[1].strip()[:80]
