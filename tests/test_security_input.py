@@ -22,7 +22,7 @@ import pytest
 from apps.deployments import gitrepo, intake
 from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeployFailed, DeploymentLog, run_release
+from apps.deployments.release import DeployFailed, DeploymentLog, build_release, run_release
 from apps.webapps.models import AppSetting, ConnectionString, WebApp
 from berth_cli.commands import config_set, parse_settings
 from berth_cli.errors import CliError
@@ -201,6 +201,20 @@ def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(
         assert "'HUGE'" in failed.value.message
         assert "64 KB" in failed.value.message
         row.outcome = f"start fails at once: {failed.value.message[:90]}"
+
+
+def test_a_build_with_a_value_saved_before_the_rules_fails_with_a_clear_message(table, webapp):
+    AppSetting.objects.create(app=webapp, name="HUGE", value=BIG)
+    deployment = Deployment.objects.create(app=webapp)
+    with table.attack("8", "build an app holding a 200 KB value saved before the rules") as row:
+        with (
+            mock.patch("apps.deployments.release.engine", autospec=True) as engine,
+            pytest.raises(DeployFailed) as failed,
+        ):
+            build_release(deployment, mock.Mock(), mock.Mock(), DeploymentLog(deployment))
+        engine.create_container.assert_not_called()
+        assert "'HUGE'" in failed.value.message
+        row.outcome = f"build fails at once: {failed.value.message[:90]}"
 
 
 def _refused_on_the_page(response, what: str, restart) -> str:
