@@ -18,11 +18,13 @@ import tracemalloc
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from apps.deployments import gitrepo, intake
 from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog, build_release, run_release
+from apps.webapps import services
 from apps.webapps.models import AppSetting, ConnectionString, WebApp
 from berth_cli.commands import config_set, parse_settings
 from berth_cli.errors import CliError
@@ -178,6 +180,33 @@ def test_settings_that_together_exceed_the_environment_limit_are_refused(table, 
         assert "limit" in r.json()["error"]["message"]
         assert not AppSetting.objects.exists()
         row.outcome = f"refused: 422 {r.json()['error']['message'][:80]}"
+
+
+def test_one_save_may_move_size_from_connection_strings_to_settings(webapp):
+    value = "x" * (60 * 1024)
+    services.set_connection_strings(
+        webapp, [services.ConnectionStringInput(f"db{i}", value) for i in range(12)], restart=False
+    )
+    # Settings then connection strings: in between, 1320 KB; at the end, 600 KB.
+    services.save_configuration(
+        webapp,
+        settings=[services.SettingInput(f"S{i}", value) for i in range(5)],
+        connection_strings=[],
+    )
+    assert AppSetting.objects.count() == 5
+    assert not ConnectionString.objects.exists()
+
+
+def test_one_save_that_ends_over_the_environment_limit_saves_nothing(webapp):
+    value = "x" * (60 * 1024)
+    with pytest.raises(ValidationError, match="1024 KB"):
+        services.save_configuration(
+            webapp,
+            settings=[services.SettingInput(f"S{i}", value) for i in range(5)],
+            connection_strings=[services.ConnectionStringInput(f"db{i}", value) for i in range(8)],
+        )
+    assert not AppSetting.objects.exists()
+    assert not ConnectionString.objects.exists()
 
 
 def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(table, webapp):
