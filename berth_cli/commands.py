@@ -396,7 +396,7 @@ def config_set(args) -> dict:
     for text in args.generic_configurations or []:
         try:
             extra = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
             raise CliError(f"--generic-configurations takes JSON: {e}.") from e
         if not isinstance(extra, dict):
             raise CliError("--generic-configurations takes a JSON object.")
@@ -427,7 +427,7 @@ def parse_settings(values: list[str], *, slot: bool = False) -> list[dict]:
 def _settings_file(path: str, *, slot: bool) -> list[dict]:
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
         raise CliError(f"Cannot read settings from {path}: {e}") from e
     if isinstance(data, dict):
         return [{"name": k, "value": str(v), "slotSetting": slot} for k, v in data.items()]

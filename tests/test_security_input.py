@@ -7,6 +7,7 @@ kept apart from the author a deployer claims."""
 # ruff: noqa: F811
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import io
@@ -17,12 +18,16 @@ import tracemalloc
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from apps.deployments import gitrepo, intake
 from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeployFailed, DeploymentLog, run_release
+from apps.deployments.release import DeployFailed, DeploymentLog, build_release, run_release
+from apps.webapps import services
 from apps.webapps.models import AppSetting, ConnectionString, WebApp
+from berth_cli.commands import config_set, parse_settings
+from berth_cli.errors import CliError
 from portal.asgi import application as asgi_application
 from tests.apiutil import ApiClient, alice_token, api, error_code  # noqa: F401
 from tests.config_forms import as_post, form_fields
@@ -104,6 +109,16 @@ def test_a_redeploy_with_deeply_nested_json_is_not_a_500(table, alice_token, web
         table.rows[-1].outcome = f"no 500: {r.status_code} (the body is not a restore request)"
 
 
+def test_the_cli_answers_a_deeply_nested_settings_file_with_a_message(table, tmp_path):
+    (tmp_path / "deep.json").write_text(DEEP)
+    with table.attack("8", "berth webapp config appsettings set --settings @deep.json") as row:
+        with pytest.raises(CliError, match="Cannot read settings from") as refused:
+            parse_settings([f"@{tmp_path / 'deep.json'}"])
+        with pytest.raises(CliError, match="takes JSON"):
+            config_set(argparse.Namespace(generic_configurations=[DEEP]))
+        row.outcome = f"refused by the CLI: {str(refused.value)[:40]}... (no traceback)"
+
+
 def test_the_advanced_edit_answers_deeply_nested_json_with_a_message(table, alice_client, webapp):
     with table.attack("8", "Advanced edit with JSON nested 100,000 deep") as row:
         r = alice_client.post(ADVANCED_URL + "appsettings/", {"text": DEEP, "confirmed": "1"})
@@ -167,6 +182,33 @@ def test_settings_that_together_exceed_the_environment_limit_are_refused(table, 
         row.outcome = f"refused: 422 {r.json()['error']['message'][:80]}"
 
 
+def test_one_save_may_move_size_from_connection_strings_to_settings(webapp):
+    value = "x" * (60 * 1024)
+    services.set_connection_strings(
+        webapp, [services.ConnectionStringInput(f"db{i}", value) for i in range(12)], restart=False
+    )
+    # Settings then connection strings: in between, 1320 KB; at the end, 600 KB.
+    services.save_configuration(
+        webapp,
+        settings=[services.SettingInput(f"S{i}", value) for i in range(5)],
+        connection_strings=[],
+    )
+    assert AppSetting.objects.count() == 5
+    assert not ConnectionString.objects.exists()
+
+
+def test_one_save_that_ends_over_the_environment_limit_saves_nothing(webapp):
+    value = "x" * (60 * 1024)
+    with pytest.raises(ValidationError, match="1024 KB"):
+        services.save_configuration(
+            webapp,
+            settings=[services.SettingInput(f"S{i}", value) for i in range(5)],
+            connection_strings=[services.ConnectionStringInput(f"db{i}", value) for i in range(8)],
+        )
+    assert not AppSetting.objects.exists()
+    assert not ConnectionString.objects.exists()
+
+
 def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(table, webapp):
     # Saved straight into the table, as before the rules existed.
     AppSetting.objects.create(app=webapp, name="HUGE", value=BIG)
@@ -188,6 +230,20 @@ def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(
         assert "'HUGE'" in failed.value.message
         assert "64 KB" in failed.value.message
         row.outcome = f"start fails at once: {failed.value.message[:90]}"
+
+
+def test_a_build_with_a_value_saved_before_the_rules_fails_with_a_clear_message(table, webapp):
+    AppSetting.objects.create(app=webapp, name="HUGE", value=BIG)
+    deployment = Deployment.objects.create(app=webapp)
+    with table.attack("8", "build an app holding a 200 KB value saved before the rules") as row:
+        with (
+            mock.patch("apps.deployments.release.engine", autospec=True) as engine,
+            pytest.raises(DeployFailed) as failed,
+        ):
+            build_release(deployment, mock.Mock(), mock.Mock(), DeploymentLog(deployment))
+        engine.create_container.assert_not_called()
+        assert "'HUGE'" in failed.value.message
+        row.outcome = f"build fails at once: {failed.value.message[:90]}"
 
 
 def _refused_on_the_page(response, what: str, restart) -> str:
@@ -307,7 +363,8 @@ def _asgi_post(path: str, size: int, *, declare: bool, chunk: int = 64 * 1024) -
         tracemalloc.stop()
     start = next(m for m in seen["sent"] if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in seen["sent"] if m["type"] == "http.response.body")
-    return {**seen, "status": start["status"], "body": json.loads(body)}
+    parsed = json.loads(body) if body.startswith(b"{") else body.decode()
+    return {**seen, "status": start["status"], "body": parsed}
 
 
 @pytest.mark.parametrize("declare", [True, False], ids=["content-length", "chunked"])
@@ -329,6 +386,17 @@ def test_an_over_limit_zipdeploy_is_refused_before_it_is_all_read(table, setting
         )
 
 
+@pytest.mark.parametrize("declare", [True, False], ids=["content-length", "chunked"])
+def test_a_50_mb_json_body_is_refused_before_it_is_all_read(table, declare):
+    how = "declared" if declare else "streamed"
+    with table.attack("7", f"POST /api/token with a 50 MB body ({how})") as row:
+        got = _asgi_post("/api/token", 50 * 1024 * 1024, declare=declare)
+        assert got["status"] == 413
+        assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in got["body"]["error"]["message"]
+        assert got["consumed"] <= 3.5 * 1024 * 1024 + 64 * 1024
+        row.outcome = f"refused: 413 after reading {got['consumed'] / 1024 / 1024:.1f} MB of 50 MB"
+
+
 def test_an_over_limit_deployment_center_upload_is_refused_before_it_is_read(
     table, settings, alice_client, webapp
 ):
@@ -345,7 +413,7 @@ def test_an_over_limit_deployment_center_upload_is_refused_before_it_is_read(
             {"package": io.BytesIO(b"\0" * 3 * 1024 * 1024)},
         )
         assert r.status_code == 413
-        assert "BERTH_MAX_ZIP_MB" in r.json()["error"]
+        assert "BERTH_MAX_ZIP_MB" in r.content.decode()  # plain text: the browser shows it
         row.outcome = "refused: 413 before a byte was read (ASGI and WSGI)"
 
 
@@ -451,3 +519,20 @@ def test_a_push_with_deployment_credentials_is_never_shown_as_a_user(
         assert r.json()["author"] == "alice"
         assert Deployment.objects.get().claimed_author == "alice"
         row.outcome = f"kept apart: deployed by {by}, author claims alice"
+
+
+def test_a_pushed_chain_of_links_that_leads_outside_is_not_deployed(
+    table, live_server, pushed_app, tmp_path
+):
+    work = tmp_path / "links"
+    work.mkdir()
+    (work / "app.py").write_text("print()\n")
+    (work / "x").symlink_to(".")
+    (work / "y").symlink_to("x/x/..")
+    with table.attack("10", "git push of x -> . and y -> x/x/..") as row:
+        pushed = _push(live_server.url, pushed_app, work, {})
+        assert pushed.returncode == 0, pushed.stderr
+        said = [line for line in pushed.stderr.splitlines() if "symbolic link" in line]
+        assert said and "not deployed" in said[0]
+        assert not Deployment.objects.exists()
+        row.outcome = "not deployed: " + said[0].split("not deployed: ")[1].strip()[:80]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 # Room for what wraps the payload: multipart boundaries and form fields
 # around a zip, git's ref commands in front of its pack.
@@ -34,34 +34,36 @@ class Limit:
     setting: str  # what to raise, e.g. BERTH_MAX_ZIP_MB
     what: str  # "a zip deployment"
     advice: str = ""
-    # Kudu's endpoints (zipdeploy, git) answer {"error": "..."}; the API's
-    # others {"error": {"code": ..., "message": ...}}.
-    kudu: bool = False
+    # How the refusal is written, as the endpoint answers its other errors:
+    # "kudu" {"error": "..."} (zipdeploy, git), "api" {"error": {"code",
+    # "message"}}, "text" for a page's form (the browser shows it as is).
+    shape: str = "api"
 
     def message(self) -> str:
         size = getattr(settings, self.setting)
         size = f"{size} MB" if self.setting.endswith("_MB") else f"{size} bytes"
-        return f"The request is bigger than the limit for {self.what} ({size}, {self.setting})." + (
-            f" {self.advice}" if self.advice else ""
-        )
+        text = f"The request is bigger than the limit for {self.what} ({size}, {self.setting})."
+        return f"{text} {self.advice}" if self.advice else text
 
 
 _SMALLER = "Leave out virtual environments and build output"
 
 
-# (path pattern, setting in MB, what, advice): the uploads that may be large.
+# (path pattern, setting in MB, what, advice, shape): the uploads that may be large.
 _UPLOADS = (
     (
         re.compile(r"^/api/apps/[^/]+/zipdeploy/?$"),
         "BERTH_MAX_ZIP_MB",
         "a zip deployment",
         _SMALLER + " (or ask the administrator to raise BERTH_MAX_ZIP_MB).",
+        "kudu",
     ),
     (
         re.compile(r"^/apps/[^/]+/deployment-center/upload/?$"),
         "BERTH_MAX_ZIP_MB",
         "a zip deployment",
         _SMALLER + " (or ask the administrator to raise BERTH_MAX_ZIP_MB).",
+        "text",
     ),
     (
         re.compile(r"^/git/[^/]+\.git/git-receive-pack$"),
@@ -69,16 +71,17 @@ _UPLOADS = (
         "a git push",
         "Push fewer or smaller commits, and keep build output and large data out of the "
         "repository (or ask the administrator to raise BERTH_MAX_PUSH_MB).",
+        "kudu",
     ),
 )
 
 
 def limit_for(path: str) -> Limit | None:
     """The most a request to `path` may send (None: no limit)."""
-    for pattern, setting, what, advice in _UPLOADS:
+    for pattern, setting, what, advice, shape in _UPLOADS:
         if pattern.match(path):
             mb = getattr(settings, setting)
-            return Limit(mb * 1024 * 1024 + ENVELOPE, setting, what, advice, kudu=True)
+            return Limit(mb * 1024 * 1024 + ENVELOPE, setting, what, advice, shape)
     # Everything else is a form or JSON, which Django refuses above this
     # anyway (RequestDataTooBig); stop it before it is spooled to disk.
     if settings.DATA_UPLOAD_MAX_MEMORY_SIZE is None:
@@ -87,28 +90,31 @@ def limit_for(path: str) -> Limit | None:
         settings.DATA_UPLOAD_MAX_MEMORY_SIZE + ENVELOPE,
         "DATA_UPLOAD_MAX_MEMORY_SIZE",
         "a form or JSON body",
+        shape="api" if path.startswith("/api/") else "text",
     )
 
 
-def _error(limit: Limit) -> dict:
-    if limit.kudu:
-        return {"error": limit.message()}
-    return {"error": {"code": "RequestTooLarge", "message": limit.message()}}
-
-
-def _body(limit: Limit) -> bytes:
-    return json.dumps(_error(limit)).encode()
+def _body(limit: Limit) -> tuple[bytes, str]:
+    """The refusal's body and content type."""
+    if limit.shape == "text":
+        return limit.message().encode() + b"\n", "text/plain; charset=utf-8"
+    if limit.shape == "kudu":
+        error: object = limit.message()
+    else:
+        error = {"code": "RequestTooLarge", "message": limit.message()}
+    return json.dumps({"error": error}).encode(), "application/json"
 
 
 def too_large(limit: Limit) -> HttpResponse:
-    return JsonResponse(_error(limit), status=413)
+    body, content_type = _body(limit)
+    return HttpResponse(body, status=413, content_type=content_type)
 
 
 def refusal(path: str) -> HttpResponse:
     """The 413 for a view that counted a body over `path`'s limit itself."""
     limit = limit_for(path)
     if limit is None:
-        return JsonResponse({"error": {"code": "RequestTooLarge", "message": ""}}, status=413)
+        return HttpResponse("The request is too large.\n", status=413, content_type="text/plain")
     return too_large(limit)
 
 
@@ -169,13 +175,13 @@ class BodyLimit:
             await self._refuse(send, limit)
 
     async def _refuse(self, send: Send, limit: Limit) -> None:
-        body = _body(limit)
+        body, content_type = _body(limit)
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", content_type.encode()),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

@@ -255,6 +255,9 @@ def build_release(
     when nothing the virtual environment depends on changed, from the previous
     release's image: its antenv is kept and only the code is replaced."""
     app = deployment.app
+    # Values saved before Berth checked them cannot reach the build: say which.
+    if problem := environment_problem(build_environment(app)):
+        raise DeployFailed(problem + " (Configuration > Application settings)")
     runtime = runtime_image(app)
     app_settings = {s.name: s.value for s in app.app_settings.all()}
     facts = engine.image_facts(runtime)

@@ -145,29 +145,30 @@ def restore(app: WebApp, snapshot: dict, *, actor=None) -> None:
     """Make the app's configuration the snapshot's, without a restart (the
     caller deploys once afterwards). Each change is audited by the config
     services, values masked."""
-    config.replace_app_settings(
-        app,
-        [
-            config.SettingInput(name, v.get("value", ""), bool(v.get("slotSetting")))
-            for name, v in snapshot.get("appSettings", {}).items()
-        ],
-        restart=False,
-        actor=actor,
-    )
-    config.replace_connection_strings(
-        app,
-        [
-            config.ConnectionStringInput(
-                name,
-                v.get("value", ""),
-                v.get("type", ConnectionString.Type.CUSTOM),
-                bool(v.get("slotSetting")),
-            )
-            for name, v in snapshot.get("connectionStrings", {}).items()
-        ],
-        restart=False,
-        actor=actor,
-    )
+    with config.one_environment_check(app):
+        config.replace_app_settings(
+            app,
+            [
+                config.SettingInput(name, v.get("value", ""), bool(v.get("slotSetting")))
+                for name, v in snapshot.get("appSettings", {}).items()
+            ],
+            restart=False,
+            actor=actor,
+        )
+        config.replace_connection_strings(
+            app,
+            [
+                config.ConnectionStringInput(
+                    name,
+                    v.get("value", ""),
+                    v.get("type", ConnectionString.Type.CUSTOM),
+                    bool(v.get("slotSetting")),
+                )
+                for name, v in snapshot.get("connectionStrings", {}).items()
+            ],
+            restart=False,
+            actor=actor,
+        )
     config.update_general_settings(
         app,
         linux_fx_version=snapshot.get("linuxFxVersion") or None,

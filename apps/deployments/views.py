@@ -13,6 +13,7 @@ import functools
 import hmac
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -218,6 +219,8 @@ def deployment_redeploy(request: HttpRequest, app: WebApp, user, pk: int) -> Htt
         new = services.redeploy(old, deployer=user, restore_settings=restore)
     except ValueError as e:
         return JsonResponse({"error": str(e)}, status=400)
+    except ValidationError as e:  # the release's settings cannot be restored today
+        return JsonResponse({"error": " ".join(e.messages)}, status=400)
     services.enqueue(new)
     answer = JsonResponse({**deployment_json(request, new), "restoreSettings": restore}, status=202)
     answer["Location"] = reverse("deployments:detail", args=[app.name, new.pk])

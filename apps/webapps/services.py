@@ -7,7 +7,9 @@ applied by restarting the app, as App Service does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings as django_settings
@@ -82,11 +84,30 @@ def _check_values(items: Iterable[SettingInput | ConnectionStringInput], what: s
         raise ValidationError(errors)
 
 
+# Inside one_environment_check(): the lists change one after the other and
+# only the end result must be startable.
+_deferred: ContextVar[bool] = ContextVar("environment_check_deferred", default=False)
+
+
 def _check_environment(app: WebApp) -> None:
     """Refuse (and so roll back) a change that leaves the app an environment
     it could not start with."""
+    if _deferred.get():
+        return
     if problem := environment_problem(build_environment(app)):
         raise ValidationError(problem)
+
+
+@contextlib.contextmanager
+def one_environment_check(app: WebApp) -> Iterator[None]:
+    """Change settings and connection strings together, then check the app's
+    environment once (call inside the transaction that saves them)."""
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    _check_environment(app)
 
 
 def _settings_snapshot(app: WebApp) -> dict[str, dict]:
@@ -359,8 +380,9 @@ def save_configuration(
     """The portal's one Save: both lists replaced together or not at all, then
     one restart if anything changed. Returns whether anything changed."""
     before = (_settings_snapshot(app), _strings_snapshot(app))
-    replace_app_settings(app, settings, restart=False, actor=actor)
-    replace_connection_strings(app, connection_strings, restart=False, actor=actor)
+    with one_environment_check(app):
+        replace_app_settings(app, settings, restart=False, actor=actor)
+        replace_connection_strings(app, connection_strings, restart=False, actor=actor)
     changed = before != (_settings_snapshot(app), _strings_snapshot(app))
     if changed:
         request_restart(app, "application settings changed", actor=actor)
