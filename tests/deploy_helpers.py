@@ -39,6 +39,10 @@ def cleanup_app(app_name: str) -> None:
         for image in engine.client().images.list(name=f"berth/app-{app_name}"):
             for tag in image.tags:
                 engine.remove_image(tag)
+    # Its network too: Docker's default address pools hold only about 30.
+    with contextlib.suppress(Exception):
+        for name in engine.find_networks({"io.berth.app": app_name}):
+            engine.remove_network(name)
 
 
 def zip_files(files: dict[str, str]) -> bytes:

@@ -87,6 +87,7 @@ def leftovers(name: str, settings) -> dict:
     data = settings.DATA_DIR
     return {
         "containers": engine.find_containers({"io.berth.app": name}),
+        "networks": engine.find_networks({"io.berth.app": name}),
         "images": engine.find_images({"io.berth.app": name}, repository=f"berth/app-{name}"),
         "route": name in nginx.routes(),
         "artifacts": (data / "artifacts" / name).exists(),
@@ -98,6 +99,7 @@ def leftovers(name: str, settings) -> dict:
 
 NOTHING = {
     "containers": [],
+    "networks": [],
     "images": [],
     "route": False,
     "artifacts": False,
@@ -128,6 +130,7 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
         wait_for(lambda: any(a.container == serving_v2 for a in archive.tail(name)))
         before = leftovers(name, routed)
         assert len(before["containers"]) == 2 and len(before["images"]) == 2
+        assert before["networks"] == [f"berth-app-{name}"]
         assert before["route"] and before["artifacts"] and before["repo"] and before["logs"]
 
         r = Client().delete(f"/api/apps/{name}", headers=headers)

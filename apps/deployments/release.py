@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.deployments import build, buildqueue, startup
+from apps.deployments import appnet, build, buildqueue, startup
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
 from apps.deployments.source import SourceTree
@@ -47,7 +47,6 @@ from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
 
-NETWORK = "berth"
 PIP_CACHE_VOLUME = "berth-pip-cache"
 PIP_CACHE_DIR = "/var/cache/berth-pip"
 CA_PATH = "/etc/berth/ca-certificates.crt"
@@ -553,7 +552,10 @@ def run_release(
     detection = startup.Detection.from_dict(deployment.startup)
     tree = SourceTree.from_zip(deployment.artifact) if _exists(deployment.artifact) else None
     script = startup.script(detection, app.app_command_line, tree)
-    engine.ensure_network(NETWORK)
+    try:
+        network = appnet.ensure(app.name, deployment.image)
+    except EngineError as e:
+        raise DeployFailed(f"{e.message} The app still serves its previous release.") from e
     name = name or f"berth-{app.name}-{deployment.pk}"
     if engine.container_exists(name):
         name = f"{name}-{pysecrets.token_hex(3)}"
@@ -586,7 +588,7 @@ def run_release(
                 mem_limit=f"{limits.memory_mb}m",
                 nano_cpus=int(limits.cpus * 1e9),
                 pids_limit=limits.pids,
-                network=NETWORK,
+                network=network,
                 publish_port=APP_PORT,
                 host_port=port,
                 restart=True,
