@@ -351,6 +351,7 @@ def container_networks(name: str) -> list[str]:
 # running it again (or twice at once) changes nothing.
 GUARD_CHAIN = "BERTH-APPS"
 GUARD_SCRIPT = """set -e
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ipt() {{ iptables -w "$@"; }}
 ipt -N {chain} 2>/dev/null || true
 ipt -C {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN 2>/dev/null \
@@ -381,6 +382,7 @@ def guard_host(image: str, interfaces: str, allow_tcp_ports: list[int]) -> None:
         image,
         ["chroot", "/host", "sh", "-c", script],
         timeout=60,
+        user="0",  # chroot and iptables need root, whatever user the image names
         network_mode="host",
         cap_drop=["ALL"],
         cap_add=["NET_ADMIN", "NET_RAW", "SYS_CHROOT"],
