@@ -23,6 +23,7 @@ from django.test import override_settings
 from apps.deployments import appnet, reconcile, release, services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.engine.runtimes import image_tag
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import cleanup_app, zip_files
 from tests.security_helpers import table_fixture
@@ -243,3 +244,22 @@ def test_an_app_network_takes_a_small_subnet_from_the_pool(make_app, deploy_sett
     (config,) = network["IPAM"]["Config"]
     assert config["Subnet"].startswith("10.213.") and config["Subnet"].endswith("/27")
     assert _get(d.host_port).text == "pool"
+
+
+def test_the_host_rule_is_written_once_however_often_it_is_applied(settings):
+    image = image_tag("3.11")
+    engine.guard_host(image, appnet.BRIDGE_PREFIX, [1])  # an older proxy port
+    for _ in range(2):
+        engine.guard_host(image, appnet.BRIDGE_PREFIX, [settings.BERTH_PROXY_HTTP_PORT])
+    rules = engine.host_rules(image)
+    assert rules.count("-A INPUT -i berth+ -j BERTH-APPS") == 1, rules
+    chain = [r for r in rules if r.startswith("-A BERTH-APPS")]
+    assert chain[0] == "-A BERTH-APPS -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+    allowed = f"-A BERTH-APPS -p tcp -m tcp --dport {settings.BERTH_PROXY_HTTP_PORT} -j RETURN"
+    assert allowed in chain
+    assert not any("--dport 1 " in r for r in chain), chain
+    assert chain[-2:] == [
+        "-A BERTH-APPS -p tcp -j REJECT --reject-with tcp-reset",
+        "-A BERTH-APPS -j DROP",
+    ]
+    assert len(chain) == len(set(chain)), chain

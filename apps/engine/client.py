@@ -347,20 +347,23 @@ def container_networks(name: str) -> list[str]:
 # host listener bound to 0.0.0.0 through its bridge's gateway address. One
 # chain, jumped to for packets coming in on Berth's bridges, lets replies
 # (the proxy's and health checks' connections to the app) and the front
-# proxy's ports through and refuses the rest. Written by iptables -C/-A, so
-# running it again (or twice at once) changes nothing.
+# proxy's ports through and refuses the rest. iptables-restore --noflush
+# rewrites just that chain, in one step (never open half-way, no rule left
+# from an older port); the jump is added only when missing.
 GUARD_CHAIN = "BERTH-APPS"
 GUARD_SCRIPT = """set -e
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ipt() {{ iptables -w "$@"; }}
-ipt -N {chain} 2>/dev/null || true
-ipt -C {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN 2>/dev/null \
-  || ipt -I {chain} 1 -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+iptables-restore -w --noflush <<'RULES'
+*filter
+:{chain} - [0:0]
+-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
 {allow}
-ipt -C {chain} -p tcp -j REJECT --reject-with tcp-reset 2>/dev/null \
-  || ipt -A {chain} -p tcp -j REJECT --reject-with tcp-reset
-ipt -C {chain} -j DROP 2>/dev/null || ipt -A {chain} -j DROP
-ipt -C INPUT -i {interfaces}+ -j {chain} 2>/dev/null || ipt -I INPUT -i {interfaces}+ -j {chain}
+-A {chain} -p tcp -j REJECT --reject-with tcp-reset
+-A {chain} -j DROP
+COMMIT
+RULES
+iptables -w -C INPUT -i {interfaces}+ -j {chain} 2>/dev/null \\
+  || iptables -w -I INPUT -i {interfaces}+ -j {chain}
 """
 
 
@@ -373,12 +376,29 @@ def guard_host(image: str, interfaces: str, allow_tcp_ports: list[int]) -> None:
     engine from a container through the socket (compose). Needs an engine
     that can grant NET_ADMIN (not rootless) and iptables on the host."""
     allow = "\n".join(
-        f"ipt -C {GUARD_CHAIN} -p tcp --dport {port} -j RETURN 2>/dev/null "
-        f"|| ipt -I {GUARD_CHAIN} 2 -p tcp --dport {port} -j RETURN"
+        f"-A {GUARD_CHAIN} -p tcp --dport {int(port)} -j RETURN"
         for port in sorted(set(allow_tcp_ports))
     )
     script = GUARD_SCRIPT.format(chain=GUARD_CHAIN, interfaces=interfaces, allow=allow)
-    code, output = run_once(
+    code, output = _on_host(image, script)
+    if code != 0:
+        raise EngineError(
+            f"Closing the host to app containers failed (exit code {code}): {output.strip()[-500:]}"
+        )
+
+
+def host_rules(image: str) -> list[str]:
+    """The host's INPUT chain and Berth's own, as `iptables -S` prints them."""
+    code, output = _on_host(image, f"iptables -w -S INPUT; iptables -w -S {GUARD_CHAIN} || true")
+    if code != 0:
+        raise EngineError(f"Reading the host's iptables rules failed: {output.strip()[-500:]}")
+    return output.splitlines()
+
+
+def _on_host(image: str, script: str) -> tuple[int, str]:
+    """Run a shell script in the host's network namespace and root file
+    system (read-only), as root with only the capabilities iptables needs."""
+    return run_once(
         image,
         ["chroot", "/host", "sh", "-c", script],
         timeout=60,
@@ -388,10 +408,6 @@ def guard_host(image: str, interfaces: str, allow_tcp_ports: list[int]) -> None:
         cap_add=["NET_ADMIN", "NET_RAW", "SYS_CHROOT"],
         mounts=[docker.types.Mount(target="/host", source="/", type="bind", read_only=True)],
     )
-    if code != 0:
-        raise EngineError(
-            f"Closing the host to app containers failed (exit code {code}): {output.strip()[-500:]}"
-        )
 
 
 def ensure_volume(name: str) -> None:
