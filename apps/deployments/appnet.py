@@ -15,6 +15,14 @@ the services connected to the app) on a user-defined bridge made for the app:
   that rule every host listener on 0.0.0.0 answers apps at the gateway;
 - the way out (the internet, the package index) is Docker's usual NAT.
 
+Why not the alternatives: an `internal` network has no way out at all (apps
+must reach the internet), and still leaves the host's INPUT chain open;
+com.docker.network.bridge.enable_icc=false would also cut the app off from
+the services attached to its network (databases), which must reach it;
+Docker 28's com.docker.network.bridge.gateway_mode_ipv4 doesn't exist on
+older engines (Debian 12's docker.io is 20.10), and its one mode that takes
+the host's address off the bridge ("isolated") is for internal networks.
+
 Containers made by an older Berth sit on the shared network "berth";
 apps.deployments.reconcile moves a running app to its own network with a
 zero-downtime restart.
@@ -23,14 +31,11 @@ zero-downtime restart.
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from django.conf import settings
 
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-
-logger = logging.getLogger(__name__)
 
 # Where every app container was before each app had a network of its own.
 SHARED_NETWORK = "berth"
