@@ -139,7 +139,7 @@ def floor(app, deployment, runs: int = 3) -> list[float]:
             environment=build_environment(app, instance_id=name),
             labels={"io.berth.app": app.name, "io.berth.role": "bench"},
             mem_limit=settings.BERTH_APP_MEMORY,
-            network=appnet.ensure(app.name, deployment.image),
+            network=appnet.ensure(app.name, app.python_version),
             publish_port=release.APP_PORT,
         )
         try:

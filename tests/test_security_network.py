@@ -211,7 +211,7 @@ def test_reconcile_moves_an_app_off_the_shared_network(make_app, deploy_settings
     app = make_app("netold")
     with monkeypatch.context() as old_berth:
         # As an older Berth started it: on the one network every app shared.
-        def shared(app_name: str, image: str) -> str:
+        def shared(app_name: str, python_version: str) -> str:
             engine.ensure_network(appnet.SHARED_NETWORK)
             return appnet.SHARED_NETWORK
 

@@ -35,7 +35,8 @@ import hashlib
 from django.conf import settings
 
 from apps.engine import client as engine
-from apps.engine.errors import EngineError
+from apps.engine.errors import EngineError, ImageMissing
+from apps.engine.runtimes import image_tag
 
 # Where every app container was before each app had a network of its own.
 SHARED_NETWORK = "berth"
@@ -56,14 +57,13 @@ def bridge_name(app_name: str) -> str:
     return f"{BRIDGE_PREFIX}{digest}"
 
 
-def ensure(app_name: str, image: str) -> str:
+def ensure(app_name: str, python_version: str) -> str:
     """The app's network, made when missing, with the host closed to it;
-    returns its name. `image` runs the host rule (any image with chroot and
-    sh: the release about to start)."""
+    returns its name."""
     name = network_name(app_name)
     if settings.BERTH_APP_HOST_GUARD:
         try:
-            engine.guard_host(image, BRIDGE_PREFIX, _front_proxy_ports())
+            _guard_host(python_version)
         except EngineError as e:
             # Fail closed: without the rule the app reaches every host listener.
             raise EngineError(
@@ -86,6 +86,22 @@ def ensure(app_name: str, image: str) -> str:
             "don't use (e.g. 10.123.0.0/16: a /27 for each app)."
         ) from e
     return name
+
+
+def _guard_host(python_version: str) -> None:
+    """The host rule, run from a runtime image: Berth made it, nothing in it
+    came from an app. Never from a release image: an app's build could put
+    its own `chroot` or `sh` there, to run as root in the host's network
+    namespace with the host's files in view. The app's own Python version
+    first, else any runtime image here."""
+    try:
+        engine.guard_host(image_tag(python_version), BRIDGE_PREFIX, _front_proxy_ports())
+        return
+    except ImageMissing:
+        others = engine.find_images(repository=settings.BERTH_RUNTIME_IMAGE_PREFIX)
+        if not others:
+            raise
+    engine.guard_host(others[0], BRIDGE_PREFIX, _front_proxy_ports())
 
 
 def _front_proxy_ports() -> list[int]:

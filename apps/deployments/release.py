@@ -553,7 +553,7 @@ def run_release(
     tree = SourceTree.from_zip(deployment.artifact) if _exists(deployment.artifact) else None
     script = startup.script(detection, app.app_command_line, tree)
     try:
-        network = appnet.ensure(app.name, deployment.image)
+        network = appnet.ensure(app.name, app.python_version)
     except EngineError as e:
         raise DeployFailed(f"{e.message} The app still serves its previous release.") from e
     name = name or f"berth-{app.name}-{deployment.pk}"
