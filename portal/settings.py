@@ -282,6 +282,12 @@ BERTH_NGINX = os.getenv("BERTH_NGINX", "nginx")
 # Empty: a self-signed certificate for *.<apps domain>, under DATA_DIR/proxy/tls.
 BERTH_TLS_CERT = os.getenv("BERTH_TLS_CERT", "")
 BERTH_TLS_KEY = os.getenv("BERTH_TLS_KEY", "")
+# App networks (apps.deployments.appnet): each app on a bridge of its own,
+# the host closed to them by an iptables rule (false: leave the host's
+# INPUT chain alone, e.g. under rootless Docker). Empty pool: Docker picks
+# the subnets from its default-address-pools (about 30 bridges by default).
+BERTH_APP_HOST_GUARD = envbool("BERTH_APP_HOST_GUARD", "true")
+BERTH_APP_SUBNET_POOL = os.getenv("BERTH_APP_SUBNET_POOL", "")
 
 BERTH_ADMIN_USER = os.getenv("BERTH_ADMIN_USER", "")
 BERTH_ADMIN_PASSWORD = envsecret("BERTH_ADMIN_PASSWORD")

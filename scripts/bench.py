@@ -118,7 +118,7 @@ def floor(app, deployment, runs: int = 3) -> list[float]:
     """Create and start a container like run_release does, until its first 200."""
     from django.conf import settings
 
-    from apps.deployments import release, startup
+    from apps.deployments import appnet, release, startup
     from apps.deployments.source import SourceTree
     from apps.engine import client as engine
     from apps.webapps.environment import build_environment
@@ -139,7 +139,7 @@ def floor(app, deployment, runs: int = 3) -> list[float]:
             environment=build_environment(app, instance_id=name),
             labels={"io.berth.app": app.name, "io.berth.role": "bench"},
             mem_limit=settings.BERTH_APP_MEMORY,
-            network=release.NETWORK,
+            network=appnet.ensure(app.name, app.python_version),
             publish_port=release.APP_PORT,
         )
         try:

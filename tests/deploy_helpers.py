@@ -42,6 +42,10 @@ def cleanup_app(app_name: str) -> None:
     with contextlib.suppress(Exception):
         for volume in engine.find_volumes({"io.berth.app": app_name}):
             engine.remove_volume(volume)
+    # Its network too: Docker's default address pools hold only about 30.
+    with contextlib.suppress(Exception):
+        for name in engine.find_networks({"io.berth.app": app_name}):
+            engine.remove_network(name)
 
 
 def zip_files(files: dict[str, str]) -> bytes:

@@ -38,6 +38,7 @@ class FakeEngine:
     def install(self, monkeypatch) -> FakeEngine:
         for name in (
             "ensure_network",
+            "guard_host",
             "container_exists",
             "create_container",
             "start_container",
@@ -56,7 +57,10 @@ class FakeEngine:
         monkeypatch.setattr(release, "probe", self.probe)
         return self
 
-    def ensure_network(self, name: str) -> None:
+    def ensure_network(self, name: str, **options) -> None:
+        pass
+
+    def guard_host(self, image: str, interfaces: str, allow_tcp_ports: list[int]) -> None:
         pass
 
     def container_exists(self, name: str) -> bool:

@@ -63,6 +63,7 @@ class Engine:
         self.containers = ["berth-shop-2", "berth-shop-1", "berth-build-shop-2"]
         self.images = ["sha256:new", "sha256:old"]
         self.volumes = ["berth-shop-cache"]
+        self.networks = ["berth-app-shop"]
         self.routes = {NAME: "127.0.0.1:9000"}
 
     def patches(self):
@@ -95,6 +96,12 @@ class Engine:
                 engine, "find_volumes", autospec=True, side_effect=lambda labels: self.volumes
             ),
             mock.patch.object(engine, "remove_volume", autospec=True, side_effect=remove("volume")),
+            mock.patch.object(
+                engine, "find_networks", autospec=True, side_effect=lambda labels: self.networks
+            ),
+            mock.patch.object(
+                engine, "remove_network", autospec=True, side_effect=remove("network")
+            ),
         ]
 
 
@@ -109,18 +116,24 @@ def fake():
         p.stop()
 
 
-def test_it_removes_route_containers_images_volumes_then_files_then_rows(app, alice, data, fake):
+def test_it_removes_route_containers_network_images_volumes_then_files_then_rows(
+    app, alice, data, fake
+):
     services.delete_app(app, actor=alice)
     assert fake.calls == [
         "route shop",
         "container berth-shop-2",
         "container berth-shop-1",
         "container berth-build-shop-2",
+        "network berth-app-shop",
         "image sha256:new",
         "image sha256:old",
         "volume berth-shop-cache",
     ]
     engine.find_containers.assert_called_once_with({"io.berth.app": NAME})
+    engine.find_networks.assert_called_once_with(
+        {"io.berth.app": NAME, "io.berth.role": "app-network"}
+    )
     engine.find_images.assert_called_once_with({"io.berth.app": NAME}, repository="berth/app-shop")
     assert not (data / "artifacts" / NAME).exists()
     assert not (data / "repos" / f"{NAME}.git").exists()
@@ -140,6 +153,7 @@ def test_the_activity_log_keeps_who_deleted_it_and_what_went(app, alice, fake):
     assert removed["containers"] == fake.containers
     assert removed["images"] == fake.images
     assert removed["volumes"] == fake.volumes
+    assert removed["networks"] == fake.networks
     assert removed["logArchive"] is True
     assert "s3cret" not in str(event.before) + str(event.after)
 

@@ -87,6 +87,7 @@ def leftovers(name: str, settings) -> dict:
     data = settings.DATA_DIR
     return {
         "containers": engine.find_containers({"io.berth.app": name}),
+        "networks": engine.find_networks({"io.berth.app": name}),
         "images": engine.find_images({"io.berth.app": name}, repository=f"berth/app-{name}"),
         "volumes": engine.find_volumes({"io.berth.app": name}),
         "route": name in nginx.routes(),
@@ -99,6 +100,7 @@ def leftovers(name: str, settings) -> dict:
 
 NOTHING = {
     "containers": [],
+    "networks": [],
     "images": [],
     "volumes": [],
     "route": False,
@@ -131,6 +133,7 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
         before = leftovers(name, routed)
         assert len(before["containers"]) == 2 and len(before["images"]) == 2
         assert before["volumes"] == [f"berth-pip-cache-{name}"]  # its own wheel cache
+        assert before["networks"] == [f"berth-app-{name}"]
         assert before["route"] and before["artifacts"] and before["repo"] and before["logs"]
 
         r = Client().delete(f"/api/apps/{name}", headers=headers)

@@ -16,6 +16,9 @@ restarted right now is skipped: its worker owns it):
 - a Running app whose active container is gone or dead is started again
   from the active release image (health-checked, like a restart); its other
   app containers (left half-started by a killed worker) are removed;
+- a Running app whose container is not on the app's own network (made by
+  an older Berth, on the shared one) is moved there: a new container on it,
+  health-checked and routed before the old one goes, as a restart does;
 - a Stopped app's containers are stopped and its route removed;
 - the proxy redirects plain HTTP for exactly the apps saved HTTPS Only;
 - the proxy route points at the serving container's current port (a
@@ -31,7 +34,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.deployments import release, services
+from apps.deployments import appnet, release, services
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed
 from apps.engine import client as engine
@@ -133,6 +136,25 @@ def _bring_back(app: WebApp, active: Deployment) -> str:
     return f"container {active.container or '(none)'} was gone: started {started.container}"
 
 
+def _misplaced(app: WebApp, container: str) -> bool:
+    try:
+        return appnet.misplaced(app.name, container)
+    except EngineError:
+        return False  # can't tell: leave it to the next round
+
+
+def _move_to_own_network(app: WebApp, active: Deployment) -> str:
+    """Start the active release on the app's own network beside the serving
+    container, switch to it once healthy, then retire the old one."""
+    log = services._ScratchLog(active)
+    try:
+        started = release.run_release(app, active, log)
+        release.swap(app, active, started, log)
+    except (DeployFailed, EngineError) as e:
+        return f"cannot move {app.name} to its own network: {e.message}"
+    return f"{app.name} moved to network {appnet.network_name(app.name)}: {started.container}"
+
+
 def _sync_https_only(app: WebApp) -> list[str]:
     """The proxy redirects plain HTTP exactly for the apps saved HTTPS Only."""
     if not _routing():
@@ -173,6 +195,9 @@ def _reconcile(app: WebApp) -> list[str]:
     # is one a killed worker or portal left half-started (or never retired).
     if strays := release.retire_others(app, keep=active.container):
         done.append(f"{app.name}: removed {', '.join(strays)}, not the serving container")
+    if _misplaced(app, active.container):
+        done.append(_move_to_own_network(app, active))
+        return done
     # Running: the proxy must point at its port, which can change when the
     # engine restarts the container.
     port = engine.published_port(active.container, release.APP_PORT)

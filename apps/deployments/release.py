@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.deployments import build, buildqueue, startup
+from apps.deployments import appnet, build, buildqueue, startup
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
 from apps.deployments.source import SourceTree
@@ -49,7 +49,6 @@ from apps.webapps.validators import environment_problem
 
 logger = logging.getLogger(__name__)
 
-NETWORK = "berth"
 # Each app's builds keep their wheels in a volume of its own, labelled with the
 # app (deleting the app removes it): nothing one app's build writes is ever
 # read by another's (issue 12, finding 2).
@@ -627,7 +626,10 @@ def run_release(
     detection = startup.Detection.from_dict(deployment.startup)
     tree = SourceTree.from_zip(deployment.artifact) if _exists(deployment.artifact) else None
     script = startup.script(detection, app.app_command_line, tree)
-    engine.ensure_network(NETWORK)
+    try:
+        network = appnet.ensure(app.name, app.python_version)
+    except EngineError as e:
+        raise DeployFailed(f"{e.message} The app still serves its previous release.") from e
     name = name or f"berth-{app.name}-{deployment.pk}"
     if engine.container_exists(name):
         name = f"{name}-{pysecrets.token_hex(3)}"
@@ -664,7 +666,7 @@ def run_release(
                 mem_limit=f"{limits.memory_mb}m",
                 nano_cpus=int(limits.cpus * 1e9),
                 pids_limit=limits.pids,
-                network=NETWORK,
+                network=network,
                 publish_port=APP_PORT,
                 host_port=port,
                 restart=True,

@@ -8,6 +8,7 @@ then deletes the rows.
 The steps run in this order, each taking "already gone" as done:
 1. the proxy route: the host name stops reaching containers about to go;
 2. the containers: nothing runs from the images any more;
+   then the app's own network (apps.deployments.appnet), now empty;
 3. the images, newest first: a release that reused the previous one's
    virtual environment is built on top of its image;
 4. volumes carrying the app's label (its pip cache, berth-pip-cache-<app>);
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from apps.deployments import gitrepo, intake, release, services
+from apps.deployments import appnet, gitrepo, intake, release, services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.errors import EngineError, EngineUnavailable
@@ -52,6 +53,7 @@ class Removed:
 
     route: bool = False
     containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -61,6 +63,7 @@ class Removed:
         return {
             "route": self.route,
             "containers": self.containers,
+            "networks": self.networks,
             "images": self.images,
             "volumes": self.volumes,
             "files": self.files,
@@ -116,6 +119,7 @@ def _remove_engine_objects(app: WebApp, removed: Removed) -> None:
     for name in engine.find_containers({APP_LABEL: app.name}):
         engine.remove_container(name)  # force: a running one is killed first
         removed.containers.append(name)
+    removed.networks = appnet.remove(app.name)
     images = engine.find_images({APP_LABEL: app.name}, repository=release_repository(app))
     for image_id in images:
         engine.remove_image(image_id)

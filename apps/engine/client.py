@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -266,11 +267,147 @@ def image_size(tag: str) -> int:
 # Build containers, releases and app containers (apps.deployments).
 
 
-def ensure_network(name: str) -> None:
-    """A user-defined bridge network (apps reach each other by container name)."""
+def ensure_network(
+    name: str,
+    *,
+    labels: dict[str, str] | None = None,
+    options: dict[str, str] | None = None,
+    subnet_pool: str = "",
+    prefix: int = 27,
+) -> None:
+    """A user-defined bridge network, created when missing. `options` are the
+    bridge driver's (com.docker.network.bridge.*). With `subnet_pool` (a CIDR)
+    its subnet is the first /`prefix` of the pool no other network uses:
+    Docker's own default pools hold only about 30 bridges, one per app would
+    run out; and two workers creating networks at once meet Docker's "overlaps"
+    refusal, so a few tries are made."""
     with translated(f"Creating network {name}"):
-        if not client().networks.list(names=[name]):
-            client().networks.create(name, driver="bridge", labels={LABEL: "true"})
+        for attempt in range(5):
+            if _network_exists(name):
+                return
+            kwargs: dict[str, Any] = {
+                "driver": "bridge",
+                "labels": {LABEL: "true", **(labels or {})},
+                "options": options or {},
+            }
+            if subnet_pool:
+                subnet = _free_subnet(subnet_pool, prefix)
+                pool = docker.types.IPAMPool(subnet=subnet)
+                kwargs["ipam"] = docker.types.IPAMConfig(pool_configs=[pool])
+            try:
+                client().networks.create(name, **kwargs)
+                return
+            except docker.errors.APIError as e:
+                if attempt == 4 or not (_network_exists(name) or "overlap" in str(e).lower()):
+                    raise
+
+
+def _network_exists(name: str) -> bool:
+    # networks.list(names=...) matches by prefix too ("berth" finds "berth-x").
+    return any(n.get("Name") == name for n in client().api.networks(names=[name]))
+
+
+def _free_subnet(pool: str, prefix: int) -> str:
+    """The first /prefix of `pool` overlapping no existing network's subnet."""
+    taken = []
+    for network in client().api.networks():
+        for config in (network.get("IPAM") or {}).get("Config") or []:
+            with contextlib.suppress(ValueError, KeyError):
+                taken.append(ipaddress.ip_network(config["Subnet"], strict=False))
+    for candidate in ipaddress.ip_network(pool, strict=False).subnets(new_prefix=prefix):
+        if not any(candidate.overlaps(used) for used in taken):
+            return str(candidate)
+    raise EngineError(
+        f"No free /{prefix} subnet is left in {pool} for another app network: "
+        "widen BERTH_APP_SUBNET_POOL."
+    )
+
+
+def find_networks(labels: dict[str, str]) -> list[str]:
+    """Names of the networks carrying all these labels."""
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    with translated("Listing networks"):
+        return sorted(n["Name"] for n in client().api.networks(filters=filters))
+
+
+def remove_network(name: str) -> None:
+    """Remove a network; a missing one is fine. Containers still attached
+    make the engine refuse (EngineError)."""
+    with translated(f"Removing network {name}"), contextlib.suppress(docker.errors.NotFound):
+        client().api.remove_network(name)
+
+
+def container_networks(name: str) -> list[str]:
+    """The networks a container is attached to; [] when it is gone."""
+    attrs = _inspect_container(name) or {}
+    return sorted(((attrs.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+
+
+# The host's INPUT chain, which Docker leaves open: a container reaches every
+# host listener bound to 0.0.0.0 through its bridge's gateway address. One
+# chain, jumped to for packets coming in on Berth's bridges, lets replies
+# (the proxy's and health checks' connections to the app) and the front
+# proxy's ports through and refuses the rest. iptables-restore --noflush
+# rewrites just that chain, in one step (never open half-way, no rule left
+# from an older port); the jump is added only when missing.
+GUARD_CHAIN = "BERTH-APPS"
+GUARD_SCRIPT = """set -e
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+iptables-restore -w --noflush <<'RULES'
+*filter
+:{chain} - [0:0]
+-A {chain} -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+{allow}
+-A {chain} -p tcp -j REJECT --reject-with tcp-reset
+-A {chain} -j DROP
+COMMIT
+RULES
+iptables -w -C INPUT -i {interfaces}+ -j {chain} 2>/dev/null \\
+  || iptables -w -I INPUT -i {interfaces}+ -j {chain}
+"""
+
+
+def guard_host(image: str, interfaces: str, allow_tcp_ports: list[int]) -> None:
+    """Refuse new connections from bridges named `interfaces`* to the host
+    itself, but for `allow_tcp_ports`. Runs the host's own iptables (the one
+    dockerd uses) from a throwaway container in the host's network namespace
+    with the host's root mounted read-only and chrooted into, so it works the
+    same when Berth runs on the host (`make run`) and when it drives the
+    engine from a container through the socket (compose). Needs an engine
+    that can grant NET_ADMIN (not rootless) and iptables on the host."""
+    allow = "\n".join(
+        f"-A {GUARD_CHAIN} -p tcp --dport {int(port)} -j RETURN"
+        for port in sorted(set(allow_tcp_ports))
+    )
+    script = GUARD_SCRIPT.format(chain=GUARD_CHAIN, interfaces=interfaces, allow=allow)
+    code, output = _on_host(image, script)
+    if code != 0:
+        raise EngineError(
+            f"Closing the host to app containers failed (exit code {code}): {output.strip()[-500:]}"
+        )
+
+
+def host_rules(image: str) -> list[str]:
+    """The host's INPUT chain and Berth's own, as `iptables -S` prints them."""
+    code, output = _on_host(image, f"iptables -w -S INPUT; iptables -w -S {GUARD_CHAIN} || true")
+    if code != 0:
+        raise EngineError(f"Reading the host's iptables rules failed: {output.strip()[-500:]}")
+    return output.splitlines()
+
+
+def _on_host(image: str, script: str) -> tuple[int, str]:
+    """Run a shell script in the host's network namespace and root file
+    system (read-only), as root with only the capabilities iptables needs."""
+    return run_once(
+        image,
+        ["chroot", "/host", "sh", "-c", script],
+        timeout=60,
+        user="0",  # chroot and iptables need root, whatever user the image names
+        network_mode="host",
+        cap_drop=["ALL"],
+        cap_add=["NET_ADMIN", "NET_RAW", "SYS_CHROOT"],
+        mounts=[docker.types.Mount(target="/host", source="/", type="bind", read_only=True)],
+    )
 
 
 def ensure_volume(

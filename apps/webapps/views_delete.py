@@ -77,7 +77,7 @@ def what_goes(app: WebApp) -> list[Removal]:
         Removal(
             "Containers",
             "the one serving the site (which stops answering), older and build containers, "
-            "and its route in the front proxy",
+            "its own network and its route in the front proxy",
         ),
         Removal(
             "Release images",
