@@ -50,3 +50,15 @@ def test_a_build_past_its_time_limit_fails_saying_so(app, settings):
     assert "longer than 4 s (BERTH_BUILD_TIMEOUT)" in d.status_text, d.log
     assert d.duration.total_seconds() < 30
     assert not engine.find_containers({"io.berth.app": app.name, "io.berth.role": "build"})
+
+
+def test_a_build_that_leaves_a_process_behind_finishes_when_its_script_does(app, settings):
+    # The build runs through `docker exec`; a process left in the background
+    # still holds the output open when the script ends. The engine closes an
+    # exec's output shortly after its process exits, and the build
+    # container is stopped before the commit, ending what was left behind.
+    settings.BERTH_BUILD_TIMEOUT = 60
+    d = build(app, PRE_BUILD_COMMAND="sleep 120 &", WEBSITE_WARMUP_STATUSES="any")
+    assert d.status == Deployment.Status.SUCCESS, d.log
+    assert d.duration.total_seconds() < 30
+    assert "Build finished." in d.log

@@ -179,3 +179,34 @@ def test_a_deleted_setting_is_gone_after_the_next_restart(make_app, deploy_setti
         printed = "\n".join(engine.container_logs(container, timestamps=False))
         assert "GONE_SECRET=<unset>" in printed and value not in printed
         row.outcome = "refused: the restarted container has no GONE_SECRET"
+
+
+def _as_built_before_the_fix(image: str, env: dict[str, str]) -> None:
+    """Re-make `image` the way Berth built releases before: committed from a
+    container that had the app settings in its environment."""
+    cmd = engine.client().api.inspect_image(image)["Config"]["Cmd"]
+    name = f"legacy-{secrets.token_hex(3)}"
+    container = engine.create_container(image, cmd, name=name, environment=env, labels={})
+    try:
+        engine.commit_container(container, image, changes=[], labels={})
+    finally:
+        engine.remove_container(container)
+
+
+def test_a_restart_blanks_the_settings_an_older_release_image_still_holds(
+    make_app, deploy_settings, table
+):
+    with table.attack("3", "restart from a release image built before the fix") as row:
+        app = make_app("legacy")
+        value = secrets.token_hex(12)
+        d = _deploy(app, {"app.py": FLASK_APP})
+        _as_built_before_the_fix(d.image, {"GONE_SECRET": value, "APPSETTING_GONE_SECRET": value})
+        outcome = services.restart_app(app, reason="test")
+        assert outcome.ok, outcome.message
+        assert "GONE_SECRET" in outcome.log and "are blanked in the container" in outcome.log
+        container = services.active_deployment(app).container
+        env = engine.container_environment(container)
+        assert env["GONE_SECRET"] == "" and value not in env.values()
+        printed = "\n".join(engine.container_logs(container, timestamps=False))
+        assert "GONE_SECRET=" in printed and value not in printed
+        row.outcome = "refused: the old image's values are blanked at start (redeploy to clean)"

@@ -576,6 +576,20 @@ def hardening(app: WebApp, image: str) -> Hardening:
     return Hardening(RUN_AS, ())
 
 
+def stale_image_settings(app: WebApp, image: str, env: dict[str, str]) -> list[str]:
+    """Names a release image built before Berth kept settings out of images
+    still holds in its config (the build container's environment): those
+    that neither the runtime image nor `env`, the container's current
+    environment, sets. A container would inherit their old values, a
+    deleted secret's too; run_release blanks them."""
+    release_image = engine.image_facts(image)
+    runtime = engine.image_facts(image_tag(app.python_version))
+    if release_image is None or runtime is None:
+        return []
+    keep = {*runtime.env_names, "PATH", "PYTHONPATH", *env}
+    return sorted(name for name in release_image.env_names if name not in keep)
+
+
 def oom_message(container: str, limit_mb: int, since: float = 0.0) -> str:
     """ "killed: out of memory (limit 256 MB)" when the kernel killed a process
     of the container for memory (since `since`, a Unix time, else since the
@@ -639,6 +653,14 @@ def run_release(
     guard = hardening(app, deployment.image)
     for note in limits.notes:
         log.line(f"WARNING: {note}")
+    env = build_environment(app, instance_id=name)
+    if stale := stale_image_settings(app, deployment.image, env):
+        log.line(
+            f"WARNING: {deployment.image} was built before Berth kept app settings out of "
+            f"release images; the old values of {', '.join(stale)} are blanked in the "
+            "container. Deploy again for an image without them."
+        )
+        env.update(dict.fromkeys(stale, ""))
     log.line(
         f"Limits: {limits.describe()}. Capabilities dropped, no-new-privileges; "
         + (f"runs as uid {guard.user.partition(':')[0]}." if guard.user else "runs as root: ")

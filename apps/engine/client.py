@@ -872,17 +872,21 @@ class ImageFacts:
     id: str
     layers: int  # file system layers (overlay2 stacks them; keep it well under 128)
     labels: dict[str, str]
+    env_names: tuple[str, ...] = ()  # of its config's Env (names only: values may be secrets)
 
 
 def image_facts(tag: str) -> ImageFacts | None:
-    """An image's id, layer count and labels; None when there is no such image."""
+    """An image's id, layer count, labels and environment variable names;
+    None when there is no such image."""
     attrs = _inspect_image(tag, f"Inspecting image {tag}")
     if attrs is None:
         return None
+    config = attrs.get("Config") or {}
     return ImageFacts(
         id=attrs.get("Id", ""),
         layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
-        labels=(attrs.get("Config") or {}).get("Labels") or {},
+        labels=config.get("Labels") or {},
+        env_names=tuple(item.partition("=")[0] for item in config.get("Env") or []),
     )
 
 
