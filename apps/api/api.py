@@ -11,12 +11,15 @@ own request/response/auth layer for the same result.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from ninja import NinjaAPI
 
 from apps.api import borrowed, views
 from apps.api.http import BearerAuth, install_error_handlers
+from apps.api.schemas import Error
 
 api = NinjaAPI(
     title="Berth API",
@@ -52,7 +55,7 @@ def document() -> dict:
     operation_id="openapi",
     summary="This document.",
     tags=["api"],
-    openapi_extra={"responses": {200: {"description": "OpenAPI 3.1"}}},
+    response={200: dict[str, Any], 400: Error},
 )
 def openapi_json(request: HttpRequest) -> HttpResponse:
     return JsonResponse(document())
@@ -65,6 +68,7 @@ def openapi_json(request: HttpRequest) -> HttpResponse:
     operation_id="docs",
     summary="The operations, as a page.",
     tags=["api"],
+    response={400: Error},
     openapi_extra={
         "responses": {
             200: {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}

@@ -12,10 +12,9 @@ code that really answers (the fuzz checks the answers against it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest
 from ninja import Query, Router
 
 from apps.api.schemas import (
@@ -35,22 +34,20 @@ router = Router(tags=["deployment"])
 # A token, or the app's publishing credentials (HTTP basic); the schema
 # names the token, which is what the CLI sends.
 BEARER = {"security": [{"BearerAuth": []}]}
-DEPLOY_ERRORS = {401: DeployError, 403: DeployError, 404: DeployError}
+# 400: the view's own refusal (a bad zip) or the API's (a bad query parameter,
+# NUL characters); 404: the API's, for an unknown app or deployment.
+ERRORS = {
+    400: Error | DeployError,
+    401: DeployError,
+    403: DeployError,
+    404: Error,
+}
 
 
-def text(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
-
-
-def serve(view: Callable[..., HttpResponseBase], request: HttpRequest, **kwargs) -> Any:
-    """The plain view's answer; its 404 in its own error shape, not a page."""
-    try:
-        return view(request, **kwargs)
-    except Http404:
-        return JsonResponse({"error": "Not found: check the app's name and the id."}, status=404)
+def text(description: str, **extra: Any) -> dict[str, Any]:
+    """openapi_extra for an answer in plain text (ninja would say JSON)."""
+    plain = {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {**BEARER, "responses": {200: plain}, **extra}
 
 
 @router.post(
@@ -64,12 +61,13 @@ def serve(view: Callable[..., HttpResponseBase], request: HttpRequest, **kwargs)
     "SECRET_KEY with DEBUG on) and the start-up rule that will match with its command. "
     "Warnings never stop the deployment. 400: not a zip, or the build failed (synchronous); "
     "413: over BERTH_MAX_ZIP_MB.",
+    # A synchronous deployment that failed is a 400 with the deployment.
     response={
         200: Deployment,
         202: Deployment,
-        400: DeployError,
+        **ERRORS,
+        400: Deployment | Error | DeployError,
         413: DeployError,
-        **DEPLOY_ERRORS,
     },
     openapi_extra={
         **BEARER,
@@ -89,7 +87,7 @@ def zipdeploy(
     author: str = Query("", description="Who wrote the code (as claimed)."),
     message: str = Query("", description="What this deployment is."),
 ):
-    return serve(deployments.zipdeploy, request, name=name)
+    return deployments.zipdeploy(request, name=name)
 
 
 @router.get(
@@ -98,47 +96,47 @@ def zipdeploy(
     url_name="deployments",
     operation_id="listDeployments",
     summary="Kudu's deployment list, newest first.",
-    response={200: list[Deployment], **DEPLOY_ERRORS},
+    response={200: list[Deployment], **ERRORS},
     openapi_extra=BEARER,
 )
 def deployment_list(request: HttpRequest, name: str):
-    return serve(deployments.deployment_list, request, name=name)
+    return deployments.deployment_list(request, name=name)
 
 
 @router.get(
-    "/apps/{name}/deployments/{id}",
+    "/apps/{name}/deployments/{int:id}",
     auth=None,
     url_name="deployment",
     operation_id="showDeployment",
     summary="One deployment's status.",
-    response={200: Deployment, **DEPLOY_ERRORS},
+    response={200: Deployment, **ERRORS},
     openapi_extra=BEARER,
 )
 def deployment_detail(request: HttpRequest, name: str, id: int):
-    return serve(deployments.deployment_detail, request, name=name, pk=id)
+    return deployments.deployment_detail(request, name=name, pk=id)
 
 
 @router.get(
-    "/apps/{name}/deployments/{id}/log",
+    "/apps/{name}/deployments/{int:id}/log",
     auth=None,
     url_name="deployment_log",
     operation_id="showDeploymentLog",
     summary="The build and start-up log, secrets masked "
     "(`berth webapp log deployment show` turns it into az's entries).",
-    response={200: str, **DEPLOY_ERRORS},
-    openapi_extra={**BEARER, "responses": {200: text("The log.")}},
+    response=ERRORS,
+    openapi_extra=text("The log."),
 )
 def deployment_log(request: HttpRequest, name: str, id: int):
-    return serve(deployments.deployment_log, request, name=name, pk=id)
+    return deployments.deployment_log(request, name=name, pk=id)
 
 
 @router.post(
-    "/apps/{name}/deployments/{id}/redeploy",
+    "/apps/{name}/deployments/{int:id}/redeploy",
     auth=None,
     url_name="redeploy",
     operation_id="redeploy",
     summary="Redeploy an earlier release (rollback): its image, no rebuild.",
-    response={202: Redeployment, 400: DeployError, **DEPLOY_ERRORS},
+    response={202: Redeployment, **ERRORS},
     openapi_extra={
         **BEARER,
         "requestBody": {
@@ -153,7 +151,7 @@ def deployment_redeploy(
     id: int,
     restoreSettings: bool = Query(False, description="The same as the body's."),
 ):
-    return serve(deployments.deployment_redeploy, request, name=name, pk=id)
+    return deployments.deployment_redeploy(request, name=name, pk=id)
 
 
 @router.get(
@@ -166,8 +164,8 @@ def deployment_redeploy(
     "(`<time> <stdout|stderr> <text>`, markers on restart), after the last 100 lines (the "
     "archive's when no container runs); secrets masked as ***. Streams until the client "
     "closes it.",
-    response={200: str, 401: Error, 404: Error},
-    openapi_extra={**BEARER, "responses": {200: text("Lines, streamed.")}},
+    response={400: Error, 401: Error, 404: Error},
+    openapi_extra=text("Lines, streamed."),
 )
 async def logstream(request: HttpRequest, name: str):
     return await logs.api_logstream(request, name=name)
@@ -180,8 +178,8 @@ async def logstream(request: HttpRequest, name: str):
     operation_id="diagnose",
     tags=["diagnostics"],
     summary='"Diagnose and solve problems": every detector\'s result for the app.',
-    response={200: DiagnosticsReport, **DEPLOY_ERRORS},
+    response={200: DiagnosticsReport, **ERRORS},
     openapi_extra=BEARER,
 )
 def diagnose(request: HttpRequest, name: str):
-    return serve(diagnostics.api_diagnostics, request, name=name)
+    return diagnostics.api_diagnostics(request, name=name)

@@ -17,6 +17,7 @@ import pydantic
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -109,7 +110,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return error_response(422, "ValidationError", validation_message(e))
 
     @api.exception_handler(Http404)
-    def not_found(request: HttpRequest, e: Http404) -> HttpResponse:
+    def missing(request: HttpRequest, e: Http404) -> HttpResponse:
         return error_response(404, "NotFound", str(e) or "Not found.")
 
     @api.exception_handler(AuthenticationError)
@@ -131,6 +132,12 @@ def install_error_handlers(api: NinjaAPI) -> None:
             message = f"{name}: {first.get('msg', 'not valid')}."
         code = "InvalidQuery" if where == "query" else "InvalidRequest"
         return error_response(400, code, message)
+
+
+@csrf_exempt  # refused the same whatever the method (CSRF would answer a POST with a page)
+def not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """No such path under /api/ (GET /api/openapi.json lists them)."""
+    return error_response(404, "NotFound", f"There is no {request.path} in the API: see /api/docs.")
 
 
 def guard(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.urls import re_path
+
 from apps.api.api import api
-from apps.api.http import guard
+from apps.api.http import guard, not_found
 
 # Every /api/ path, zip deploy, deployments, the log stream and diagnostics
 # included (apps.api.borrowed): ninja's URL patterns, each view guarded
@@ -12,3 +14,5 @@ app_name = "api"
 urlpatterns = [p for p in patterns if p.name != "api-root"]
 for p in urlpatterns:
     p.callback = guard(p.callback)
+# Anything else under /api/ is the API's 404, not the portal's page.
+urlpatterns.append(re_path(r"", guard(not_found), name="not_found"))

@@ -54,7 +54,8 @@ logger = logging.getLogger(__name__)
 router = Router(tags=["webapp"])
 
 # The answers every app-scoped operation may give besides its own.
-APP_ERRORS = {401: Error, 403: Error, 404: Error}
+# (400: NUL characters or a bad query parameter, on any of them.)
+APP_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error}
 CHANGE_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 415: Error, 422: Error}
 
 ResourceGroup = Query(
@@ -173,7 +174,7 @@ def token(request: HttpRequest):
     auth=None,
     operation_id="revokeToken",
     summary="Revoke the token this request carries (`berth logout`).",
-    response={204: None, 401: Error},
+    response={204: None, 400: Error, 401: Error},
     openapi_extra={"security": [{"BearerAuth": []}]},
 )
 def token_revoke(request: HttpRequest):
@@ -191,7 +192,7 @@ def token_revoke(request: HttpRequest):
     url_name="apps",
     operation_id="listApps",
     summary="`az webapp list`",
-    response={200: list[Site], 401: Error},
+    response={200: list[Site], 400: Error, 401: Error},
 )
 def apps_list(request: HttpRequest, resourceGroup: str | None = ResourceGroup):
     apps = WebApp.objects.for_user(request.user)
@@ -437,7 +438,7 @@ def app_operations(request: HttpRequest, name: str, resourceGroup: str | None = 
 
 
 @router.get(
-    "/apps/{name}/operations/{id}",
+    "/apps/{name}/operations/{int:id}",
     url_name="operation",
     operation_id="showOperation",
     summary="One restart, start or stop and its steps; poll it while it runs.",
