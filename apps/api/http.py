@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pydantic
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -21,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security.http import HttpBearer
+from ninja.security.base import AuthBase
 
 from apps.api.auth import authenticate_bearer, bearer_token
 from apps.core import jsontext
@@ -60,26 +61,34 @@ def validation_message(e: ValidationError) -> str:
 # --- Authentication ------------------------------------------------------------------
 
 
-class BearerAuth(HttpBearer):
+class BearerAuth(AuthBase):
     """`Authorization: Bearer <token>` (the schema's bearerAuth).
 
-    Only a request that carries a token is let in: a session cookie alone never
+    Only a request that carries a token is let in: a session cookie never
     is, since these views take no CSRF token. When a middleware has already
-    set request.user from the token, that user is taken as it is."""
+    set request.user from the token (not from the session), that user is
+    taken as it is; otherwise the token is checked here."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
 
     def __call__(self, request: HttpRequest) -> AbstractBaseUser:
         if not bearer_token(request):
             raise unauthorized()
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
+        if not _set_from_token(request, user):
             user, refusal = authenticate_bearer(request)
             if user is None:
                 raise unauthorized(refusal)
             request.user = user
         return user
 
-    def authenticate(self, request: HttpRequest, token: str) -> Any:  # pragma: no cover
-        raise NotImplementedError  # __call__ does it all
+
+def _set_from_token(request: HttpRequest, user: Any) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    session = getattr(request, "session", None)
+    return session is None or session.get(SESSION_KEY) != str(user.pk)
 
 
 def unauthorized(refusal: str = "") -> ApiError:
