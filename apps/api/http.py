@@ -165,7 +165,8 @@ def guard(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBa
             "application/json"
         ):
             return response
-        allowed = response.get("Allow", "")
+        # ninja lists the methods from a set: sort them, so the answer is stable.
+        allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",")))
         answer = error_response(
             405,
             "MethodNotAllowed",
