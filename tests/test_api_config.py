@@ -164,3 +164,10 @@ def test_others_cannot_touch_the_settings(api, bob_api, app):
     assert r.status_code == 404
     assert bob_api.patch("/api/apps/hello/config", {"appCommandLine": "x"}).status_code == 404
     assert not AppSetting.objects.exists()
+
+
+def test_an_empty_show_values_is_false(api, app):
+    api.patch("/api/apps/hello/appsettings", [{"name": "SECRET", "value": "s3cr3t"}])
+    r = api.get("/api/apps/hello/appsettings?showValues=")
+    assert r.status_code == 200
+    assert r.json()[0]["value"] is None

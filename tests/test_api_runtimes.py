@@ -54,7 +54,7 @@ def test_the_openapi_document_names_every_api_url(db):
     """Each /api/ route the portal serves is described (so the fuzz covers it)."""
     from django.urls import get_resolver
 
-    from apps.api.openapi import document
+    from apps.api.api import document
 
     described = {p.replace("{name}", "x").replace("{id}", "1") for p in document()["paths"]}
     for route in ("/api/apps/x/config", "/api/apps/x/appsettings", "/api/apps/x/connectionstrings"):

@@ -1,20 +1,31 @@
 """Schemathesis fuzzes the API against its own OpenAPI document, in-process
-through the WSGI app: whatever it sends, the answer is never a 5xx.
+through the WSGI app: whatever it sends, the answer is never a 5xx, and every
+answer is one the document declares (status, content type and body schema).
 
-Select it with `-k schema_fuzz` (it runs in the normal pass too). Bounded:
-FUZZ_EXAMPLES examples per operation, about 30 s in all.
+Every operation in the document is fuzzed, zip deploy, redeploy, the log
+stream and diagnostics included; what would leave the process is replaced
+(see `no_engine`). Select it with `-k schema_fuzz` (it runs in the normal
+pass too). Bounded: FUZZ_EXAMPLES examples per operation.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from unittest import mock
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from apps.api.models import ApiToken
+from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 
 pytestmark = [pytest.mark.postgres]
@@ -39,12 +50,27 @@ def api_schema(db, django_user_model):
     request_finished.connect(close_old_connections)
 
 
-schema = (
-    schemathesis.pytest.from_fixture("api_schema")
-    # Zip deploy and redeploy start builds on the engine; apps.deployments tests them.
-    # The log stream never ends (tests/test_logstream_api.py tests it).
-    .exclude(path_regex=r"/(zipdeploy|redeploy|logstream)$")
-)
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+async def _three_lines(app, **kwargs) -> AsyncIterator[str]:
+    for n in range(3):
+        yield f"2026-01-01T00:00:0{n}Z stdout line {n}"
+
+
+@pytest.fixture
+def no_engine():
+    """The fuzz stays in the process: a zip deploy or redeploy is recorded and
+    queued but not built, the log stream ends after three lines, and the
+    diagnostics' evidence is collected without an engine."""
+    with (
+        mock.patch("apps.deployments.services.run_deployment", autospec=True) as run,
+        mock.patch("apps.deployments.services.enqueue", autospec=True),
+        mock.patch("apps.logs.services.text_lines", _three_lines),
+        mock.patch("apps.engine.client.find_containers", return_value=[]),
+    ):
+        run.side_effect = lambda pk: Deployment.objects.get(pk=pk)
+        yield
 
 
 @pytest.fixture
@@ -59,16 +85,28 @@ def fuzz_user(django_user_model):
     database=None,  # no .hypothesis/ folder in the work tree
     suppress_health_check=list(HealthCheck),
 )
-def test_schema_fuzz_finds_no_server_errors(case, fuzz_user):
-    # A real app and a fresh token for every example: earlier examples may
-    # have deleted the app or revoked the token.
-    WebApp.objects.get_or_create(name=FUZZ_APP, defaults={"owner": fuzz_user})
+def test_schema_fuzz_finds_no_server_errors_and_answers_as_documented(case, fuzz_user, no_engine):
+    # A real app, a deployment of it and a fresh token for every example:
+    # earlier examples may have deleted the app or revoked the token.
+    app, _ = WebApp.objects.get_or_create(name=FUZZ_APP, defaults={"owner": fuzz_user})
+    Deployment.objects.get_or_create(
+        app=app, pk=1, defaults={"status": Deployment.Status.SUCCESS, "image": "fuzz:1"}
+    )
     _, token = ApiToken.objects.create_for(fuzz_user, "fuzz")
-    name = (case.path_parameters or {}).get("name")
+    params = case.path_parameters or {}
+    name = params.get("name")
     if isinstance(name, str) and len(name) % 4:
         # Mostly aim at the real app, so the fuzz reaches past the 404; keep
         # a quarter of the generated names to fuzz the path too.
-        case.path_parameters["name"] = FUZZ_APP
+        params["name"] = FUZZ_APP
+    if isinstance(params.get("id"), int) and params["id"] % 2:
+        params["id"] = 1  # half the ids name the real deployment
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+        headers={"Authorization": f"Bearer {token}"},
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )

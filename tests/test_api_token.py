@@ -98,3 +98,19 @@ def test_user_from_request_reads_the_bearer_header(alice, alice_token, rf):
     assert user_from_request(rf.get("/", HTTP_AUTHORIZATION=f"bearer  {alice_token} ")) == alice
     assert user_from_request(rf.get("/", HTTP_AUTHORIZATION="Basic abc")) is None
     assert user_from_request(rf.get("/")) is None
+
+
+def test_a_session_does_not_stand_in_for_a_bad_token(alice, client):
+    """The API takes no CSRF token, so it never takes the session's user."""
+    client.force_login(alice)
+    assert client.get("/api/apps").status_code == 401
+    r = client.get("/api/apps", headers={"Authorization": "Bearer berth_not-a-token"})
+    assert r.status_code == 401
+
+
+def test_a_user_set_from_the_token_by_a_middleware_is_taken(alice, rf):
+    from apps.api.http import BearerAuth
+
+    request = rf.get("/api/apps", headers={"Authorization": "Bearer set-by-middleware"})
+    request.user = alice
+    assert BearerAuth()(request) == alice

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 
 from apps.engine.runtimes import Runtime
+from apps.proxy.errors import ProxyError
+from apps.proxy.nginx import app_url as proxy_url
 from apps.webapps.models import ConnectionString, Operation, WebApp
 
 # There is one machine and no subscription; these keep az's id shape.
@@ -25,16 +27,10 @@ def resource_id(app: WebApp) -> str:
 
 def app_url(app: WebApp) -> str:
     """Where the app answers, through the front proxy (port included)."""
-    fallback = f"http://{app.default_host_name}/"
-    try:
-        from apps.proxy.errors import ProxyError
-        from apps.proxy.nginx import app_url as proxy_url
-    except ImportError:  # the proxy app is optional wiring
-        return fallback
     try:
         return proxy_url(app.name)
     except ProxyError:
-        return fallback
+        return f"http://{app.default_host_name}/"
 
 
 def site(app: WebApp) -> dict:

@@ -1,48 +1,92 @@
-"""The REST API under /api/: thin function views over the same services the
+"""The REST API under /api/: thin operations over the same services the
 pages use (apps.webapps.services, apps.deployments.services).
 
-Shapes follow `az webapp` (see apps.api.serializers); the OpenAPI document
-describing all of it is apps.api.openapi.
+Shapes follow `az webapp` (apps.api.serializers writes them, apps.api.schemas
+types them); django-ninja generates the OpenAPI document from these
+operations (apps.api.api).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema, Status
+from pydantic import BeforeValidator
 
 from apps.access.lockout import lockout_response
-from apps.api import openapi, serializers
+from apps.access.services import can, refusal
+from apps.api import serializers
 from apps.api.auth import bearer_token
-from apps.api.http import (
-    ApiError,
-    api_view,
-    get_bool,
-    get_str,
-    json_body,
-    json_object,
-    query_bool,
-    reject_unknown,
-)
+from apps.api.http import ApiError, json_body, parse, parse_list
 from apps.api.models import ApiToken, hash_token
+from apps.api.schemas import (
+    AppSetting,
+    AppSettingOut,
+    ConnectionString,
+    ConnectionStringOut,
+    CreateSite,
+    Error,
+    LifecycleResult,
+    Operation,
+    OperationFailed,
+    Runtime,
+    Site,
+    SiteConfig,
+    SiteConfigPatch,
+    SitePatch,
+    Token,
+    TokenRequest,
+)
+from apps.deployments import services as deploy_services
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.webapps import services
 from apps.webapps.groups import DEFAULT_GROUP, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, canonical
-from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, ConnectionString, Operation, WebApp
+from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, WebApp
+from apps.webapps.models import ConnectionString as ConnectionStringRow
+from apps.webapps.models import Operation as OperationRow
 
 logger = logging.getLogger(__name__)
+
+router = Router(tags=["webapp"])
+
+# The answers every app-scoped operation may give besides its own.
+# (400: NUL characters or a bad query parameter, on any of them.)
+APP_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error}
+CHANGE_ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 415: Error, 422: Error}
+
+# Declared on each app operation for the schema (and checked by ninja);
+# _get_app_for_user reads it from the request, as the pages' lookup does.
+ResourceGroup = Query(None, description="Only if the app is in this resource group (as az's -g).")
+# As before ninja: an empty ?showValues= is false, not a 400.
+QueryBool = Annotated[bool, BeforeValidator(lambda value: value or False)]
+ShowValues = Query(
+    False, description="Values are null unless this is true: secrets are not shown by default."
+)
+
+
+def json_request(schema: type[Schema], *, listed: bool = False, required: bool = True) -> dict:
+    """The requestBody of an operation whose body `parse` reads (so the errors
+    keep the API's codes); the schema is the same class."""
+    schema_json = schema.model_json_schema()
+    if listed:
+        schema_json = {"type": "array", "items": schema_json}
+    return {
+        "requestBody": {
+            "required": required,
+            "content": {"application/json": {"schema": schema_json}},
+        }
+    }
 
 
 def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
     """The app, if this user may see it and their role allows `action`
     (apps.access); a resourceGroup query narrows it as -g does."""
-    from apps.access.services import can, refusal
-
     app = WebApp.objects.for_user(request.user).filter(name=name).first()
     group = request.GET.get("resourceGroup")
     if app is None or (group and canonical(group) != app.resource_group):
@@ -55,13 +99,6 @@ def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> 
     if action != "read" and not can(request.user, app, action):
         raise ApiError(403, "AuthorizationFailed", refusal(request.user, app, action))
     return app
-
-
-def _action(request: HttpRequest) -> str:
-    """GET reads (showValues=true reads secrets); anything else writes."""
-    if request.method == "GET":
-        return "read_secrets" if query_bool(request, "showValues") else "read"
-    return "write"
 
 
 def normalize_linux_fx_version(value: str) -> str:
@@ -95,25 +132,29 @@ def _check_health_check_path(value: str) -> str:
 # --- Tokens -------------------------------------------------------------------
 
 
-@api_view(["POST", "DELETE"], auth=False)
-def token(request: HttpRequest) -> HttpResponse | dict:
-    """POST: username + password -> a new token (shown this once).
-    DELETE: revoke the token the request carries (`berth logout`)."""
-    if request.method == "DELETE":
-        deleted, _ = ApiToken.objects.filter(token_hash=hash_token(bearer_token(request))).delete()
-        if not deleted:
-            raise ApiError(401, "Unauthorized", "Send the token to revoke as a Bearer token.")
-        return HttpResponse(status=204)
-    body = json_object(request)
-    reject_unknown(body, {"username", "password", "name"})
-    username = get_str(body, "username", required=True)
-    password = get_str(body, "password", required=True)
-    name = get_str(body, "name") or "berth CLI"
+@router.post(
+    "/token",
+    auth=None,
+    url_name="token",
+    operation_id="createToken",
+    summary="Exchange a user name and password for an API token (`berth login`).",
+    response={
+        201: Token,
+        400: Error,
+        401: Error,
+        415: Error,
+        422: Error,
+        429: Error,  # too many failed sign-ins; Retry-After says when to try again
+    },
+    openapi_extra=json_request(TokenRequest),
+)
+def token(request: HttpRequest):
+    given = parse(TokenRequest, json_body(request))
     # Throttled (apps.access.lockout): axes' backend refuses a user name and
     # address with too many failures before the password is checked.
-    user = authenticate(request, username=username, password=password)
+    user = authenticate(request, username=given.username, password=given.password)
     if getattr(request, "axes_locked_out", False):
-        return lockout_response(request, credentials={"username": username})
+        return lockout_response(request, credentials={"username": given.username})
     if user is None or not user.is_active:
         raise ApiError(
             401, "InvalidCredentials", "The user name or password is wrong: check both and retry."
@@ -121,69 +162,88 @@ def token(request: HttpRequest) -> HttpResponse | dict:
     # A sign-in like the login form's: it resets the failure count (and
     # records last_login).
     user_logged_in.send(sender=user.__class__, request=request, user=user)
-    row, secret = ApiToken.objects.create_for(user, name)
-    return JsonResponse(
-        {
-            "token": secret,
-            "name": row.name,
-            "user": user.get_username(),
-            "created": row.created.isoformat(),
-            "expires": row.expires.isoformat(),
-        },
-        status=201,
-    )
+    row, secret = ApiToken.objects.create_for(user, given.name or "berth CLI")
+    token = {
+        "token": secret,
+        "name": row.name,
+        "user": user.get_username(),
+        "created": row.created.isoformat(),
+        "expires": row.expires.isoformat(),
+    }
+    return Status(201, token)
+
+
+@router.delete(
+    "/token",
+    auth=None,
+    operation_id="revokeToken",
+    summary="Revoke the token this request carries (`berth logout`).",
+    response={204: None, 400: Error, 401: Error},
+    openapi_extra={"security": [{"BearerAuth": []}]},
+)
+def token_revoke(request: HttpRequest):
+    deleted, _ = ApiToken.objects.filter(token_hash=hash_token(bearer_token(request))).delete()
+    if not deleted:
+        raise ApiError(401, "Unauthorized", "Send the token to revoke as a Bearer token.")
+    return HttpResponse(status=204)
 
 
 # --- Apps ---------------------------------------------------------------------
 
 
-@api_view(["GET"])
-def apps_list(request: HttpRequest) -> list[dict]:
+@router.get(
+    "/apps",
+    url_name="apps",
+    operation_id="listApps",
+    summary="`az webapp list`",
+    response={200: list[Site], 400: Error, 401: Error},
+)
+def apps_list(request: HttpRequest, resourceGroup: str | None = ResourceGroup):
     apps = WebApp.objects.for_user(request.user)
-    if group := request.GET.get("resourceGroup"):
-        apps = apps.filter(resource_group=group)
+    if resourceGroup:
+        apps = apps.filter(resource_group=resourceGroup)
     return [serializers.site(app) for app in apps]
 
 
-@api_view(["GET", "PUT", "PATCH", "DELETE"])
-def app_detail(request: HttpRequest, name: str) -> HttpResponse | dict:
-    if request.method == "PUT":
-        return _create_app(request, name)
-    action = {"DELETE": "manage_access", "PATCH": "write"}.get(request.method, "read")
-    app = _get_app_for_user(request, name, action)
-    if request.method == "PATCH":
-        # `az webapp update --https-only true`: the site's own properties.
-        body = json_object(request)
-        reject_unknown(body, {"httpsOnly"})
-        if "httpsOnly" in body:
-            https_only = get_bool(body, "httpsOnly")
-            try:
-                services.update_general_settings(app, https_only=https_only, actor=request.user)
-            except ValidationError as e:
-                raise ApiError(503, "ProxyRefused", " ".join(e.messages)) from e
-            app.refresh_from_db()
-        return serializers.site(app)
-    if request.method == "DELETE":
-        try:
-            services.delete_app(app, actor=request.user)
-        except services.DeleteFailed as e:
-            # Nothing half-done that a retry cannot finish: the app is kept, stopped.
-            raise ApiError(503, "DeleteIncomplete", e.message) from e
-        return HttpResponse(status=204)
-    return serializers.site(app)
+@router.get(
+    "/apps/{name}",
+    url_name="app",
+    operation_id="showApp",
+    summary="`az webapp show`",
+    response={200: Site, **APP_ERRORS},
+)
+def app_show(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    return serializers.site(_get_app_for_user(request, name))
 
 
-def _create_app(request: HttpRequest, name: str) -> JsonResponse:
+@router.put(
+    "/apps/{name}",
+    operation_id="createApp",
+    summary="`az webapp create`: 201 when made, 200 when it already exists in this group.",
+    description="403 AuthorizationFailed: creating an app in an existing resource group "
+    "needs Contributor or Owner on the group; in a new group the creator becomes its "
+    "Owner; anyone may create apps in `default`. Group names are stored in lowercase.",
+    response={
+        200: Site,
+        201: Site,
+        400: Error,
+        401: Error,
+        403: Error,
+        409: Error,
+        **CHANGE_ERRORS,
+    },
+    openapi_extra=json_request(CreateSite, required=False),
+)
+def app_create(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     """`az webapp create`: idempotent for the same app in the same group."""
-    body = json_object(request)
-    reject_unknown(body, {"resourceGroup", "linuxFxVersion", "runtime", "appCommandLine"})
-    group = get_str(body, "resourceGroup") or request.GET.get("resourceGroup") or DEFAULT_GROUP
+    given = parse(CreateSite, json_body(request))
+    group = given.resourceGroup or resourceGroup or DEFAULT_GROUP
     if not RESOURCE_GROUP_RE.match(group):
         raise ApiError(422, "InvalidResourceGroup", RESOURCE_GROUP_RULE)
     group = canonical(group)
-    runtime = get_str(body, "linuxFxVersion") or get_str(body, "runtime")
+    runtime = given.linuxFxVersion or given.runtime
     linux_fx_version = normalize_linux_fx_version(runtime) if runtime else DEFAULT_LINUX_FX_VERSION
-    command = get_str(body, "appCommandLine") or ""
+    command = given.appCommandLine or ""
 
     existing = WebApp.objects.filter(name=name).first()
     if existing is not None:
@@ -202,7 +262,7 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
                 f"The web app {name!r} already exists in resource group "
                 f"{existing.resource_group!r}: use -g {existing.resource_group} or another name.",
             )
-        return JsonResponse(serializers.site(existing), status=200)
+        return Status(200, serializers.site(existing))
     try:
         app = services.create_app(
             name=name,
@@ -214,15 +274,53 @@ def _create_app(request: HttpRequest, name: str) -> JsonResponse:
         )
     except PermissionDenied as e:
         raise ApiError(403, "AuthorizationFailed", str(e)) from e
-    return JsonResponse(serializers.site(app), status=201)
+    return Status(201, serializers.site(app))
+
+
+@router.patch(
+    "/apps/{name}",
+    operation_id="updateApp",
+    summary="`az webapp update --https-only true|false`: the site's own properties. "
+    "HTTPS Only is applied by the front proxy at once (no restart).",
+    response={200: Site, **CHANGE_ERRORS, 503: Error},
+    openapi_extra=json_request(SitePatch),
+)
+def app_update(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    app = _get_app_for_user(request, name, "write")
+    given = parse(SitePatch, json_body(request))
+    if given.httpsOnly is not None:
+        try:
+            services.update_general_settings(app, https_only=given.httpsOnly, actor=request.user)
+        except ValidationError as e:
+            raise ApiError(503, "ProxyRefused", " ".join(e.messages)) from e
+        app.refresh_from_db()
+    return serializers.site(app)
+
+
+@router.delete(
+    "/apps/{name}",
+    operation_id="deleteApp",
+    summary="`az webapp delete`: the app, its settings, deployments, containers, release "
+    "images, artifacts, Git repository and logs.",
+    description="503 DeleteIncomplete: something could not be removed (the engine is "
+    "down, a deployment is running); the app is kept, stopped, and deleting it again "
+    "finishes the job.",
+    response={204: None, **APP_ERRORS, 503: Error},
+)
+def app_delete(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    app = _get_app_for_user(request, name, "manage_access")
+    try:
+        services.delete_app(app, actor=request.user)
+    except services.DeleteFailed as e:
+        # Nothing half-done that a retry cannot finish: the app is kept, stopped.
+        raise ApiError(503, "DeleteIncomplete", e.message) from e
+    return HttpResponse(status=204)
 
 
 # --- Start, stop, restart -------------------------------------------------------
 
 
 def _lifecycle(name: str):
-    from apps.deployments import services as deploy_services
-
     function = getattr(deploy_services, name, None)
     if function is None:
         raise ApiError(
@@ -233,7 +331,7 @@ def _lifecycle(name: str):
     return function
 
 
-def _outcome(app: WebApp, outcome) -> HttpResponse | dict:
+def _outcome(app: WebApp, outcome) -> Status:
     """The answer to start/stop/restart: the app's state, what happened, and
     the operation with its steps (GET .../operations/<id> reads it again). A
     failure is a 409 with the reason, and the operation saying which
@@ -243,7 +341,7 @@ def _outcome(app: WebApp, outcome) -> HttpResponse | dict:
         body: dict = {"error": {"code": "OperationFailed", "message": outcome.message}}
         if op is not None:
             body["operation"] = serializers.operation(op)
-        return JsonResponse(body, status=409)
+        return Status(409, body)
     app.refresh_from_db()
     answer = {
         "name": app.name,
@@ -252,7 +350,7 @@ def _outcome(app: WebApp, outcome) -> HttpResponse | dict:
     }
     if op is not None:
         answer["operation"] = serializers.operation(op)
-    return answer
+    return Status(200, answer)
 
 
 def _run(app: WebApp, call):
@@ -269,23 +367,56 @@ def _run(app: WebApp, call):
 # These run in the request, as `az webapp restart` waits; the operation's
 # steps are written as they happen, so another client can watch them.
 
+LIFECYCLE = {
+    "description": "Answers when it is over; its steps are recorded as they happen "
+    "(GET /api/apps/{name}/operations/{id}). 409: it failed (or the app stayed busy): "
+    "the reason, and the operation saying which container still serves.",
+    "response": {
+        200: LifecycleResult,
+        409: OperationFailed,
+        **APP_ERRORS,
+        501: Error,
+        503: Error,
+    },
+    # An answer without an operation leaves the key out, as before.
+    "exclude_unset": True,
+}
 
-@api_view(["POST"])
-def app_start(request: HttpRequest, name: str) -> HttpResponse | dict:
+
+@router.post(
+    "/apps/{name}/start",
+    url_name="start",
+    operation_id="startApp",
+    summary="`az webapp start`",
+    **LIFECYCLE,
+)
+def app_start(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "write")
     start = _lifecycle("start_app")
     return _outcome(app, _run(app, lambda: start(app, actor=request.user)))
 
 
-@api_view(["POST"])
-def app_stop(request: HttpRequest, name: str) -> HttpResponse | dict:
+@router.post(
+    "/apps/{name}/stop",
+    url_name="stop",
+    operation_id="stopApp",
+    summary="`az webapp stop`",
+    **LIFECYCLE,
+)
+def app_stop(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "write")
     stop = _lifecycle("stop_app")
     return _outcome(app, _run(app, lambda: stop(app, actor=request.user)))
 
 
-@api_view(["POST"])
-def app_restart(request: HttpRequest, name: str) -> HttpResponse | dict:
+@router.post(
+    "/apps/{name}/restart",
+    url_name="restart",
+    operation_id="restartApp",
+    summary="`az webapp restart`",
+    **LIFECYCLE,
+)
+def app_restart(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "write")
     restart = _lifecycle("restart_app")
     return _outcome(
@@ -297,23 +428,39 @@ def app_restart(request: HttpRequest, name: str) -> HttpResponse | dict:
 OPERATIONS_LISTED = 20
 
 
-@api_view(["GET"])
-def app_operations(request: HttpRequest, name: str) -> list[dict]:
-    """The app's latest restarts, starts and stops, newest first."""
+@router.get(
+    "/apps/{name}/operations",
+    url_name="operations",
+    operation_id="listOperations",
+    summary=f"The app's latest restarts, starts and stops ({OPERATIONS_LISTED}), newest first.",
+    response={200: list[Operation], **APP_ERRORS},
+)
+def app_operations(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name)
-    ops = Operation.objects.filter(app=app).select_related("app")[:OPERATIONS_LISTED]
+    ops = OperationRow.objects.filter(app=app).select_related("app")[:OPERATIONS_LISTED]
     return [serializers.operation(op) for op in ops]
 
 
-@api_view(["GET"])
-def app_operation(request: HttpRequest, name: str, pk: int) -> dict:
+@router.get(
+    "/apps/{name}/operations/{int:id}",
+    url_name="operation",
+    operation_id="showOperation",
+    summary="One restart, start or stop and its steps; poll it while it runs.",
+    response={200: Operation, **APP_ERRORS},
+)
+def app_operation(
+    request: HttpRequest,
+    name: str,
+    id: int,
+    resourceGroup: str | None = ResourceGroup,
+):
     app = _get_app_for_user(request, name)
-    op = Operation.objects.filter(app=app, pk=pk).first() if pk < 2**63 else None
+    op = OperationRow.objects.filter(app=app, pk=id).first() if 0 <= id < 2**63 else None
     if op is None:
         raise ApiError(
             404,
             "NotFound",
-            f"{app.name} has no operation {pk}: list them with GET /api/apps/{app.name}/operations.",
+            f"{app.name} has no operation {id}: list them with GET /api/apps/{app.name}/operations.",
         )
     return serializers.operation(op)
 
@@ -327,135 +474,241 @@ CONFIG_FIELDS = {
 }
 
 
-@api_view(["GET", "PATCH"])
-def app_config(request: HttpRequest, name: str) -> dict:
-    app = _get_app_for_user(request, name, _action(request))
-    if request.method == "PATCH":
-        body = json_object(request)
-        reject_unknown(body, set(CONFIG_FIELDS))
-        changes = {CONFIG_FIELDS[key]: get_str(body, key) for key in CONFIG_FIELDS}
-        if changes["linux_fx_version"] is not None:
-            changes["linux_fx_version"] = normalize_linux_fx_version(changes["linux_fx_version"])
-        if changes["health_check_path"] is not None:
-            changes["health_check_path"] = _check_health_check_path(changes["health_check_path"])
-        if changes["app_command_line"] is not None:
-            changes["app_command_line"] = changes["app_command_line"].strip()
-        services.update_general_settings(app, **changes, actor=request.user)
-        app.refresh_from_db()
+@router.get(
+    "/apps/{name}/config",
+    url_name="config",
+    operation_id="showConfig",
+    summary="`az webapp config show`",
+    response={200: SiteConfig, **APP_ERRORS},
+)
+def app_config(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    return serializers.site_config(_get_app_for_user(request, name))
+
+
+@router.patch(
+    "/apps/{name}/config",
+    operation_id="setConfig",
+    summary="`az webapp config set` (--linux-fx-version, --startup-file).",
+    response={200: SiteConfig, **CHANGE_ERRORS},
+    openapi_extra=json_request(SiteConfigPatch),
+)
+def app_config_set(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    app = _get_app_for_user(request, name, "write")
+    given = parse(SiteConfigPatch, json_body(request))
+    changes = {field: getattr(given, key) for key, field in CONFIG_FIELDS.items()}
+    if changes["linux_fx_version"] is not None:
+        changes["linux_fx_version"] = normalize_linux_fx_version(changes["linux_fx_version"])
+    if changes["health_check_path"] is not None:
+        changes["health_check_path"] = _check_health_check_path(changes["health_check_path"])
+    if changes["app_command_line"] is not None:
+        changes["app_command_line"] = changes["app_command_line"].strip()
+    services.update_general_settings(app, **changes, actor=request.user)
+    app.refresh_from_db()
     return serializers.site_config(app)
 
 
 # --- App settings and connection strings --------------------------------------------
+# GET lists (values only with showValues=true); PATCH adds or updates; PUT
+# replaces all; DELETE removes ?settingNames=. Changes answer the list with
+# values null, as az does.
+
+ENTRY = '{"name": ..., "value": ...}'
+SettingNames = Query(
+    None,
+    description="The names to delete (repeat the parameter for several).",
+)
 
 
-def _items(request: HttpRequest, allowed: set[str]) -> list[dict]:
-    body = json_body(request)
-    if not isinstance(body, list):
-        raise ApiError(
-            400,
-            "InvalidBody",
-            'The body must be a JSON list of {"name": ..., "value": ...} objects.',
-        )
-    for item in body:
-        if not isinstance(item, dict):
-            raise ApiError(400, "InvalidBody", 'Each entry must be {"name": ..., "value": ...}.')
-        reject_unknown(item, allowed)
-        get_str(item, "name", required=True)
-        get_str(item, "value", required=True)
-    return body
-
-
-def _names(request: HttpRequest) -> list[str]:
-    names = [n for n in request.GET.getlist("settingNames") if n]
+def _names(names: list[str] | None) -> list[str]:
+    names = [n for n in names or [] if n]
     if not names:
         raise ApiError(400, "MissingQuery", "Name what to delete: ?settingNames=NAME (repeatable).")
     return names
 
 
-@api_view(["GET", "PUT", "PATCH", "DELETE"])
-def app_settings(request: HttpRequest, name: str) -> list[dict]:
-    """GET lists (values only with showValues=true); PATCH adds or updates;
-    PUT replaces all; DELETE removes ?settingNames=. Changes answer the list
-    with values null, as az does."""
-    app = _get_app_for_user(request, name, _action(request))
-    if request.method == "GET":
-        return serializers.app_settings(app, show_values=query_bool(request, "showValues"))
-    if request.method == "DELETE":
-        services.delete_app_settings(app, _names(request), actor=request.user)
-    else:
-        items = [
-            services.SettingInput(
-                name=item["name"], value=item["value"], slot_setting=get_bool(item, "slotSetting")
-            )
-            for item in _items(request, {"name", "value", "slotSetting"})
-        ]
-        if request.method == "PUT":
-            services.replace_app_settings(app, items, actor=request.user)
-        else:
-            services.set_app_settings(app, items, actor=request.user)
-    return serializers.app_settings(app, show_values=False)
+def _settings(request: HttpRequest) -> list[services.SettingInput]:
+    return [
+        services.SettingInput(name=s.name, value=s.value, slot_setting=bool(s.slotSetting))
+        for s in parse_list(AppSetting, json_body(request), shape=ENTRY)
+    ]
 
 
-@api_view(["GET", "PUT", "PATCH", "DELETE"])
-def connection_strings(request: HttpRequest, name: str) -> list[dict]:
-    app = _get_app_for_user(request, name, _action(request))
-    if request.method == "GET":
-        return serializers.connection_strings(app, show_values=query_bool(request, "showValues"))
-    if request.method == "DELETE":
-        services.delete_connection_strings(app, _names(request), actor=request.user)
-    else:
-        items = []
-        for item in _items(request, {"name", "value", "type", "slotSetting"}):
-            items.append(
-                services.ConnectionStringInput(
-                    name=item["name"],
-                    value=item["value"],
-                    type=_connection_string_type(get_str(item, "type") or "Custom"),
-                    slot_setting=get_bool(item, "slotSetting"),
-                )
-            )
-        if request.method == "PUT":
-            services.replace_connection_strings(app, items, actor=request.user)
-        else:
-            services.set_connection_strings(app, items, actor=request.user)
-    return serializers.connection_strings(app, show_values=False)
+def _connection_strings(request: HttpRequest) -> list[services.ConnectionStringInput]:
+    return [
+        services.ConnectionStringInput(
+            name=cs.name,
+            value=cs.value,
+            type=_connection_string_type(cs.type or "Custom"),
+            slot_setting=bool(cs.slotSetting),
+        )
+        for cs in parse_list(ConnectionString, json_body(request), shape=ENTRY)
+    ]
 
 
 def _connection_string_type(value: str) -> str:
     """az's --connection-string-type is case-insensitive."""
-    for choice in ConnectionString.Type:
+    for choice in ConnectionStringRow.Type:
         if choice.value.lower() == value.lower():
             return choice.value
     raise ApiError(
         422,
         "InvalidProperty",
         f"{value!r} is not a connection string type: use one of "
-        f"{', '.join(t.value for t in ConnectionString.Type)}.",
+        f"{', '.join(t.value for t in ConnectionStringRow.Type)}.",
     )
+
+
+APPSETTINGS = "/apps/{name}/appsettings"
+SETTINGS_LIST = {200: list[AppSettingOut], 400: Error, **APP_ERRORS}
+
+
+@router.get(
+    APPSETTINGS,
+    url_name="appsettings",
+    operation_id="listAppSettings",
+    summary="`az webapp config appsettings list`",
+    response=SETTINGS_LIST,
+)
+def app_settings(
+    request: HttpRequest,
+    name: str,
+    showValues: QueryBool = ShowValues,
+    resourceGroup: str | None = ResourceGroup,
+):
+    app = _get_app_for_user(request, name, "read_secrets" if showValues else "read")
+    return serializers.app_settings(app, show_values=showValues)
+
+
+@router.patch(
+    APPSETTINGS,
+    operation_id="setAppSettings",
+    summary="`az webapp config appsettings set`: add or update these; values come back null.",
+    response={200: list[AppSettingOut], **CHANGE_ERRORS},
+    openapi_extra=json_request(AppSetting, listed=True),
+)
+def app_settings_set(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    app = _get_app_for_user(request, name, "write")
+    services.set_app_settings(app, _settings(request), actor=request.user)
+    return serializers.app_settings(app, show_values=False)
+
+
+@router.put(
+    APPSETTINGS,
+    operation_id="replaceAppSettings",
+    summary="Make the list exactly this (the portal's Advanced edit).",
+    response={200: list[AppSettingOut], **CHANGE_ERRORS},
+    openapi_extra=json_request(AppSetting, listed=True),
+)
+def app_settings_replace(
+    request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup
+):
+    app = _get_app_for_user(request, name, "write")
+    services.replace_app_settings(app, _settings(request), actor=request.user)
+    return serializers.app_settings(app, show_values=False)
+
+
+@router.delete(
+    APPSETTINGS,
+    operation_id="deleteAppSettings",
+    summary="`az webapp config appsettings delete --setting-names ...`",
+    response=SETTINGS_LIST,
+)
+def app_settings_delete(
+    request: HttpRequest,
+    name: str,
+    settingNames: list[str] | None = SettingNames,
+    resourceGroup: str | None = ResourceGroup,
+):
+    app = _get_app_for_user(request, name, "write")
+    services.delete_app_settings(app, _names(settingNames), actor=request.user)
+    return serializers.app_settings(app, show_values=False)
+
+
+CONNECTIONSTRINGS = "/apps/{name}/connectionstrings"
+STRINGS_LIST = {200: list[ConnectionStringOut], 400: Error, **APP_ERRORS}
+
+
+@router.get(
+    CONNECTIONSTRINGS,
+    url_name="connectionstrings",
+    operation_id="listConnectionStrings",
+    summary="`az webapp config connection-string list`",
+    response=STRINGS_LIST,
+)
+def connection_strings(
+    request: HttpRequest,
+    name: str,
+    showValues: QueryBool = ShowValues,
+    resourceGroup: str | None = ResourceGroup,
+):
+    app = _get_app_for_user(request, name, "read_secrets" if showValues else "read")
+    return serializers.connection_strings(app, show_values=showValues)
+
+
+@router.patch(
+    CONNECTIONSTRINGS,
+    operation_id="setConnectionStrings",
+    summary="`az webapp config connection-string set`: add or update these; values come back null.",
+    response={200: list[ConnectionStringOut], **CHANGE_ERRORS},
+    openapi_extra=json_request(ConnectionString, listed=True),
+)
+def connection_strings_set(
+    request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup
+):
+    app = _get_app_for_user(request, name, "write")
+    services.set_connection_strings(app, _connection_strings(request), actor=request.user)
+    return serializers.connection_strings(app, show_values=False)
+
+
+@router.put(
+    CONNECTIONSTRINGS,
+    operation_id="replaceConnectionStrings",
+    summary="Make the list exactly this (the portal's Advanced edit).",
+    response={200: list[ConnectionStringOut], **CHANGE_ERRORS},
+    openapi_extra=json_request(ConnectionString, listed=True),
+)
+def connection_strings_replace(
+    request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup
+):
+    app = _get_app_for_user(request, name, "write")
+    services.replace_connection_strings(app, _connection_strings(request), actor=request.user)
+    return serializers.connection_strings(app, show_values=False)
+
+
+@router.delete(
+    CONNECTIONSTRINGS,
+    operation_id="deleteConnectionStrings",
+    summary="`az webapp config connection-string delete --setting-names ...`",
+    response=STRINGS_LIST,
+)
+def connection_strings_delete(
+    request: HttpRequest,
+    name: str,
+    settingNames: list[str] | None = SettingNames,
+    resourceGroup: str | None = ResourceGroup,
+):
+    app = _get_app_for_user(request, name, "write")
+    services.delete_connection_strings(app, _names(settingNames), actor=request.user)
+    return serializers.connection_strings(app, show_values=False)
 
 
 # --- Runtimes -------------------------------------------------------------------------
 
 
-@api_view(["GET"])
-def runtimes(request: HttpRequest) -> list[dict]:
-    """`az webapp list-runtimes --os linux`: Berth runs Linux apps only."""
-    os_type = request.GET.get("os", "linux").lower()
+@router.get(
+    "/runtimes",
+    url_name="runtimes",
+    operation_id="listRuntimes",
+    summary="`az webapp list-runtimes --os linux`",
+    response={200: list[Runtime], 400: Error, 401: Error},
+)
+def runtimes(
+    request: HttpRequest,
+    os: str = Query("linux", description="linux or windows (Berth runs Linux apps only)."),
+):
+    os_type = os.lower()
     if os_type not in ("linux", "windows"):
         raise ApiError(400, "InvalidQuery", "os must be linux or windows.")
     if os_type == "windows":
         return []
     return [serializers.runtime(rt) for rt in runtime_catalog.catalog()]
-
-
-# --- The schema and its page ------------------------------------------------------------
-
-
-@api_view(["GET"], auth=False)
-def openapi_json(request: HttpRequest) -> dict:
-    return openapi.document()
-
-
-@api_view(["GET"], auth=False)
-def docs(request: HttpRequest) -> HttpResponse:
-    return render(request, "api/docs.html", {"operations": openapi.operations()})
