@@ -340,7 +340,8 @@ def _build_in_container(
     cpus = float(settings.BERTH_BUILD_CPUS)
     log.line(
         f"Build container {name} from {base} (time limit {settings.BERTH_BUILD_TIMEOUT} s, "
-        f"memory {settings.BERTH_BUILD_MEMORY}, {cpus:g} CPU)"
+        f"memory {settings.BERTH_BUILD_MEMORY}, {cpus:g} CPU; as uid {build.APP_UID}, "
+        f"capabilities dropped, the app's own pip cache {pip_cache_volume(app)})"
     )
     # The container only waits (at most past the time limit, should Berth
     # die); the build runs in it through `docker exec`, with the app
