@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 
-from apps.access.models import RANK, Role, RoleAssignment
+from apps.access.models import RANK, Role, RoleAssignment, principal_q
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.webapps.groups import DEFAULT_GROUP, canonical
@@ -49,10 +49,6 @@ def _authenticated(user) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and user.is_active
 
 
-def _principal_q(user) -> Q:
-    return Q(user=user) | Q(group__in=user.groups.all())
-
-
 def _highest(roles: Iterable[str]) -> Role | None:
     return max((Role(r) for r in roles), key=RANK.__getitem__, default=None)
 
@@ -65,7 +61,7 @@ def role_for(user, app) -> Role | None:
     if user.is_staff:
         return Role.OWNER
     roles = (
-        RoleAssignment.objects.filter(_principal_q(user))
+        RoleAssignment.objects.filter(principal_q(user))
         .filter(Q(app=app) | Q(app__isnull=True, resource_group=app.resource_group))
         .values_list("role", flat=True)
     )
@@ -81,7 +77,7 @@ def group_role(user, resource_group: str) -> Role | None:
     if user.is_staff:
         return Role.OWNER
     roles = (
-        RoleAssignment.objects.filter(_principal_q(user))
+        RoleAssignment.objects.filter(principal_q(user))
         .filter(app__isnull=True, resource_group=canonical(resource_group))
         .values_list("role", flat=True)
     )
@@ -123,16 +119,6 @@ class AppPerms:
 
 def perms(user, app) -> AppPerms:
     return AppPerms(role_for(user, app))
-
-
-def visible_q(user) -> Q | None:
-    """A filter on WebApp for the apps a user holds any role on; None = all."""
-    if user.is_staff:
-        return None
-    grants = RoleAssignment.objects.filter(_principal_q(user))
-    return Q(pk__in=grants.filter(app__isnull=False).values("app_id")) | Q(
-        resource_group__in=grants.filter(app__isnull=True).values("resource_group")
-    )
 
 
 # What each action covers, for the message a refused user reads.
