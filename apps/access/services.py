@@ -17,14 +17,17 @@ its Owner) and in the shared `default` group (see `create_right`).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from apps.access.models import RANK, Role, RoleAssignment, principal_q
 from apps.audit.models import AuditEvent
@@ -150,16 +153,73 @@ def refusal(user, app, action: str, what: str = "") -> str:
     )
 
 
-def get_app_or_404(user, name: str, action: str = READ, *, what: str = ""):
-    """The app if the user may do `action` on it. 404 when they may not even
-    see it (so a name's existence does not leak), 403 when they may see it but
-    not do this, with a message saying which role would (`what` names the
-    thing refused, e.g. "Opening an SSH session")."""
-    app = WebApp.objects.for_user(user).filter(name=name).first()
-    if app is None:
+class Refused(PermissionDenied):
+    """403: the caller may see `app` but not do this; the message says which
+    role would. Carries the app, for a page that shows the refusal on it."""
+
+    def __init__(self, app: WebApp, message: str) -> None:
+        super().__init__(message)
+        self.app = app
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PublishingCredential:
+    """An app's publishing credentials (Kudu's deployment credentials, `$app`
+    and a password over HTTP basic): a principal for that one app, which may
+    read it and deploy to it (git, zip deploy) and nothing else."""
+
+    username: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> PublishingCredential | None:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return cls(username, password)
+
+    def opens(self, app: WebApp) -> bool:
+        # Kudu accepts "$app" and "app\$app" for the same user.
+        username = self.username.rpartition("\\")[2]
+        ok_user = hmac.compare_digest(username.encode(), app.publishing_username.encode())
+        ok_password = hmac.compare_digest(self.password.encode(), app.publishing_password.encode())
+        return ok_user and ok_password
+
+
+PUBLISHING_ACTIONS = frozenset({READ, WRITE})
+
+
+def app_for(
+    caller, name: str, action: str = READ, *, what: str = "", resource_group: str = ""
+) -> WebApp:
+    """The app called `name` if `caller` may do `action` on it: the one
+    lookup every surface makes (pages, API, git, zip deploy, log stream,
+    console, diagnostics). `caller` is a user (`request.user`: the session's,
+    or the API token's, set once by apps.api.auth's middleware), None, or a
+    PublishingCredential.
+
+    Http404 when the caller may not even see it (so a name's existence does
+    not leak), Refused (a PermissionDenied, 403) when they may see it but not
+    do this, with a message saying which role would (`what` names the thing
+    refused, e.g. "Opening an SSH session"). `resource_group` narrows the
+    lookup as `az webapp -g` does."""
+    if isinstance(caller, PublishingCredential):
+        app = WebApp.objects.filter(name=name).first()
+        if app is None or not caller.opens(app) or action not in PUBLISHING_ACTIONS:
+            raise Http404("No such app.")
+        return app
+    if caller is None:
         raise Http404("No such app.")
-    if action != READ and not can(user, app, action):
-        raise PermissionDenied(refusal(user, app, action, what))
+    app = WebApp.objects.for_user(caller).filter(name=name).first()
+    if app is None or (resource_group and canonical(resource_group) != app.resource_group):
+        raise Http404("No such app.")
+    if action != READ and not can(caller, app, action):
+        raise Refused(app, refusal(caller, app, action, what))
     return app
 
 
