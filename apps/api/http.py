@@ -42,7 +42,8 @@ def validation_message(e: ValidationError) -> str:
 
 def api_view(methods: list[str], *, auth: bool = True) -> Callable:
     """CSRF-exempt (the token is in a header, not a cookie), method check,
-    bearer authentication, and errors turned into JSON.
+    bearer authentication (TokenAuthenticationMiddleware's, read back), and
+    errors turned into JSON.
 
     The view gets `request.user` set to the token's user."""
 
@@ -63,6 +64,9 @@ def api_view(methods: list[str], *, auth: bool = True) -> Callable:
                 # PostgreSQL cannot store or compare NUL characters.
                 return error_response(400, "InvalidRequest", "Remove the NUL characters (%00).")
             if auth:
+                # The middleware's answer (apps.api.auth): token only, a
+                # session cookie does not open the API; a refused token's
+                # reason becomes the 401's message.
                 user, refusal = authenticate_bearer(request)
                 if user is None:
                     response = error_response(
