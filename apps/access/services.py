@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -194,8 +195,12 @@ class PublishingCredential:
 PUBLISHING_ACTIONS = frozenset({READ, WRITE})
 
 
+# Who asks: a user (signed in or not), nobody, or an app's publishing credentials.
+Caller = AbstractBaseUser | AnonymousUser | PublishingCredential | None
+
+
 def app_for(
-    caller, name: str, action: str = READ, *, what: str = "", resource_group: str = ""
+    caller: Caller, name: str, action: str = READ, *, what: str = "", resource_group: str = ""
 ) -> WebApp:
     """The app called `name` if `caller` may do `action` on it: the one
     lookup every surface makes (pages, API, git, zip deploy, log stream,
