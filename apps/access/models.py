@@ -91,3 +91,23 @@ class RoleAssignment(models.Model):
         if self.app_id:
             return f"app {self.app.name}"
         return f"resource group {self.resource_group}"
+
+
+# Who holds a grant, and which apps those grants reach: filters only, so
+# apps.webapps.models can use them without importing apps.access.services
+# (which imports WebApp).
+
+
+def principal_q(user) -> Q:
+    """Grants held by the user, directly or through one of their groups."""
+    return Q(user=user) | Q(group__in=user.groups.all())
+
+
+def visible_q(user) -> Q | None:
+    """A filter on WebApp for the apps a user holds any role on; None = all."""
+    if user.is_staff:
+        return None
+    grants = RoleAssignment.objects.filter(principal_q(user))
+    return Q(pk__in=grants.filter(app__isnull=False).values("app_id")) | Q(
+        resource_group__in=grants.filter(app__isnull=True).values("resource_group")
+    )

@@ -17,16 +17,20 @@ its Owner) and in the shared `default` group (see `create_right`).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
-from apps.access.models import RANK, Role, RoleAssignment
+from apps.access.models import RANK, Role, RoleAssignment, principal_q
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.webapps.groups import DEFAULT_GROUP, canonical
@@ -49,10 +53,6 @@ def _authenticated(user) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and user.is_active
 
 
-def _principal_q(user) -> Q:
-    return Q(user=user) | Q(group__in=user.groups.all())
-
-
 def _highest(roles: Iterable[str]) -> Role | None:
     return max((Role(r) for r in roles), key=RANK.__getitem__, default=None)
 
@@ -65,7 +65,7 @@ def role_for(user, app) -> Role | None:
     if user.is_staff:
         return Role.OWNER
     roles = (
-        RoleAssignment.objects.filter(_principal_q(user))
+        RoleAssignment.objects.filter(principal_q(user))
         .filter(Q(app=app) | Q(app__isnull=True, resource_group=app.resource_group))
         .values_list("role", flat=True)
     )
@@ -81,7 +81,7 @@ def group_role(user, resource_group: str) -> Role | None:
     if user.is_staff:
         return Role.OWNER
     roles = (
-        RoleAssignment.objects.filter(_principal_q(user))
+        RoleAssignment.objects.filter(principal_q(user))
         .filter(app__isnull=True, resource_group=canonical(resource_group))
         .values_list("role", flat=True)
     )
@@ -125,16 +125,6 @@ def perms(user, app) -> AppPerms:
     return AppPerms(role_for(user, app))
 
 
-def visible_q(user) -> Q | None:
-    """A filter on WebApp for the apps a user holds any role on; None = all."""
-    if user.is_staff:
-        return None
-    grants = RoleAssignment.objects.filter(_principal_q(user))
-    return Q(pk__in=grants.filter(app__isnull=False).values("app_id")) | Q(
-        resource_group__in=grants.filter(app__isnull=True).values("resource_group")
-    )
-
-
 # What each action covers, for the message a refused user reads.
 ACTION_WORDS = {
     READ: "Seeing the app",
@@ -164,16 +154,77 @@ def refusal(user, app, action: str, what: str = "") -> str:
     )
 
 
-def get_app_or_404(user, name: str, action: str = READ, *, what: str = ""):
-    """The app if the user may do `action` on it. 404 when they may not even
-    see it (so a name's existence does not leak), 403 when they may see it but
-    not do this, with a message saying which role would (`what` names the
-    thing refused, e.g. "Opening an SSH session")."""
-    app = WebApp.objects.for_user(user).filter(name=name).first()
-    if app is None:
+class Refused(PermissionDenied):
+    """403: the caller may see `app` but not do this; the message says which
+    role would. Carries the app, for a page that shows the refusal on it."""
+
+    def __init__(self, app: WebApp, message: str) -> None:
+        super().__init__(message)
+        self.app = app
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PublishingCredential:
+    """An app's publishing credentials (Kudu's deployment credentials, `$app`
+    and a password over HTTP basic): a principal for that one app, which may
+    read it and deploy to it (git, zip deploy) and nothing else."""
+
+    username: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> PublishingCredential | None:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return cls(username, password)
+
+    def opens(self, app: WebApp) -> bool:
+        # Kudu accepts "$app" and "app\$app" for the same user.
+        username = self.username.rpartition("\\")[2]
+        ok_user = hmac.compare_digest(username.encode(), app.publishing_username.encode())
+        ok_password = hmac.compare_digest(self.password.encode(), app.publishing_password.encode())
+        return ok_user and ok_password
+
+
+PUBLISHING_ACTIONS = frozenset({READ, WRITE})
+
+
+# Who asks: a user (signed in or not), nobody, or an app's publishing credentials.
+Caller = AbstractBaseUser | AnonymousUser | PublishingCredential | None
+
+
+def app_for(
+    caller: Caller, name: str, action: str = READ, *, what: str = "", resource_group: str = ""
+) -> WebApp:
+    """The app called `name` if `caller` may do `action` on it: the one
+    lookup every surface makes (pages, API, git, zip deploy, log stream,
+    console, diagnostics). `caller` is a user (`request.user`: the session's,
+    or the API token's, set once by apps.api.auth's middleware), None, or a
+    PublishingCredential.
+
+    Http404 when the caller may not even see it (so a name's existence does
+    not leak), Refused (a PermissionDenied, 403) when they may see it but not
+    do this, with a message saying which role would (`what` names the thing
+    refused, e.g. "Opening an SSH session"). `resource_group` narrows the
+    lookup as `az webapp -g` does."""
+    if isinstance(caller, PublishingCredential):
+        app = WebApp.objects.filter(name=name).first()
+        if app is None or not caller.opens(app) or action not in PUBLISHING_ACTIONS:
+            raise Http404("No such app.")
+        return app
+    if caller is None:
         raise Http404("No such app.")
-    if action != READ and not can(user, app, action):
-        raise PermissionDenied(refusal(user, app, action, what))
+    app = WebApp.objects.for_user(caller).filter(name=name).first()
+    if app is None or (resource_group and canonical(resource_group) != app.resource_group):
+        raise Http404("No such app.")
+    if action != READ and not can(caller, app, action):
+        raise Refused(app, refusal(caller, app, action, what))
     return app
 
 

@@ -35,14 +35,14 @@ def _context(request: HttpRequest, app: WebApp, form: GrantForm | None = None) -
 @login_required
 @require_GET
 def access(request: HttpRequest, name: str) -> HttpResponse:
-    app = services.get_app_or_404(request.user, name)
+    app = services.app_for(request.user, name)
     return render(request, "access/access.html", _context(request, app))
 
 
 @login_required
 @require_POST
 def add(request: HttpRequest, name: str) -> HttpResponse:
-    app = services.get_app_or_404(request.user, name, services.MANAGE_ACCESS)
+    app = services.app_for(request.user, name, services.MANAGE_ACCESS)
     form = GrantForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -70,7 +70,7 @@ def add(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def remove(request: HttpRequest, name: str, pk: int) -> HttpResponse:
-    app = services.get_app_or_404(request.user, name, services.MANAGE_ACCESS)
+    app = services.app_for(request.user, name, services.MANAGE_ACCESS)
     assignment = get_object_or_404(services.assignments_for(app), pk=pk)
     text = str(assignment)
     services.revoke(app, assignment, actor=request.user)

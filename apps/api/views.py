@@ -14,12 +14,12 @@ from typing import Annotated
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import BeforeValidator
 
 from apps.access.lockout import lockout_response
-from apps.access.services import can, refusal
+from apps.access.services import Refused, app_for
 from apps.api import serializers
 from apps.api.auth import bearer_token
 from apps.api.http import ApiError, json_body, parse, parse_list
@@ -86,19 +86,19 @@ def json_request(schema: type[Schema], *, listed: bool = False, required: bool =
 
 def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
     """The app, if this user may see it and their role allows `action`
-    (apps.access); a resourceGroup query narrows it as -g does."""
-    app = WebApp.objects.for_user(request.user).filter(name=name).first()
-    group = request.GET.get("resourceGroup")
-    if app is None or (group and canonical(group) != app.resource_group):
+    (apps.access.services.app_for); a resourceGroup query narrows it as -g does."""
+    group = request.GET.get("resourceGroup") or ""
+    try:
+        return app_for(request.user, name, action, resource_group=group)
+    except Http404:
         where = f" in resource group {group!r}" if group else ""
         raise ApiError(
             404,
             "ResourceNotFound",
             f"The web app {name!r} was not found{where}: check the name with `berth webapp list`.",
-        )
-    if action != "read" and not can(request.user, app, action):
-        raise ApiError(403, "AuthorizationFailed", refusal(request.user, app, action))
-    return app
+        ) from None
+    except Refused as e:
+        raise ApiError(403, "AuthorizationFailed", e.message) from None
 
 
 def normalize_linux_fx_version(value: str) -> str:

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from apps.access.services import app_for
 from apps.audit.models import AuditEvent
-from apps.webapps.views import _get_app_for_user
 
 
 def _events(request: HttpRequest, app) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
@@ -28,7 +28,7 @@ def _events(request: HttpRequest, app) -> tuple[QuerySet[AuditEvent], dict[str, 
 @login_required
 @require_GET
 def activity(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     events, filters = _events(request, app)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     users = (
@@ -54,7 +54,7 @@ def activity(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_GET
 def activity_json(request: HttpRequest, name: str) -> JsonResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     events, filters = _events(request, app)
     response = JsonResponse(
         {"app": app.name, "filters": filters, "events": [e.as_json() for e in events]},

@@ -1,9 +1,9 @@
 """API tokens on WebSockets, for the CLI's `berth webapp ssh`.
 
 The browser is identified by its session cookie (channels' AuthMiddleware);
-the CLI sends `Authorization: Bearer <token>`, checked by the same code the
-HTTP API uses (apps.api.auth). Not in the query string: URLs end up in
-access logs, and a token must not.
+the CLI sends `Authorization: Bearer <token>`, checked by the function the
+HTTP requests' middleware uses (apps.api.auth.authenticate_token). Not in
+the query string: URLs end up in access logs, and a token must not.
 """
 
 from __future__ import annotations
@@ -11,27 +11,18 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+
+from apps.api.auth import authenticate_token, bearer_from_header
 
 
 def bearer_token(scope: dict) -> str:
     for name, value in scope.get("headers", []):
-        if name.lower() == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                return token.strip()
+        token = (
+            bearer_from_header(value.decode("latin-1")) if name.lower() == b"authorization" else ""
+        )
+        if token:
+            return token
     return ""
-
-
-def user_from_token(token: str):
-    """The active user owning this API token, else None."""
-    try:
-        from apps.api.auth import user_from_request
-    except ImportError:  # no API app: tokens are not a thing here
-        return None
-    request = HttpRequest()
-    request.META["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return user_from_request(request)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
@@ -41,6 +32,6 @@ class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         user = scope.get("user")
         if not getattr(user, "is_authenticated", False) and (token := bearer_token(scope)):
-            found = await database_sync_to_async(user_from_token)(token)
+            found, _refusal = await database_sync_to_async(authenticate_token)(token)
             scope = {**scope, "user": found or AnonymousUser()}
         return await super().__call__(scope, receive, send)

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.http import Http404
 from django.utils import timezone
 
+from apps.access.services import WRITE, Refused, app_for, can, role_for, roles_allowed
 from apps.audit.services import record
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
@@ -88,8 +90,6 @@ WHAT = "Opening an SSH session"
 def can_manage(user, app: WebApp) -> bool:
     """May this user open a shell in the app? A terminal can change anything,
     so it needs the `write` role action (Contributor, Owner, staff)."""
-    from apps.access.services import WRITE, can
-
     return can(user, app, WRITE)
 
 
@@ -115,19 +115,15 @@ def app_for_user(user, name: str) -> Access:
     """The app called `name` if the user may open a shell in it
     (can_manage). A user who can see the app but not change it (a Reader)
     is told which role would do."""
-    from apps.access.services import WRITE, refusal, role_for, roles_allowed
-
-    if user is None or not getattr(user, "is_authenticated", False):
+    try:
+        return Access(app_for(user, name, WRITE, what=WHAT))
+    except Http404:
         return no_such_app(name)
-    app = WebApp.objects.for_user(user).filter(name=name).first()
-    if app is None:
-        return no_such_app(name)
-    if not can_manage(user, app):
-        role = role_for(user, app)
+    except Refused as e:
+        role = role_for(user, e.app)
         needed = " or ".join(r.label for r in roles_allowed(WRITE))
-        held = f"Your role on {app.name} is {role.label}" if role else "You hold no role here"
-        return Access(None, refusal(user, app, WRITE, WHAT), f"{held}: SSH needs {needed}.")
-    return Access(app)
+        held = f"Your role on {e.app.name} is {role.label}" if role else "You hold no role here"
+        return Access(None, e.message, f"{held}: SSH needs {needed}.")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from apps.access.services import WRITE, can, get_app_or_404, refusal
+from apps.access.services import WRITE, Refused, app_for
 from apps.console import services
 from apps.core.middleware import csp_update
 
@@ -19,11 +19,14 @@ def ssh(request: HttpRequest, name: str) -> HttpResponse:
     # 404 for an app the user cannot see (its name does not leak); one they
     # can see but not change (a Reader) gets the page saying which role would
     # open it, as a 403.
-    app = get_app_or_404(request.user, name)
-    if not can(request.user, app, WRITE):
-        refused = refusal(request.user, app, WRITE, services.WHAT)
+    try:
+        app = app_for(request.user, name, WRITE, what=services.WHAT)
+    except Refused as e:
         return render(
-            request, "console/ssh.html", {"app": app, "nav": "ssh", "refusal": refused}, status=403
+            request,
+            "console/ssh.html",
+            {"app": e.app, "nav": "ssh", "refusal": e.message},
+            status=403,
         )
     # Ask the engine before opening a socket: a stopped app gets a message,
     # not a terminal that waits forever.

@@ -1,25 +1,24 @@
 """Kudu-shaped deployment API and the local Git endpoint.
 
 Both authenticate with the app's publishing credentials (HTTP basic) or a
-user's API token (Bearer, apps.api). They are CSRF-exempt because they take
-no cookies for writes: a session only reads.
+user's API token (Bearer: `request.user`, set by apps.api.auth's middleware),
+and find the app with apps.access.services.app_for. They are CSRF-exempt
+because they take no cookies for writes: a session only reads.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import hmac
 from collections.abc import Callable
 
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.access.services import READ, WRITE, PublishingCredential, app_for
 from apps.deployments import gitrepo, intake, services
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
@@ -27,61 +26,14 @@ from apps.webapps.models import WebApp
 TRUE = ("1", "true", "yes")
 
 
-class Unauthorized(Exception):
-    pass
-
-
-class Forbidden(Unauthorized):
-    """Known user, who may see the app but whose role does not allow this."""
-
-
-def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
+def _caller(request: HttpRequest, *, write: bool):
+    """Who asks: the app's publishing credentials, else the API token's user;
+    a session's user only reads (these endpoints take no CSRF token)."""
+    if credential := PublishingCredential.from_request(request):
+        return credential
+    if write and not getattr(request, "token_authenticated", False):
         return None
-    try:
-        username, _, password = base64.b64decode(value.strip()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return username, password
-
-
-def _publishing_credentials_match(app: WebApp, username: str, password: str) -> bool:
-    # Kudu accepts "$app" and "app\$app" for the same user.
-    username = username.rpartition("\\")[2]
-    ok_user = hmac.compare_digest(username.encode(), app.publishing_username.encode())
-    ok_password = hmac.compare_digest(password.encode(), app.publishing_password.encode())
-    return ok_user and ok_password
-
-
-def _token_user(request: HttpRequest):
-    try:
-        from apps.api.auth import user_from_request
-    except ImportError:
-        return None
-    return user_from_request(request)
-
-
-def _app_for_request(request: HttpRequest, name: str, *, write: bool) -> tuple[WebApp, object]:
-    """The app, if the request may deploy to it (write) or read it; raises
-    Unauthorized. Returns (app, user or None)."""
-    app = WebApp.objects.filter(name=name).first()
-    if credentials := _basic_credentials(request):
-        if app and _publishing_credentials_match(app, *credentials):
-            return app, None
-        raise Unauthorized
-    user = _token_user(request)
-    if user is None and not write and request.user.is_authenticated:
-        user = request.user
-    if user is not None and app:
-        from apps.access.services import can
-
-        if can(user, app, "write" if write else "read"):
-            return app, user
-        if write and can(user, app, "read"):
-            raise Forbidden
-    raise Unauthorized
+    return request.user
 
 
 def _forbidden(name: str) -> HttpResponse:
@@ -115,12 +67,15 @@ def _with_app(write: bool | Callable[..., bool]):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, name: str, **kwargs) -> HttpResponse:
             needs_write = write(request, **kwargs) if callable(write) else write
+            caller = _caller(request, write=needs_write)
             try:
-                app, user = _app_for_request(request, name, write=needs_write)
-            except Forbidden:
+                app = app_for(caller, name, WRITE if needs_write else READ)
+            except PermissionDenied:
                 return _forbidden(name)
-            except Unauthorized:
+            except Http404:
+                # Not "not found": a git client asks for credentials on a 401.
                 return _unauthorized(name)
+            user = None if isinstance(caller, PublishingCredential) else caller
             return view(request, app, user, **kwargs)
 
         return wrapper

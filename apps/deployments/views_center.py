@@ -23,11 +23,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from apps.access.services import app_for
 from apps.audit.services import record
 from apps.deployments import intake, services, snapshot
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
-from apps.webapps.views import _get_app_for_user
 
 HISTORY = 50  # deployments listed
 
@@ -155,7 +155,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @login_required
 @require_GET
 def center(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name, _show_action(request))
+    app = app_for(request.user, name, _show_action(request))
     ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
     return _no_store(render(request, "deployments/center.html", ctx))
 
@@ -164,7 +164,7 @@ def center(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def history(request: HttpRequest, name: str) -> HttpResponse:
     """The deployment list partial; polled while a deployment runs."""
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     ctx = _center_context(request, app)
     response = render(request, "deployments/center.html#history", ctx)
     if not ctx["running"]:
@@ -175,7 +175,7 @@ def history(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def upload(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name, "write")
+    app = app_for(request.user, name, "write")
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():
         package = form.cleaned_data["package"]
@@ -220,7 +220,7 @@ def _upload_check(request: HttpRequest, deployment: Deployment) -> None:
 @require_GET
 def credentials(request: HttpRequest, name: str) -> HttpResponse:
     """The credentials card; `?show=password` reveals the password."""
-    app = _get_app_for_user(request, name, _show_action(request))
+    app = app_for(request.user, name, _show_action(request))
     ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
     if request.htmx:
         return _no_store(render(request, "deployments/center.html#credentials", ctx))
@@ -231,7 +231,7 @@ def credentials(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def credentials_reset(request: HttpRequest, name: str) -> HttpResponse:
     """A new publishing password; the old one stops working at once."""
-    app = _get_app_for_user(request, name, "write")
+    app = app_for(request.user, name, "write")
     center_url = reverse("deployments:center", args=[app.name])
     if request.POST.get("confirmed") != "1":
         return _no_store(
@@ -275,7 +275,7 @@ def _deployment_context(app: WebApp, d: Deployment) -> dict:
 @login_required
 @require_GET
 def deployment(request: HttpRequest, name: str, pk: int) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     d = get_object_or_404(_deployments(app), pk=pk)
     return render(request, "deployments/deployment.html", _deployment_context(app, d))
 
@@ -285,7 +285,7 @@ def deployment(request: HttpRequest, name: str, pk: int) -> HttpResponse:
 def deployment_progress(request: HttpRequest, name: str, pk: int) -> HttpResponse:
     """The status, progress and log partial, polled every second until the
     deployment finishes; then 286 tells htmx to stop."""
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     d = get_object_or_404(_deployments(app), pk=pk)
     response = render(request, "deployments/_progress.html", _deployment_context(app, d))
     if d.is_finished:
@@ -297,7 +297,7 @@ def deployment_progress(request: HttpRequest, name: str, pk: int) -> HttpRespons
 @require_POST
 def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpResponse:
     """Roll back (or forward) to an earlier successful release, after a question."""
-    app = _get_app_for_user(request, name, "write")
+    app = app_for(request.user, name, "write")
     old = get_object_or_404(_deployments(app), pk=pk)
     action = reverse("deployments:deployment_redeploy", args=[app.name, old.pk])
     if request.POST.get("confirmed") != "1":

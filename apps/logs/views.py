@@ -19,11 +19,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from apps.api.auth import user_from_request
+from apps.access.services import app_for
 from apps.api.http import error_response
 from apps.logs import services
-from apps.webapps.models import WebApp
-from apps.webapps.views import _get_app_for_user
 
 DOWNLOAD_DEFAULT = 1000
 DOWNLOAD_MAX = 10000
@@ -32,7 +30,7 @@ DOWNLOAD_MAX = 10000
 @login_required
 @require_GET
 def logstream(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     return render(
         request,
         "logs/logstream.html",
@@ -53,10 +51,6 @@ def _blocking(agen: AsyncIterator[str]) -> Iterator[str]:
         loop.close()
 
 
-def _visible_app(user, name: str) -> WebApp | None:
-    return WebApp.objects.for_user(user).filter(name=name).first()
-
-
 @login_required
 @require_GET
 async def logstream_events(request: HttpRequest, name: str) -> StreamingHttpResponse:
@@ -64,9 +58,7 @@ async def logstream_events(request: HttpRequest, name: str) -> StreamingHttpResp
     EventSource reconnects by itself with Last-Event-ID; a page that makes a
     new EventSource passes it as ?last_event_id=."""
     user = await request.auser()
-    app = await sync_to_async(_visible_app)(user, name)
-    if app is None:
-        raise Http404("No such app.")
+    app = await sync_to_async(app_for)(user, name)
     last = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id", "")
     stream = services.events(app, last_event_id=last)
     if not isinstance(request, ASGIRequest):
@@ -82,7 +74,7 @@ async def logstream_events(request: HttpRequest, name: str) -> StreamingHttpResp
 @login_required
 @require_GET
 def logstream_download(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     try:
         lines = int(request.GET.get("lines", DOWNLOAD_DEFAULT))
     except ValueError:
@@ -100,8 +92,9 @@ def logstream_download(request: HttpRequest, name: str) -> HttpResponse:
 async def api_logstream(request: HttpRequest, name: str) -> HttpResponse:
     """GET /api/apps/<name>/logstream: the Log stream as plain text lines
     (`berth webapp log tail`), Bearer token auth like the rest of the API."""
-    user = await sync_to_async(user_from_request)(request)
-    if user is None:
+    # Token only (apps.api.auth's middleware sets these): a cookie does not
+    # open the API.
+    if not getattr(request, "token_authenticated", False):
         response = error_response(
             401,
             "Unauthorized",
@@ -110,8 +103,9 @@ async def api_logstream(request: HttpRequest, name: str) -> HttpResponse:
         )
         response["WWW-Authenticate"] = 'Bearer realm="berth"'
         return response
-    app = await sync_to_async(_visible_app)(user, name)
-    if app is None:
+    try:
+        app = await sync_to_async(app_for)(await request.auser(), name)
+    except Http404:
         return error_response(
             404,
             "ResourceNotFound",

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from apps.access.models import Role, RoleAssignment
+from apps.access.models import Role, RoleAssignment, visible_q
 from apps.core.fields import EncryptedTextField
 from apps.webapps.groups import DEFAULT_GROUP, ResourceGroupField, validate_resource_group
 from apps.webapps.validators import (
@@ -23,9 +23,6 @@ class WebAppQuerySet(models.QuerySet["WebApp"]):
         """The apps a user may see: staff see all, others those they hold a
         role on (apps.access: directly, through a group, or through the
         app's resource group)."""
-        # apps.access.services imports this module (for WebApp): import it here.
-        from apps.access.services import visible_q
-
         if not user.is_authenticated:
             return self.none()
         q = visible_q(user)

@@ -8,18 +8,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from apps.access.services import app_for
 from apps.engine import runtimes as runtime_catalog
 from apps.webapps import services
 from apps.webapps.forms import CreateWebAppForm
 from apps.webapps.models import WebApp
-
-
-def _get_app_for_user(request: HttpRequest, name: str, action: str = "read") -> WebApp:
-    """The app if the user's role allows `action` (apps.access): 404 when they
-    may not see it, 403 when they may see it but not do this."""
-    from apps.access.services import get_app_or_404
-
-    return get_app_or_404(request.user, name, action)
 
 
 @login_required
@@ -83,7 +76,7 @@ def app_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def overview(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     return render(request, "webapps/overview.html", {"app": app, "nav": "overview"})
 
 

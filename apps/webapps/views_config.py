@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from apps.access.services import app_for
 from apps.webapps import services
 from apps.webapps.forms import (
     AdvancedEditForm,
@@ -38,7 +39,6 @@ from apps.webapps.forms import (
     validate_rows,
 )
 from apps.webapps.models import ConnectionString, Operation, WebApp
-from apps.webapps.views import _get_app_for_user
 from apps.webapps.views_operations import operation_context, shown_on_configuration
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _config_context(app: WebApp, s_rows, c_rows, stored_s, stored_c, **extra) ->
 @require_http_methods(["GET", "POST"])
 def configuration(request: HttpRequest, name: str) -> HttpResponse:
     # Every POST edits or reveals values: Contributors and Owners only.
-    app = _get_app_for_user(request, name, "read" if request.method == "GET" else "write")
+    app = app_for(request.user, name, "read" if request.method == "GET" else "write")
     stored_s, stored_c = _stored(app)
     if request.method == "GET":
         s_rows = rows_from_stored(stored_s)
@@ -257,7 +257,7 @@ def configuration_advanced(request: HttpRequest, name: str, kind: str) -> HttpRe
     if kind not in ADVANCED_KINDS:
         raise Http404("Unknown kind of setting")
     # The editor shows every value: it needs read_secrets even to look.
-    app = _get_app_for_user(request, name, "read_secrets" if request.method == "GET" else "write")
+    app = app_for(request.user, name, "read_secrets" if request.method == "GET" else "write")
     connection = kind == "connectionstrings"
     stored_s, stored_c = _stored(app)
     if request.method == "GET":
@@ -326,7 +326,7 @@ def _shown(value) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name, "read" if request.method == "GET" else "write")
+    app = app_for(request.user, name, "read" if request.method == "GET" else "write")
     runtimes, notice = _runtime_catalog()
     initial = {
         "linux_fx_version": app.linux_fx_version,

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from apps.access.services import MANAGE_ACCESS, get_app_or_404
+from apps.access.services import MANAGE_ACCESS, app_for
 from apps.webapps import services
 from apps.webapps.models import WebApp
 
@@ -108,7 +108,7 @@ def what_goes(app: WebApp) -> list[Removal]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, name: str) -> HttpResponse:
-    app = get_app_or_404(request.user, name, MANAGE_ACCESS, what=WHAT)
+    app = app_for(request.user, name, MANAGE_ACCESS, what=WHAT)
     form = DeleteAppForm(request.POST if request.method == "POST" else None, app=app)
     status = 200
     failure = ""

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
+from apps.access.services import app_for
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
-from apps.webapps.views import _get_app_for_user
 
 MAX_ID = 2**63 - 1  # BigAutoField: larger ids are no row (and no database error)
 
@@ -52,7 +52,7 @@ def operation(request: HttpRequest, name: str, pk: int) -> HttpResponse:
     """htmx: the panel, polled every second; 286 once the operation is over
     stops the polling (and with ?reload=1, the Overview reloads to show the
     new container). A plain request: a page with the panel."""
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     if pk > MAX_ID:
         raise Http404("No such operation.")
     op = get_object_or_404(Operation, app=app, pk=pk)

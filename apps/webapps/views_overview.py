@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from apps.access.services import app_for
 from apps.audit.services import record
 from apps.deployments import services as deploy_services
 from apps.deployments import startup
@@ -25,7 +26,6 @@ from apps.engine.errors import EngineError
 from apps.logs import metrics
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
-from apps.webapps.views import _get_app_for_user
 from apps.webapps.views_operations import operation_context
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def _context(request: HttpRequest, app: WebApp, **extra) -> dict:
 @login_required
 @require_GET
 def overview(request: HttpRequest, name: str) -> HttpResponse:
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     confirm = request.GET.get("confirm", "")
     return render(
         request,
@@ -155,7 +155,7 @@ def overview(request: HttpRequest, name: str) -> HttpResponse:
 @require_GET
 def charts(request: HttpRequest, name: str) -> HttpResponse:
     """The charts partial; takes a fresh sample first when the last is old."""
-    app = _get_app_for_user(request, name)
+    app = app_for(request.user, name)
     metrics.sample_if_stale(app)
     return render(
         request, "webapps/overview.html#charts", {"app": app, "charts": metrics.charts(app)}
@@ -168,7 +168,7 @@ def power(request: HttpRequest, name: str, action: str) -> HttpResponse:
     """Start, Stop or Restart, after a confirmation. A worker does each (a
     restart waits for a health check, and all of them wait for a deployment
     of the app that is running); the Overview shows its steps as they go."""
-    app = _get_app_for_user(request, name, "write")
+    app = app_for(request.user, name, "write")
     if action not in ACTIONS:
         raise Http404(f"Unknown action {action!r}.")
     overview_url = reverse("webapps:overview", args=[app.name])
