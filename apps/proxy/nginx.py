@@ -63,10 +63,6 @@ DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")
 PAGE_VARIABLES = ("$berth_no_app",)
 
 
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
 @dataclass(frozen=True)
 class Layout:
     """Where the proxy keeps its files: all under one prefix."""
@@ -212,7 +208,8 @@ def _nginx_string(text: str, variables: tuple[str, ...] = ()) -> str:
 
 def _checked(name: str, default: str, pattern: str) -> str:
     """A setting that goes into the config as is: refuse anything unexpected."""
-    value = str(_setting(name, default)).strip()
+    # Every name passed here is declared in portal/settings.py.
+    value = str(getattr(settings, name)).strip()
     if not re.fullmatch(pattern, value):
         raise ProxyError(f"{name}={value!r} is not valid here (expected e.g. {default}).")
     return value
@@ -238,7 +235,7 @@ def _worker_user() -> str | None:
     """
     if os.geteuid() != 0:
         return None
-    if user := _setting("BERTH_PROXY_USER", ""):
+    if user := settings.BERTH_PROXY_USER:
         return user
     data = Path(settings.DATA_DIR)
     try:
@@ -271,7 +268,7 @@ def render_config(
     in `https_only` answer plain HTTP with a 301 to their HTTPS address."""
     lay = layout()
     domain = _domain()
-    https_port = int(_setting("BERTH_PROXY_HTTPS_PORT", 8443))
+    https_port = int(settings.BERTH_PROXY_HTTPS_PORT)
     routes = []
     for name, upstream in sorted(route_map.items()):
         check_name(name)
@@ -318,7 +315,7 @@ def render_config(
             "user": _worker_user(),
             "worker_processes": _checked("BERTH_PROXY_WORKERS", "auto", r"auto|[1-9]\d{0,2}"),
             "listen": _listen_address(),
-            "http_port": int(_setting("BERTH_PROXY_HTTP_PORT", 8080)),
+            "http_port": int(settings.BERTH_PROXY_HTTP_PORT),
             "https_port": https_port,
             # What a 301 to HTTPS appends to $host (nothing on 443).
             "https_port_suffix": "" if https_port == 443 else f":{https_port}",
@@ -337,7 +334,7 @@ def render_config(
 
 def certificate(route_names: list[str] | tuple[str, ...] = ()) -> certs.Certificate:
     """The configured certificate, or the self-signed one (made if needed)."""
-    cert, key = _setting("BERTH_TLS_CERT", ""), _setting("BERTH_TLS_KEY", "")
+    cert, key = settings.BERTH_TLS_CERT, settings.BERTH_TLS_KEY
     if cert or key:
         if not (cert and key):
             raise ProxyError("Set both BERTH_TLS_CERT and BERTH_TLS_KEY, or neither.")
@@ -349,7 +346,7 @@ def certificate(route_names: list[str] | tuple[str, ...] = ()) -> certs.Certific
 
 
 def nginx_binary() -> str:
-    wanted = _setting("BERTH_NGINX", "nginx")
+    wanted = settings.BERTH_NGINX
     # /usr/sbin is not on a non-root user's PATH on Debian.
     found = shutil.which(wanted) or shutil.which(wanted, path="/usr/sbin:/usr/local/sbin:/sbin")
     if not found:
@@ -578,7 +575,7 @@ def locked(timeout: float | None = None) -> Iterator[None]:
     lay = layout()
     lay.prefix.mkdir(parents=True, exist_ok=True)
     if timeout is None:
-        timeout = float(_setting("BERTH_PROXY_LOCK_TIMEOUT", 60))
+        timeout = float(settings.BERTH_PROXY_LOCK_TIMEOUT)
     fd = os.open(lay.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + timeout
@@ -617,7 +614,7 @@ def routes() -> dict[str, str]:
 
 
 def _mode() -> str:
-    mode = str(_setting("BERTH_PROXY_MODE", "managed")).lower()
+    mode = str(settings.BERTH_PROXY_MODE).lower()
     if mode not in ("managed", "external"):
         raise ProxyError(f"BERTH_PROXY_MODE={mode!r}: use managed or external.")
     return mode
@@ -625,7 +622,7 @@ def _mode() -> str:
 
 def _wait_external(text: str) -> None:
     """Wait until the proxy service applied this config, or a newer one."""
-    timeout = float(_setting("BERTH_PROXY_APPLY_TIMEOUT", 15))
+    timeout = float(settings.BERTH_PROXY_APPLY_TIMEOUT)
     deadline = time.monotonic() + timeout
     mine = _config_hash(text)
     while time.monotonic() < deadline:
@@ -802,9 +799,9 @@ class ProxyStatus:
 def app_url(app_name: str, https: bool = False) -> str:
     """The address of an app through the proxy, as a browser would type it."""
     if https:
-        port, scheme, default = int(_setting("BERTH_PROXY_HTTPS_PORT", 8443)), "https", 443
+        port, scheme, default = int(settings.BERTH_PROXY_HTTPS_PORT), "https", 443
     else:
-        port, scheme, default = int(_setting("BERTH_PROXY_HTTP_PORT", 8080)), "http", 80
+        port, scheme, default = int(settings.BERTH_PROXY_HTTP_PORT), "http", 80
     suffix = "" if port == default else f":{port}"
     return f"{scheme}://{app_name}.{_domain()}{suffix}/"
 
@@ -835,14 +832,14 @@ def status() -> ProxyStatus:
             message = e.message
         else:
             message = "running" if running else "stopped"
-    cert = _setting("BERTH_TLS_CERT", "") or str(lay.tls / "cert.pem")
+    cert = settings.BERTH_TLS_CERT or str(lay.tls / "cert.pem")
     return ProxyStatus(
         mode=mode,
         running=running,
         pid=pid,
-        http_port=int(_setting("BERTH_PROXY_HTTP_PORT", 8080)),
-        https_port=int(_setting("BERTH_PROXY_HTTPS_PORT", 8443)),
-        listen=str(_setting("BERTH_PROXY_LISTEN", "127.0.0.1")),
+        http_port=int(settings.BERTH_PROXY_HTTP_PORT),
+        https_port=int(settings.BERTH_PROXY_HTTPS_PORT),
+        listen=str(settings.BERTH_PROXY_LISTEN),
         domain=domain,
         routes=routes(),
         config=str(lay.conf),
