@@ -35,7 +35,7 @@ from django.conf import settings
 
 from apps.engine import client
 from apps.engine.errors import EngineError, RuntimeUnavailable
-from apps.engine.runtimes import PYTHON_VERSIONS, image_tag
+from apps.engine.versions import PYTHON_VERSIONS, image_tag
 
 Progress = Callable[[int, str], None]
 

@@ -16,6 +16,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 from django.conf import settings
+from docker.utils.socket import STDERR
 
 from apps.engine.errors import ContainerMissing, EngineError, EngineUnavailable, ImageMissing
 
@@ -744,8 +745,6 @@ class LogFollower:
             yield header[0], data
 
     def __iter__(self) -> Iterator[LogLine]:
-        from docker.utils.socket import STDERR
-
         pending = {1: b"", 2: b""}
         try:
             for stream_id, data in self._frames():

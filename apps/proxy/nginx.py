@@ -45,7 +45,6 @@ from django.template.loader import render_to_string
 
 from apps.proxy import certs
 from apps.proxy.errors import ProxyError
-from apps.webapps.validators import APP_NAME_RE
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +52,9 @@ INSTALL_HINT = (
     "nginx is not installed here: run `apt-get install nginx-light` as root "
     "(scripts/ensure-nginx.sh does it), or set BERTH_NGINX to the nginx binary."
 )
+# A route's name: an app name (a DNS label). The same rule as
+# apps.webapps.validators.APP_NAME_RE, kept here so the proxy knows no app model.
+APP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$")
 # "127.0.0.1:8001", "app-container:8000", "[::1]:8001"
 UPSTREAM_RE = re.compile(
     r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$"
