@@ -23,9 +23,6 @@ def inspect_container(name: str) -> dict | None:
             return None
 
 
-# Containers
-
-
 def run_once(image: str, command: list[str], timeout: int = 120, **kwargs: Any) -> tuple[int, str]:
     """Run a command in a throwaway container; return (exit code, output)."""
     with docker_api.translated(f"Running {command[0]} in {image}"):

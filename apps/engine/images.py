@@ -13,8 +13,6 @@ from typing import Any
 from apps.engine import docker_api
 from apps.engine.errors import EngineError
 
-# Images
-
 
 def _inspect_image(tag: str, what: str) -> dict | None:
     """`docker image inspect`; None when there is no such image."""

@@ -24,7 +24,7 @@ def container_logs(name: str, tail: int = 500, timestamps: bool = True) -> list[
     return raw.decode("utf-8", "replace").splitlines()
 
 
-# The Log stream and the Overview's charts (apps.logs).
+# The Log stream (apps.logs).
 
 
 @dataclass(frozen=True)

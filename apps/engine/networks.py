@@ -11,7 +11,7 @@ from typing import Any
 from apps.engine import containers, docker_api
 from apps.engine.errors import EngineError
 
-# Build containers, releases and app containers (apps.deployments).
+# One bridge per app (apps.deployments.appnet).
 
 
 def ensure_network(

@@ -15,9 +15,6 @@ logger = logging.getLogger(__name__)
 HTTPS_ONLY_FILE = "https-only.json"  # beside the routes folder, under the prefix
 
 
-# --- routes ------------------------------------------------------------------
-
-
 def routes() -> dict[str, str]:
     """The routes Berth keeps: {app name: upstream}."""
     found: dict[str, str] = {}
