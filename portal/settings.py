@@ -100,6 +100,7 @@ SECRET_KEY = envsecret("SECRET_KEY") or _secret_from_file(
 # Comma-separated; the first encrypts, all decrypt, so keys can be rotated.
 BERTH_ENCRYPTION_KEYS = envlist("BERTH_ENCRYPTION_KEYS", envsecret("BERTH_ENCRYPTION_KEYS") or "")
 if not BERTH_ENCRYPTION_KEYS:
+    # Third-party, needed only the first time: made once, then read from the file.
     from cryptography.fernet import Fernet
 
     BERTH_ENCRYPTION_KEYS = [

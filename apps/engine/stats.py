@@ -4,6 +4,7 @@ running containers the log archiver follows.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from apps.engine import docker_api
@@ -46,12 +47,10 @@ def container_oom_events(name: str, since: float) -> int:
     `since` (a Unix time), from the engine's recent events. The State's
     OOMKilled flag is reset when the engine restarts the container; the
     events are not."""
-    import time as _time
-
     filters = {"container": [name], "event": ["oom"], "type": ["container"]}
     with docker_api.translated(f"Reading the events of container {name}"):
         events = docker_api.client().events(
-            since=int(since), until=int(_time.time()) + 1, filters=filters, decode=True
+            since=int(since), until=int(time.time()) + 1, filters=filters, decode=True
         )
         return sum(1 for _ in events)
 
