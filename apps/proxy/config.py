@@ -69,17 +69,18 @@ def _nginx_string(text: str, variables: tuple[str, ...] = ()) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _checked(name: str, default: str, pattern: str) -> str:
+def _checked(name: str, value: object, example: str, pattern: str) -> str:
     """A setting that goes into the config as is: refuse anything unexpected."""
-    # Every name passed here is declared in portal/settings.py.
-    value = str(getattr(settings, name)).strip()
-    if not re.fullmatch(pattern, value):
-        raise ProxyError(f"{name}={value!r} is not valid here (expected e.g. {default}).")
-    return value
+    text = str(value).strip()
+    if not re.fullmatch(pattern, text):
+        raise ProxyError(f"{name}={text!r} is not valid here (expected e.g. {example}).")
+    return text
 
 
 def _listen_address() -> str:
-    listen = _checked("BERTH_PROXY_LISTEN", "127.0.0.1", r"[0-9A-Fa-f.:\[\]]+|\*")
+    listen = _checked(
+        "BERTH_PROXY_LISTEN", settings.BERTH_PROXY_LISTEN, "127.0.0.1", r"[0-9A-Fa-f.:\[\]]+|\*"
+    )
     return f"[{listen}]" if ":" in listen and not listen.startswith("[") else listen
 
 
@@ -135,13 +136,17 @@ def render_config(
             "logs": lay.logs,
             "temp": lay.temp,
             "user": files.worker_user(),
-            "worker_processes": _checked("BERTH_PROXY_WORKERS", "auto", r"auto|[1-9]\d{0,2}"),
+            "worker_processes": _checked(
+                "BERTH_PROXY_WORKERS", settings.BERTH_PROXY_WORKERS, "auto", r"auto|[1-9]\d{0,2}"
+            ),
             "listen": _listen_address(),
             "http_port": int(settings.BERTH_PROXY_HTTP_PORT),
             "https_port": https_port,
             # What a 301 to HTTPS appends to $host (nothing on 443).
             "https_port_suffix": "" if https_port == 443 else f":{https_port}",
-            "client_max_body_size": _checked("BERTH_PROXY_MAX_BODY", "100m", r"\d{1,9}[kKmMgG]?"),
+            "client_max_body_size": _checked(
+                "BERTH_PROXY_MAX_BODY", settings.BERTH_PROXY_MAX_BODY, "100m", r"\d{1,9}[kKmMgG]?"
+            ),
             "cert": cert.cert,
             "key": cert.key,
             # Quoted in the config, where a backslash is nginx's escape: dots as [.]
