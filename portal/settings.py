@@ -41,6 +41,17 @@ def envint(name: str, default: str, minimum: int | None = None) -> int:
     return value
 
 
+def envfloat(name: str, default: str, minimum: float | None = None) -> float:
+    raw = os.getenv(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use a number.") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value}: use {minimum} or more.")
+    return value
+
+
 # What envbool takes for true and false, for a setting that also has other values.
 BOOL_WORDS = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
 
@@ -89,6 +100,7 @@ SECRET_KEY = envsecret("SECRET_KEY") or _secret_from_file(
 # Comma-separated; the first encrypts, all decrypt, so keys can be rotated.
 BERTH_ENCRYPTION_KEYS = envlist("BERTH_ENCRYPTION_KEYS", envsecret("BERTH_ENCRYPTION_KEYS") or "")
 if not BERTH_ENCRYPTION_KEYS:
+    # Third-party, needed only the first time: made once, then read from the file.
     from cryptography.fernet import Fernet
 
     BERTH_ENCRYPTION_KEYS = [
@@ -249,6 +261,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "3600")
 CELERY_TASK_IGNORE_RESULT = True
+# Tasks one worker runs at once (scripts/run.sh and compose start one worker).
+CELERY_WORKER_CONCURRENCY = envint("BERTH_WORKERS", "2", minimum=1)
 # apps.deployments.reconcile every minute, when beat runs (celery worker -B).
 CELERY_BEAT_SCHEDULE = {
     "berth-reconcile": {"task": "deployments.reconcile_all", "schedule": 60.0},
@@ -280,6 +294,15 @@ BERTH_PROXY_HTTPS_PORT = envint("BERTH_PROXY_HTTPS_PORT", "8443")
 BERTH_PROXY_MAX_BODY = os.getenv("BERTH_PROXY_MAX_BODY", "100m")  # nginx client_max_body_size
 BERTH_PROXY_USER = os.getenv("BERTH_PROXY_USER", "")  # nginx workers' user when root
 BERTH_NGINX = os.getenv("BERTH_NGINX", "nginx")
+# nginx's worker_processes: "auto" (one a core) or a number.
+BERTH_PROXY_WORKERS = os.getenv("BERTH_PROXY_WORKERS", "auto")
+# Seconds a routes change waits for another one to finish, and for nginx to
+# take a new config (reload, or the proxy service in "external" mode).
+BERTH_PROXY_LOCK_TIMEOUT = envfloat("BERTH_PROXY_LOCK_TIMEOUT", "60", minimum=0)
+BERTH_PROXY_APPLY_TIMEOUT = envfloat("BERTH_PROXY_APPLY_TIMEOUT", "15", minimum=0)
+# false: no routes are written; an app is reached on its own 127.0.0.1 port
+# (development and benchmarks without nginx).
+BERTH_PROXY_ROUTING = envbool("BERTH_PROXY_ROUTING", "True")
 # Empty: a self-signed certificate for *.<apps domain>, under DATA_DIR/proxy/tls.
 BERTH_TLS_CERT = os.getenv("BERTH_TLS_CERT", "")
 BERTH_TLS_KEY = os.getenv("BERTH_TLS_KEY", "")
@@ -324,19 +347,19 @@ BERTH_SSH_IDLE_TIMEOUT = envint("BERTH_SSH_IDLE_TIMEOUT", "1800")
 
 # Trust (apps.deployments, issue 8). Builds: CPU limit and a queue across
 # apps (a counting flock under DATA_DIR/locks), so builds can't starve apps.
-BERTH_BUILD_CPUS = float(os.getenv("BERTH_BUILD_CPUS", "1.0"))
+BERTH_BUILD_CPUS = envfloat("BERTH_BUILD_CPUS", "1.0")
 BERTH_MAX_CONCURRENT_BUILDS = envint("BERTH_MAX_CONCURRENT_BUILDS", "1")
 # Seconds a deployment waits for a build slot before it fails.
 BERTH_BUILD_QUEUE_WAIT = envint("BERTH_BUILD_QUEUE_WAIT", "3600")
 # App containers: default limits (per app: app settings WEBSITE_MEMORY_LIMIT_MB
 # and WEBSITE_CPU_LIMIT), process limit.
-BERTH_APP_CPUS = float(os.getenv("BERTH_APP_CPUS", "1.0"))
+BERTH_APP_CPUS = envfloat("BERTH_APP_CPUS", "1.0")
 BERTH_APP_PIDS_LIMIT = envint("BERTH_APP_PIDS_LIMIT", "512")
 # Health checks: 200-399 is healthy; true accepts any HTTP answer (per app:
 # the app setting WEBSITE_WARMUP_STATUSES, e.g. "200-499" or "any").
 BERTH_HEALTH_ACCEPT_ANY = envbool("BERTH_HEALTH_ACCEPT_ANY", "False")
 # The periodic check of running apps: failures in a row before a restart.
-BERTH_HEALTH_INTERVAL = float(os.getenv("BERTH_HEALTH_INTERVAL", "60"))
+BERTH_HEALTH_INTERVAL = envfloat("BERTH_HEALTH_INTERVAL", "60")
 BERTH_HEALTH_FAILURES = envint("BERTH_HEALTH_FAILURES", "3")
 CELERY_BEAT_SCHEDULE["berth-health"] = {
     "task": "deployments.health_check_all",
@@ -351,8 +374,8 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("apps.access.context_proces
 # Logs kept (apps.logs.archive, issue 8): the last N MB of each app's
 # container output under DATA_DIR/logs/<app>/ (app.log + app.log.1), and a
 # cap on each deployment's stored build log (head and tail kept).
-BERTH_APP_LOG_MB = float(os.getenv("BERTH_APP_LOG_MB", "10"))
-BERTH_BUILD_LOG_MB = float(os.getenv("BERTH_BUILD_LOG_MB", "5"))
+BERTH_APP_LOG_MB = envfloat("BERTH_APP_LOG_MB", "10")
+BERTH_BUILD_LOG_MB = envfloat("BERTH_BUILD_LOG_MB", "5")
 # Tracebacks (DEBUG pages, error mails) hide app setting values too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.logs.reporting.SecretsFilter"
 

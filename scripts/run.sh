@@ -15,7 +15,7 @@ umask 077
 log "Starting the Celery worker"
 # -B: the worker also runs beat (the periodic reconcile); one worker on one machine.
 "$VENV/bin/celery" -A portal worker -B --schedule "$BERTH_DATA_DIR/celerybeat-schedule" \
-    --loglevel=INFO --concurrency="${BERTH_WORKERS:-2}" \
+    --loglevel=INFO \
     >"$BERTH_DATA_DIR/worker.log" 2>&1 &
 WORKER=$!
 

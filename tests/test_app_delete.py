@@ -15,6 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.deployments import teardown
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.engine import docker_api
 from apps.engine.errors import EngineError
 from apps.logs import archive
 from apps.proxy import nginx
@@ -262,7 +263,7 @@ def test_find_images_lists_newest_first_once_each():
         if filters
         else [{"Id": "c", "Created": 3}, {"Id": "a", "Created": 1}]
     )
-    with mock.patch.object(engine, "client", return_value=mock.Mock(api=api)):
+    with mock.patch.object(docker_api, "client", return_value=mock.Mock(api=api)):
         assert engine.find_images({"io.berth.app": NAME}, repository="berth/app-shop") == [
             "c",
             "b",

@@ -8,7 +8,8 @@ import stat
 import pytest
 from cryptography import x509
 
-from apps.proxy import certs, nginx
+from apps.proxy import certs, config, nginx
+from apps.proxy import routes as proxy_routes
 from apps.proxy.errors import ProxyError
 
 
@@ -171,9 +172,9 @@ def test_it_accepts_container_names_and_ipv6_upstreams(proxy_settings):
 
 
 def test_it_quotes_pages_for_nginx():
-    assert nginx._nginx_string("it's a \\ test") == "'it\\'s a \\\\ test'"
+    assert config._nginx_string("it's a \\ test") == "'it\\'s a \\\\ test'"
     with pytest.raises(ValueError):
-        nginx._nginx_string("costs $5")
+        config._nginx_string("costs $5")
 
 
 def test_it_makes_a_self_signed_certificate_kept_private(proxy_settings, tmp_path):
@@ -242,7 +243,7 @@ def test_the_redirect_drops_the_port_on_443(proxy_settings):
 
 def test_https_only_choices_are_kept_apart_from_routes(proxy_settings, monkeypatch):
     applied = []
-    monkeypatch.setattr(nginx, "_apply", lambda routes, **kw: applied.append(routes))
+    monkeypatch.setattr(proxy_routes, "_apply", lambda routes, **kw: applied.append(routes))
     nginx.set_https_only("secure", True)
     nginx.set_https_only("secure", True)  # no change, nothing applied
     assert nginx.https_only_apps() == {"secure"}
@@ -258,7 +259,7 @@ def test_a_refused_https_only_change_is_put_back(proxy_settings, monkeypatch):
     def refuse(routes, **kw):
         raise ProxyError("nginx said no")
 
-    monkeypatch.setattr(nginx, "_apply", refuse)
+    monkeypatch.setattr(proxy_routes, "_apply", refuse)
     with pytest.raises(ProxyError):
         nginx.set_https_only("secure", True)
     assert nginx.https_only_apps() == set()

@@ -14,7 +14,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.proxy import nginx
+from apps.proxy import nginx, process
 from apps.proxy.errors import ProxyError
 
 FAKE_NGINX = """#!/bin/sh
@@ -45,9 +45,9 @@ def fake_nginx(settings, tmp_path, monkeypatch):
     settings.BERTH_PROXY_MODE = "managed"
     # No real master: record what would be started or reloaded.
     events: list[str] = []
-    monkeypatch.setattr(nginx, "master_pid", lambda: 4242)
-    monkeypatch.setattr(nginx, "_reload", lambda pid, text: events.append("reload") or 0.0)
-    monkeypatch.setattr(nginx, "_start", lambda: events.append("start") or 4242)
+    monkeypatch.setattr(process, "master_pid", lambda: 4242)
+    monkeypatch.setattr(process, "reload_nginx", lambda pid, text: events.append("reload") or 0.0)
+    monkeypatch.setattr(process, "start_nginx", lambda: events.append("start") or 4242)
     return bin_dir, events
 
 
@@ -101,7 +101,7 @@ def test_it_removes_a_route(fake_nginx):
 
 def test_it_starts_nginx_when_it_is_not_running(fake_nginx, monkeypatch):
     _, events = fake_nginx
-    monkeypatch.setattr(nginx, "master_pid", lambda: None)
+    monkeypatch.setattr(process, "master_pid", lambda: None)
     nginx.set_route("myapp", "127.0.0.1:32768")
     assert events == ["start"]
 
@@ -109,7 +109,7 @@ def test_it_starts_nginx_when_it_is_not_running(fake_nginx, monkeypatch):
 def test_it_does_not_reload_when_nothing_changed(fake_nginx):
     _, events = fake_nginx
     nginx.set_route("myapp", "127.0.0.1:32768")
-    nginx._mark_applied(nginx.layout().conf.read_text())
+    process._mark_applied(nginx.layout().conf.read_text())
     nginx.ensure_running()
     assert events == ["reload"]
 

@@ -4,6 +4,7 @@ images are exercised in test_runtime_images.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -16,7 +17,18 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from apps.engine import builders, runtimes, tasks
+from apps.engine import (
+    builders,
+    buildplan,
+    buildstate,
+    client,
+    debootstrap,
+    pullbuild,
+    recipe,
+    runtime_image,
+    runtimes,
+    tasks,
+)
 from apps.engine.errors import EngineError, EngineUnavailable, RuntimeUnavailable
 
 DEB822 = """\
@@ -65,24 +77,39 @@ def _data_dir(settings, tmp_path):
     settings.BERTH_RUNTIME_IMAGE_PREFIX = "berth/python"
 
 
+ENGINE_CALLS = (
+    "image_exists",
+    "image_labels",
+    "image_size",
+    "registry_has",
+    "run_once",
+    "remove_image",
+    "import_image",
+    "pull_image",
+    "build_image",
+)
+
+
 @pytest.fixture
 def engine():
     """The engine seam, patched: no image exists, no registry answers."""
-    with mock.patch("apps.engine.builders.client", autospec=True) as fake:
-        fake.LABEL = "io.berth.managed"
-        fake.image_exists.return_value = False
-        fake.image_labels.return_value = {}
-        fake.registry_has.return_value = False
-        with mock.patch("apps.engine.client.image_exists", fake.image_exists):
-            yield fake
+    fake = mock.create_autospec(client)
+    fake.image_exists.return_value = False
+    fake.image_labels.return_value = {}
+    fake.registry_has.return_value = False
+    # The builder's modules call the seam as client.<name>: patch it there.
+    with contextlib.ExitStack() as stack:
+        for name in ENGINE_CALLS:
+            stack.enter_context(mock.patch.object(client, name, getattr(fake, name)))
+        yield fake
 
 
 @pytest.fixture
 def can_debootstrap():
     with (
-        mock.patch.object(builders, "debootstrap_missing", return_value=""),
+        mock.patch.object(buildplan, "debootstrap_missing", return_value=""),
         mock.patch.object(
-            builders, "find_debian_mirror", return_value="http://mirror.example/debian"
+            buildplan, "find_debian_mirror", return_value="http://mirror.example/debian"
         ),
     ):
         yield
@@ -91,7 +118,7 @@ def can_debootstrap():
 @pytest.fixture
 def cannot_debootstrap():
     with mock.patch.object(
-        builders,
+        buildplan,
         "debootstrap_missing",
         return_value="debootstrap is not installed (apt-get install debootstrap)",
     ):
@@ -283,7 +310,7 @@ def test_it_does_not_show_a_crashed_build_as_building(engine, can_debootstrap):
 
 def test_the_lock_is_seen_by_another_process(tmp_path, settings):
     # flock works across processes: a child holding it makes us see "building".
-    lock = builders.lock_path("3.11")
+    lock = buildstate.lock_path("3.11")
     child = subprocess.Popen(
         [
             sys.executable,
@@ -327,7 +354,7 @@ def test_a_second_builder_waits_and_says_so(engine):
 def test_it_returns_quickly_when_the_current_image_exists(engine):
     engine.image_exists.return_value = True
     engine.image_labels.return_value = {builders.LABEL_REVISION: builders.runtime_revision()}
-    with mock.patch.object(builders, "_build") as build:
+    with mock.patch.object(runtime_image, "_build") as build:
         result = builders.ensure_runtime("3.11")
     assert result.built is False
     build.assert_not_called()
@@ -339,7 +366,7 @@ def test_it_rebuilds_an_image_from_an_older_recipe(engine, can_debootstrap):
     engine.run_once.return_value = (0, "berth-python 3.11.2\n")
     engine.image_size.return_value = 193_000_000
     seen = []
-    with mock.patch.object(builders, "build_by_debootstrap") as boot:
+    with mock.patch.object(debootstrap, "build_by_debootstrap") as boot:
         result = builders.ensure_runtime("3.11", progress=lambda p, m: seen.append((p, m)))
     boot.assert_called_once()
     assert (result.built, result.source, result.python) == (True, "debootstrap", "3.11.2")
@@ -352,8 +379,8 @@ def test_it_falls_back_to_debootstrap_when_pulling_fails(engine, can_debootstrap
     engine.run_once.return_value = (0, "berth-python 3.13.5\n")
     engine.image_size.return_value = 1
     with (
-        mock.patch.object(builders, "build_by_pull", side_effect=EngineError("pull failed")),
-        mock.patch.object(builders, "build_by_debootstrap") as boot,
+        mock.patch.object(pullbuild, "build_by_pull", side_effect=EngineError("pull failed")),
+        mock.patch.object(debootstrap, "build_by_debootstrap") as boot,
     ):
         result = builders.ensure_runtime("3.13")
     boot.assert_called_once()
@@ -380,7 +407,7 @@ def test_the_revision_follows_the_runtime_files(tmp_path):
     before = builders.runtime_revision()
     (tmp_path / "opt").mkdir()
     (tmp_path / "opt" / "extra.txt").write_text("x")
-    with mock.patch.object(builders, "RUNTIME_FILES", tmp_path):
+    with mock.patch.object(recipe, "RUNTIME_FILES", tmp_path):
         assert builders.runtime_revision() != before
     assert builders.runtime_revision() == before
 
@@ -410,11 +437,11 @@ def test_the_debootstrap_command_reads_the_mirror_and_includes_the_packages(
         (rootfs / "var/lib/apt/lists").mkdir(parents=True)
         (rootfs / "var/lib/apt/lists/junk_Packages").write_text("x")
 
-    with mock.patch.object(builders, "_stream", side_effect=fake_stream):
+    with mock.patch.object(debootstrap, "_stream", side_effect=fake_stream):
         builders.build_by_debootstrap(chosen, lambda p, m: None)
     command = commands[0]
     assert command[:2] == ["debootstrap", "--variant=minbase"]
-    assert command[2] == "--include=" + ",".join(builders.DEBIAN_PACKAGES)
+    assert command[2] == "--include=" + ",".join(recipe.DEBIAN_PACKAGES)
     assert command[3] == "bookworm"
     assert command[5] == "http://mirror.example/debian"
     tarball, tag, changes = engine.import_image.call_args.args
@@ -612,7 +639,7 @@ def test_progress_stops_polling_when_done(alice_client, engine, can_debootstrap)
 
 
 def test_debootstrap_progress_moves_forward_through_the_stages():
-    stages = builders.DebootstrapStages()
+    stages = debootstrap.DebootstrapStages()
     lines = ["I: Retrieving InRelease", "I: Checking Release signature"]
     lines += [f"I: {verb} pkg{i}" for i in range(150) for verb in ("Retrieving", "Validating")]
     lines += [f"I: Extracting pkg{i}..." for i in range(40)]

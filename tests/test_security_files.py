@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.engine import builders
+from apps.engine import debootstrap, recipe
 from apps.proxy import nginx
 from tests.security_helpers import table_fixture
 from tests.test_proxy_nginx import free_port
@@ -250,17 +250,17 @@ def test_runtime_images_stay_readable_for_the_apps_user(tmp_path):
     os.umask(umask)
     assert umask == 0o077
     rootfs = tmp_path / "rootfs"
-    builders._stream(
+    debootstrap._stream(
         ["sh", "-c", f"mkdir -p {rootfs}/etc && echo nameserver > {rootfs}/etc/resolv.conf"],
         lambda percent, line: None,
         0,
         lambda line, percent: percent,
     )
-    builders._finish_rootfs(rootfs)
+    debootstrap._finish_rootfs(rootfs)
     for path in (
         rootfs / "etc",
         rootfs / "etc" / "resolv.conf",
-        rootfs / builders.WORKDIR.lstrip("/"),
+        rootfs / recipe.WORKDIR.lstrip("/"),
         rootfs / "var" / "lib" / "apt" / "lists" / "partial",
     ):
         assert stat.S_IMODE(path.stat().st_mode) & 0o005 == (0o005 if path.is_dir() else 0o004), (

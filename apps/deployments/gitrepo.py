@@ -4,16 +4,23 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import re
 import subprocess
 import tempfile
+import threading
 import zlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import IO
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 
 from apps.core import bodylimit
@@ -76,10 +83,8 @@ def max_push_bytes() -> int:
     return settings.BERTH_MAX_PUSH_MB * 1024 * 1024
 
 
-def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpResponse:
-    repo = ensure_repo(app)
-    pushing = path == "git-receive-pack"
-    before = _heads(repo, branches(app)) if pushing else {}
+def _cgi_env(request: HttpRequest, app: WebApp, repo: Path, path: str) -> dict[str, str]:
+    """What `git http-backend` reads from its environment (CGI/1.1)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "GIT_PROJECT_ROOT": str(repos_root()),
@@ -101,9 +106,24 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
     }
     if length := request.META.get("CONTENT_LENGTH"):
         env["CONTENT_LENGTH"] = length  # else http-backend reads to the end
+    return env
+
+
+def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpResponseBase:
+    repo = ensure_repo(app)
+    if path != "git-receive-pack":
+        return _serve_fetch(request, app, repo, path)
+    return _serve_push(request, app, repo, path, user=user)
+
+
+def _serve_push(
+    request: HttpRequest, app: WebApp, repo: Path, path: str, *, user=None
+) -> HttpResponse:
+    before = _heads(repo, branches(app))
+    env = _cgi_env(request, app, repo, path)
     head, over = b"", False
     # The body goes to git as it is read, never whole in memory; git's
-    # answer (a pack, for a clone) is spooled to disk.
+    # answer to a push is a short report (we add our lines to it).
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             ["git", "http-backend"], stdin=subprocess.PIPE, stdout=out, stderr=err, env=env
@@ -115,7 +135,7 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
                 if len(head) < CHUNK:
                     head += chunk[: CHUNK - len(head)]  # for the capabilities below
                 sent += len(chunk)
-                if pushing and sent > max_push_bytes() + bodylimit.ENVELOPE:
+                if sent > max_push_bytes() + bodylimit.ENVELOPE:
                     over = True  # git stops before this; don't feed it further
                     break
                 proc.stdin.write(chunk)
@@ -137,7 +157,7 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
         return bodylimit.refusal(request.path_info)
     if proc.returncode != 0 and stderr:
         logger.warning("git http-backend for %s: %s", app.name, stderr.decode(errors="replace"))
-    if pushing and answer.status_code == 200:
+    if answer.status_code == 200:
         after = _heads(repo, branches(app))
         for branch in branches(app):
             if after.get(branch) and after[branch] != before.get(branch):
@@ -150,6 +170,135 @@ def serve(request: HttpRequest, app: WebApp, path: str, *, user=None) -> HttpRes
                     answer.content = with_remote_messages(answer.content, notes, band)
                 break
     return answer
+
+
+# A clone or fetch: git's answer (the pack) streams to the client as git
+# writes it, never whole in memory or on disk. The request (wants and haves)
+# is fed from a thread, so git may answer while it still reads.
+
+
+def _serve_fetch(request: HttpRequest, app: WebApp, repo: Path, path: str) -> HttpResponseBase:
+    # Closed by GitOutput.close() when the response ends.
+    err = tempfile.TemporaryFile()  # noqa: SIM115
+    proc = subprocess.Popen(
+        ["git", "http-backend"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        env=_cgi_env(request, app, repo, path),
+    )
+    # Under ASGI a plain iterator would be read whole before the first byte.
+    kind = GitOutputAsync if isinstance(request, ASGIRequest) else GitOutput
+    output = kind(proc, err, app.name)
+    try:
+        threading.Thread(target=_feed, args=(request, proc), daemon=True).start()
+        status, headers = _cgi_head(output.stdout)
+    except BaseException:
+        output.close()
+        raise
+    answer = StreamingHttpResponse(output, status=status)
+    for key, value in headers:
+        answer[key] = value
+    return answer
+
+
+def _feed(request: HttpRequest, proc: subprocess.Popen) -> None:
+    """Copy the request body to git's stdin, then close it."""
+    assert proc.stdin is not None
+    try:
+        while chunk := request.read(CHUNK):
+            proc.stdin.write(chunk)
+    except (BrokenPipeError, OSError) as e:
+        logger.debug("git http-backend stopped reading its request: %s", e)
+    finally:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            proc.stdin.close()
+
+
+CGI_HEAD_LIMIT = 64 * 1024
+
+
+def _cgi_head(stdout: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:
+    """Read a CGI answer's header lines (up to the blank line) from `stdout`."""
+    status, headers, size = 200, [], 0
+    while line := stdout.readline(CGI_HEAD_LIMIT):
+        size += len(line)
+        if size > CGI_HEAD_LIMIT:
+            raise RuntimeError("git http-backend sent headers that do not end")
+        text = line.decode("latin-1").rstrip("\r\n")
+        if not text:
+            break
+        key, _, value = text.partition(":")
+        if key.lower() == "status":
+            status = int(value.strip().split()[0])
+        elif key:
+            headers.append((key.strip(), value.strip()))
+    return status, headers
+
+
+class _GitAnswer:
+    """git http-backend's stdout after the headers, as a response body.
+
+    close() (Django calls it when the response is done, or the client went
+    away) stops git if it still runs, reaps it and logs what it said on
+    stderr when it failed: nothing is left running.
+    """
+
+    def __init__(self, proc: subprocess.Popen, stderr: IO[bytes], app_name: str) -> None:
+        assert proc.stdout is not None
+        self.proc, self.stdout, self.stderr, self.app_name = proc, proc.stdout, stderr, app_name
+        self.finished = False  # git's stdout reached its end
+        self.closed = False
+
+    def read(self) -> bytes:
+        chunk = self.stdout.read1(CHUNK)
+        if not chunk:
+            self.finished = True
+        return chunk
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        stopped = not self.finished and self.proc.poll() is None
+        if stopped:
+            self.proc.kill()  # the client went away mid-answer
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.stdout.close()
+        self.stderr.seek(0)
+        said = self.stderr.read(CGI_HEAD_LIMIT).decode(errors="replace").strip()
+        self.stderr.close()
+        if stopped:
+            logger.info("git http-backend for %s: stopped, the client went away", self.app_name)
+        elif self.proc.returncode != 0:
+            logger.warning(
+                "git http-backend for %s exited %s: %s", self.app_name, self.proc.returncode, said
+            )
+
+
+class GitOutput(_GitAnswer):
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.read():
+                yield chunk
+        finally:
+            self.close()
+
+
+class GitOutputAsync(_GitAnswer):
+    """For ASGI: each read waits in a thread, never in the event loop. (No
+    __iter__: Django would take it and read the whole answer first.)"""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await sync_to_async(self.read, thread_sensitive=False)():
+                yield chunk
+        finally:
+            self.close()
 
 
 # What a push says back: git's side band. When the client asked for
@@ -227,19 +376,10 @@ def _last_flush(output: bytes) -> int | None:
 
 
 def _cgi_response(output: bytes) -> HttpResponse:
-    head, sep, body = output.partition(b"\r\n\r\n")
-    if not sep:
-        head, sep, body = output.partition(b"\n\n")
-    status = 200
-    headers: dict[str, str] = {}
-    for line in head.decode("latin-1").splitlines():
-        key, _, value = line.partition(":")
-        if key.lower() == "status":
-            status = int(value.strip().split()[0])
-        elif key:
-            headers[key.strip()] = value.strip()
-    answer = HttpResponse(body, status=status)
-    for key, value in headers.items():
+    stream = io.BytesIO(output)
+    status, headers = _cgi_head(stream)
+    answer = HttpResponse(stream.read(), status=status)
+    for key, value in headers:
         answer[key] = value
     return answer
 

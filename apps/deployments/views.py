@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -190,7 +191,8 @@ def _git_pushing(request: HttpRequest, path: str) -> bool:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @_with_app(write=_git_pushing)
-def git_http(request: HttpRequest, app: WebApp, user, path: str) -> HttpResponse:
+def git_http(request: HttpRequest, app: WebApp, user, path: str) -> HttpResponseBase:
     """`git push http://<portal>/git/<name>.git`: git's smart HTTP through
-    `git http-backend`; a push to the deployment branch deploys it."""
+    `git http-backend`; a push to the deployment branch deploys it. A clone
+    or fetch streams git's answer (see gitrepo.serve)."""
     return gitrepo.serve(request, app, path, user=user)

@@ -43,7 +43,3 @@ def apply_action(app: WebApp, action: Action) -> str:
     except ValidationError as e:
         raise FixError("The fix could not be saved: " + "; ".join(e.messages)) from e
     raise FixError(f"Unknown fix {action.kind!r}.")
-
-
-def apply_fix(app: WebApp, detector_id: str) -> str:
-    return apply_action(app, pending_action(app, detector_id))

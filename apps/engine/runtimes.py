@@ -11,26 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
+from apps.engine import builders, client
+from apps.engine.errors import EngineError
 
-# Python versions App Service offers on Linux, with the Debian suite that
-# carries each as its python3 (None: no Debian suite does; pull only).
-PYTHON_VERSIONS: dict[str, str | None] = {
-    "3.9": "bullseye",
-    "3.10": None,
-    "3.11": "bookworm",
-    "3.12": None,
-    "3.13": "trixie",
-    "3.14": "forky",
-}
-END_OF_LIFE = {
-    "3.9": "2025-10-31",
-    "3.10": "2026-10-31",
-    "3.11": "2027-10-31",
-    "3.12": "2028-10-31",
-    "3.13": "2029-10-31",
-    "3.14": "2030-10-31",
-}
+# Callers take the versions and image names from here too.
+from apps.engine.versions import END_OF_LIFE, PYTHON_VERSIONS, image_tag
+
+__all__ = ["PYTHON_VERSIONS", "Runtime", "Status", "catalog", "image_tag", "runtime"]
 
 
 class Status:
@@ -61,10 +48,6 @@ class Runtime:
         return END_OF_LIFE.get(self.version, "")
 
 
-def image_tag(version: str) -> str:
-    return f"{settings.BERTH_RUNTIME_IMAGE_PREFIX}:{version}"
-
-
 def catalog() -> list[Runtime]:
     """Every Python version, with whether its image is here or can be made."""
     return [runtime(version) for version in PYTHON_VERSIONS]
@@ -72,16 +55,12 @@ def catalog() -> list[Runtime]:
 
 def runtime(version: str) -> Runtime:
     """One version's status: building, ready, can be built, or unavailable (and why)."""
-    from apps.engine import builders
-    from apps.engine.client import image_exists
-    from apps.engine.errors import EngineError
-
     state = builders.read_state(version)
     if builders.is_building(version) or builders.is_queued(state):
         detail = state.message if state and state.message else "waiting for a worker"
         return Runtime(version, Status.BUILDING, detail, progress=state)
     try:
-        ready = image_exists(image_tag(version))
+        ready = client.image_exists(image_tag(version))
     except EngineError as e:
         return Runtime(version, Status.UNAVAILABLE, e.message)
     if ready:

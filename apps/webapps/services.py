@@ -325,11 +325,6 @@ def apply_https_only(app: WebApp) -> None:
         raise ValidationError(f"The front proxy did not take HTTPS Only: {e.message}") from e
 
 
-def setting_value(app: WebApp, name: str, default: str = "") -> str:
-    s = AppSetting.objects.filter(app=app, name=name).first()
-    return s.value if s else default
-
-
 def _check_types(strings: Iterable[ConnectionStringInput]) -> None:
     valid_types = {t.value for t in ConnectionString.Type}
     for s in strings:
