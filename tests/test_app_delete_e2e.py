@@ -161,7 +161,8 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
     activity = Client()
     activity.force_login(alice)
     events = activity.get(f"/apps/{name}/activity.json").json()["events"]
-    assert [e["action"] for e in events] == ["app.create"]
+    # The new app's history: its creation and its creator's Owner grant.
+    assert sorted(e["action"] for e in events) == ["app.create", "roleassignment.create"]
 
 
 def test_a_removal_the_engine_refuses_keeps_the_app_stopped_and_a_retry_finishes(

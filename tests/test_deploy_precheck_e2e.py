@@ -12,6 +12,7 @@ import json
 import pytest
 import requests
 
+from apps.access.models import Role, RoleAssignment
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import SAMPLES, push_files, zip_sample
@@ -115,8 +116,10 @@ def test_berth_webapp_deploy_prints_the_warnings_on_stderr(
     live_server, make_app, tmp_path, django_user_model
 ):
     app = make_app("e2e-precheck-cli")
-    # dave (the portal fixture's user, who logs in below) owns it.
-    WebApp.objects.filter(pk=app.pk).update(owner=django_user_model.objects.get(username="dave"))
+    # dave (the portal fixture's user, who logs in below) is an Owner of it.
+    RoleAssignment.objects.create(
+        app=app, user=django_user_model.objects.get(username="dave"), role=Role.OWNER
+    )
     login = ("login", "--url", live_server.url, "-u", "dave", "--password-stdin")
     berth(tmp_path, *login, stdin="dave-password-1\n")
     package = tmp_path / "app.zip"

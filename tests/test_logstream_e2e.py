@@ -155,9 +155,9 @@ def portal(tmp_path, printing_app):
     try:
         for _ in range(100):
             try:
-                session.get(base + "/healthz", timeout=1)
+                session.get(base + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         page = session.get(base + "/login/")
         session.post(

@@ -671,7 +671,6 @@ def run_release(
     since = time.time()
     progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
-        env = build_environment(app, instance_id=name)
         # Values saved before Berth checked them may not be startable: say which.
         if problem := environment_problem(env):
             raise DeployFailed(problem + " (Configuration > Application settings)")
