@@ -223,7 +223,7 @@ def test_flask_app_py_through_the_proxy_survives_failures_and_bad_zips(client, m
         ),
         "oversized": (
             make_zip([("big.bin", os.urandom(2 * 1024 * 1024))]),
-            "1 MB (BERTH_MAX_ZIP_MB)",
+            "1 MB, BERTH_MAX_ZIP_MB",
         ),
         "zip bomb": (bomb, "5 MB"),
         "not a zip": (b"this is not a zip file at all", "not a zip file"),
