@@ -42,6 +42,8 @@ from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
 from apps.logs import archive
+from apps.proxy import nginx
+from apps.proxy.errors import ProxyError
 from apps.webapps.environment import build_environment, mask, secret_values
 from apps.webapps.masking import LineMasker, masker
 from apps.webapps.models import WebApp
@@ -70,10 +72,23 @@ FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behin
 
 
 class DeployFailed(Exception):
-    def __init__(self, message: str, *, app_log: str = "") -> None:
+    """A release step failed: `message` for the user, `code` for machines
+    (apps.deployments.failures names them), `evidence` a small JSON-able
+    dict of what was seen (exit code, status, limit, the proxy's reason)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        app_log: str = "",
+        code: str = "deploy_failed",
+        evidence: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.app_log = app_log  # the app's own last log lines, secrets masked
+        self.code = code
+        self.evidence = evidence or {}
 
 
 # The steps of going live, in order, as a progress callback hears them:
@@ -826,34 +841,52 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
 
 
 def route(app: WebApp, started: Started, log: DeploymentLog) -> str:
-    """Point the front proxy at the new container, if the proxy is installed.
-    Returns what happened, in a few words."""
+    """Point the front proxy at the new container and return what happened,
+    in a few words, once the proxy confirms it (nginx took the config, or
+    the proxy service applied it). If the proxy refuses, the route it had is
+    put back and DeployFailed (code proxy_refused) says why: traffic has not
+    moved, so the caller must not retire the serving container."""
     if not getattr(settings, "BERTH_PROXY_ROUTING", True):
         return "proxy routing is off (BERTH_PROXY_ROUTING)"
+    upstream = f"127.0.0.1:{started.host_port}"
+    previous: str | None = None
     try:
-        from apps.proxy.nginx import set_route
-    except ImportError:
-        return "no proxy installed"
+        previous = nginx.routes().get(app.name)
+        nginx.set_route(app.name, upstream)
+    except ProxyError as e:
+        _put_back_route(app, upstream, previous)
+        raise DeployFailed(
+            f"The proxy refused the route to {started.container}: {e.message} "
+            "The app still serves its previous release.",
+            code="proxy_refused",
+            evidence={"reason": e.message, "upstream": upstream, "container": started.container},
+        ) from e
+    log.line(f"Proxy: {app.default_host_name} -> {upstream}")
+    return f"{app.default_host_name} -> {upstream}"
+
+
+def _put_back_route(app: WebApp, upstream: str, previous: str | None) -> None:
+    """After a refusal: if the new route was saved anyway (an external proxy
+    service that did not apply it in time), save the one it replaced, so the
+    proxy never later sends traffic to a container that is gone."""
     try:
-        set_route(app.name, f"127.0.0.1:{started.host_port}")
-        log.line(f"Proxy: {app.default_host_name} -> 127.0.0.1:{started.host_port}")
-        return f"{app.default_host_name} -> 127.0.0.1:{started.host_port}"
-    except Exception as e:  # the proxy's own errors; the release still runs
-        log.line(f"WARNING: the proxy could not be updated: {e}")
-        return f"WARNING: the proxy could not be updated: {e}"
+        if nginx.routes().get(app.name) != upstream:
+            return
+        if previous:
+            nginx.set_route(app.name, previous)
+        else:
+            nginx.remove_route(app.name)
+    except ProxyError as e:
+        logger.warning("Could not put back the proxy route of %s: %s", app.name, e.message)
 
 
 def unroute(app: WebApp) -> None:
     if not getattr(settings, "BERTH_PROXY_ROUTING", True):
         return
     try:
-        from apps.proxy.nginx import remove_route
-    except ImportError:
-        return
-    try:
-        remove_route(app.name)
-    except Exception as e:
-        logger.warning("Could not remove the proxy route of %s: %s", app.name, e)
+        nginx.remove_route(app.name)
+    except ProxyError as e:
+        logger.warning("Could not remove the proxy route of %s: %s", app.name, e.message)
 
 
 def swap(
@@ -864,10 +897,19 @@ def swap(
     *,
     progress: Progress = _no_progress,
 ) -> None:
-    """The new container is healthy: route to it, mark it active, retire the
-    rest. Reports STEP_SWITCH and STEP_RETIRE to `progress`."""
+    """The new container is healthy: route to it, and only once the proxy
+    confirmed the route mark it active and retire the rest. If the proxy
+    refuses, the new container is removed, the serving one keeps serving
+    and DeployFailed (proxy_refused) is raised. Reports STEP_SWITCH and
+    STEP_RETIRE to `progress`."""
     progress(STEP_SWITCH, RUNNING, f"to {started.container}")
-    routed = route(app, started, log)
+    try:
+        routed = route(app, started, log)
+    except DeployFailed as e:
+        log.line(f"{e.message} Removing the new container {started.container}.")
+        with contextlib.suppress(EngineError):
+            remove_app_containers(app, [started.container], stop_timeout=0)
+        raise
     with transaction.atomic():
         Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).update(
             active=False
