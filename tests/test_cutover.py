@@ -83,6 +83,7 @@ def test_a_refused_route_fails_the_restart_and_the_old_container_keeps_serving(w
     assert not outcome.ok
     assert op.status == Operation.Status.FAILED
     assert REFUSAL in op.message
+    assert (op.failure_code, op.failure_evidence["reason"]) == ("proxy_refused", REFUSAL)
     assert [(s["name"], s["status"]) for s in op.steps] == [
         ("start", "done"),
         ("health", "done"),
@@ -105,6 +106,7 @@ def test_a_refused_route_fails_the_deployment_and_the_serving_release_stays_acti
     failed = services.run_deployment(services.redeploy(d).pk)
     assert failed.status == Deployment.Status.FAILED
     assert REFUSAL in failed.status_text
+    assert failed.failure_code == "proxy_refused"
     assert not failed.active
     assert fake.containers == {d.container: "running"}
     d.refresh_from_db()

@@ -82,7 +82,7 @@ def test_a_settings_save_restarts_and_records_each_step_in_order(app, alice, wor
 
     op = Operation.objects.get(app=app)
     assert (op.trigger, op.actor_name) == ("settings", "alice")
-    assert op.status == "succeeded", (op.message, op.app_log)
+    assert op.status == "success", (op.message, op.app_log)
     assert steps(op) == [
         ("start", "done"),
         ("health", "done"),
@@ -143,7 +143,7 @@ def test_a_proxy_that_refuses_the_new_route_fails_the_restart_and_the_old_contai
 
     op = outcome.operation
     assert not outcome.ok and op.status == "failed"
-    assert refusal in op.message
+    assert refusal in op.message and op.failure_code == "proxy_refused"
     assert steps(op)[2] == ("switch", "failed")
     assert services.active_deployment(app).container == first.container
     assert op.serving == first.container

@@ -285,6 +285,16 @@ SCHEMAS: dict[str, dict] = {
             "actor": nullable(),
             "status": string(enum=["queued", "running", "succeeded", "failed"]),
             "message": string(description="The outcome, or why it failed."),
+            "failureCode": {
+                **nullable(),
+                "description": "Why it failed, for machines: start_timeout, http_5xx, "
+                "exited, oom, proxy_refused, lock_timeout, worker_lost, ...",
+            },
+            "failureEvidence": {
+                **nullable("object"),
+                "description": "What was seen: exit code, status, limit, the app's last "
+                "log lines (secret values masked), the proxy's reason.",
+            },
             "serving": {
                 **nullable(),
                 "description": "The container serving the app when it ended: after a "
@@ -324,6 +334,16 @@ SCHEMAS: dict[str, dict] = {
             "id": {"type": "integer"},
             "status": string(enum=["queued", "building", "deploying", "success", "failed"]),
             "status_text": string(),
+            "failure_code": {
+                **nullable(),
+                "description": "Why it failed, for machines: build_failed, start_timeout, "
+                "http_5xx, oom, proxy_refused, engine_unreachable, lock_timeout, ...",
+            },
+            "failure_evidence": {
+                **nullable("object"),
+                "description": "What was seen: exit code, status, limit, the last log "
+                "lines (secret values masked), the proxy's reason.",
+            },
             "complete": BOOLEAN,
             "active": BOOLEAN,
             "source": string(enum=["zip", "git", "rollback"]),

@@ -34,6 +34,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core import failures
 from apps.deployments import appnet, release, services
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed
@@ -83,16 +84,17 @@ def fail_stuck(app: WebApp) -> list[str]:
     lost = list(
         Deployment.objects.filter(app=app, status=Deployment.Status.QUEUED, created__lt=cutoff)
     )
-    for d, why in [(d, WORKER_STOPPED) for d in stuck] + [(d, NEVER_PICKED_UP) for d in lost]:
+    found = [(d, failures.WORKER_LOST, WORKER_STOPPED) for d in stuck]
+    found += [(d, failures.NOT_PICKED_UP, NEVER_PICKED_UP) for d in lost]
+    for d, code, why in found:
+        was = d.status
         log = d.log + f"{now:%H:%M:%S} Deployment failed: {why}\n"
-        Deployment.objects.filter(pk=d.pk, status=d.status).update(
-            status=Deployment.Status.FAILED, status_text=why, finished=now, log=log
-        )
+        d.fail(code, why, {"status": was}, from_statuses=(was,), log=log)
         try:
             engine.remove_container(f"berth-build-{app.name}-{d.pk}")
         except EngineError as e:
             logger.warning("Could not remove the build container of %s: %s", d, e.message)
-        done.append(f"deployment {d.pk} ({d.status}) failed: {why}")
+        done.append(f"deployment {d.pk} ({was}) failed: {why}")
     return done
 
 

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import failures
 from apps.deployments import appnet, build, buildqueue, startup
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
@@ -73,7 +74,7 @@ FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behin
 
 class DeployFailed(Exception):
     """A release step failed: `message` for the user, `code` for machines
-    (apps.deployments.failures names them), `evidence` a small JSON-able
+    (apps.core.failures names them), `evidence` a small JSON-able
     dict of what was seen (exit code, status, limit, the proxy's reason)."""
 
     def __init__(
@@ -81,7 +82,7 @@ class DeployFailed(Exception):
         message: str,
         *,
         app_log: str = "",
-        code: str = "deploy_failed",
+        code: str = failures.INTERNAL_ERROR,
         evidence: dict | None = None,
     ) -> None:
         super().__init__(message)
@@ -172,7 +173,9 @@ def runtime_image(app: WebApp) -> str:
         raise DeployFailed(
             f"The runtime image {tag} for Python {app.python_version} is not here yet: "
             f"run `python manage.py runtime ensure {app.python_version}` (or pick a ready "
-            "version on the Configuration page), then deploy again."
+            "version on the Configuration page), then deploy again.",
+            code=failures.RUNTIME_MISSING,
+            evidence={"image": tag, "python_version": app.python_version},
         )
     return tag
 
@@ -271,7 +274,9 @@ def build_release(
     app = deployment.app
     # Values saved before Berth checked them cannot reach the build: say which.
     if problem := environment_problem(build_environment(app)):
-        raise DeployFailed(problem + " (Configuration > Application settings)")
+        raise DeployFailed(
+            problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
+        )
     runtime = runtime_image(app)
     app_settings = {s.name: s.value for s in app.app_settings.all()}
     facts = engine.image_facts(runtime)
@@ -333,7 +338,11 @@ def _build_slot(deployment: Deployment, log: DeploymentLog):
             Deployment.objects.filter(pk=deployment.pk).update(status_text="Building")
             yield
     except buildqueue.QueueTimeout as e:
-        raise DeployFailed(e.message + " The app still serves its previous release.") from e
+        raise DeployFailed(
+            e.message + " The app still serves its previous release.",
+            code=failures.QUEUE_TIMEOUT,
+            evidence={"waited_s": round(time.monotonic() - started)},
+        ) from e
 
 
 def _build_in_container(
@@ -390,10 +399,14 @@ def _build_in_container(
         code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT, script, env)
         if code != 0:
             why = f"The build failed (exit code {code})."
+            failure = failures.BUILD_FAILED
+            evidence: dict = {"exit_code": code, "last_lines": failures.last_lines(log.masked())}
             oom = False
             with contextlib.suppress(EngineError):
                 oom = engine.container_state(container).oom_killed
             if oom:
+                failure = failures.OOM
+                evidence.update(phase="build", limit=settings.BERTH_BUILD_MEMORY)
                 why = (
                     f"The build was killed: out of memory (limit {settings.BERTH_BUILD_MEMORY}, "
                     "BERTH_BUILD_MEMORY)."
@@ -403,7 +416,11 @@ def _build_in_container(
                     f"The build was killed (exit code 137): out of memory? The limit is "
                     f"{settings.BERTH_BUILD_MEMORY} (BERTH_BUILD_MEMORY)."
                 )
-            raise DeployFailed(why + " The app still serves its previous release.")
+            raise DeployFailed(
+                why + " The app still serves its previous release.",
+                code=failure,
+                evidence=evidence,
+            )
         tag = release_tag(app, deployment)
         pythonpath = f"{APP_PATH}/antenv/lib/python{app.python_version}/site-packages"
         saving = time.monotonic()
@@ -475,7 +492,9 @@ def _stream_until_exit(
             reader.join(timeout=5)
             raise DeployFailed(
                 f"The build took longer than {limit} s (BERTH_BUILD_TIMEOUT) and was stopped. "
-                "The app still serves its previous release."
+                "The app still serves its previous release.",
+                code=failures.BUILD_TIMEOUT,
+                evidence={"limit_s": limit},
             )
     log.flush()
     return _exec_exit_code(exec_id)
@@ -658,7 +677,11 @@ def run_release(
     try:
         network = appnet.ensure(app.name, app.python_version)
     except EngineError as e:
-        raise DeployFailed(f"{e.message} The app still serves its previous release.") from e
+        raise DeployFailed(
+            f"{e.message} The app still serves its previous release.",
+            code=failures.engine_code(e),
+            evidence={"error": e.message},
+        ) from e
     name = name or f"berth-{app.name}-{deployment.pk}"
     if engine.container_exists(name):
         name = f"{name}-{pysecrets.token_hex(3)}"
@@ -688,7 +711,9 @@ def run_release(
         env = build_environment(app, instance_id=name)
         # Values saved before Berth checked them may not be startable: say which.
         if problem := environment_problem(env):
-            raise DeployFailed(problem + " (Configuration > Application settings)")
+            raise DeployFailed(
+                problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
+            )
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
         # take the port between our probe and the start: try a few.
@@ -718,7 +743,11 @@ def run_release(
                 engine.remove_container(name)
         port = engine.published_port(container, APP_PORT)
         if not port:
-            raise DeployFailed(f"Container {name} has no published port {APP_PORT}.")
+            raise DeployFailed(
+                f"Container {name} has no published port {APP_PORT}.",
+                code=failures.START_FAILED,
+                evidence={"container": name},
+            )
         log.line(f"Started container {name} on 127.0.0.1:{port}; waiting for HTTP.")
         progress(STEP_START, DONE, f"{name} on 127.0.0.1:{port}")
         progress(STEP_HEALTH, RUNNING, f"GET {health_url(app, port)[0]}")
@@ -726,10 +755,20 @@ def run_release(
         progress(STEP_HEALTH, DONE, healthy)
     except (DeployFailed, EngineError) as e:
         message = e.message
+        if isinstance(e, DeployFailed):
+            code, evidence = e.code, dict(e.evidence)
+        else:  # the engine could not create or start it
+            code, evidence = failures.engine_code(e), {"error": e.message}
+            if code == failures.ENGINE_ERROR:
+                code = failures.START_FAILED
         if oom := oom_message(name, limits.memory_mb, since):
             message = (
                 f"Container {name} was {oom}: raise WEBSITE_MEMORY_LIMIT_MB or use less "
                 f"memory. {message}"
+            )
+            code, evidence = (
+                failures.OOM,
+                {**evidence, "phase": "start", "limit_mb": limits.memory_mb},
             )
         app_log = ""
         with contextlib.suppress(EngineError):
@@ -737,7 +776,10 @@ def run_release(
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
             remove_app_containers(app, [name], stop_timeout=0)
-        raise DeployFailed(message, app_log=mask(app_log, log.secrets)) from e
+        masked = mask(app_log, log.secrets)
+        if masked:
+            evidence["last_lines"] = failures.last_lines(masked)
+        raise DeployFailed(message, app_log=masked, code=code, evidence=evidence) from e
     return Started(name, port)
 
 
@@ -816,8 +858,9 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
     limit = settings.BERTH_START_TIME_LIMIT
     started = time.monotonic()
     last = "no answer yet"
+    last_status: int | None = None
     while time.monotonic() - started < limit:
-        ok, _, what = probe(app, port)
+        ok, last_status, what = probe(app, port)
         if ok:
             healthy = f"{what} after {time.monotonic() - started:.1f} s"
             log.line(f"Health check: {healthy}.")
@@ -828,15 +871,27 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
             raise DeployFailed(
                 f"Container {container} stopped (exit code {state.exit_code}, restarted "
                 f"{state.restart_count} times) before answering HTTP on port {APP_PORT}: "
-                "see the app's log lines below. The app still serves its previous release."
+                "see the app's log lines below. The app still serves its previous release.",
+                code=failures.EXITED,
+                evidence={
+                    "container": container,
+                    "exit_code": state.exit_code,
+                    "restart_count": state.restart_count,
+                    "status": state.status,
+                },
             )
         log.maybe_flush()
         # gunicorn usually answers within half a second: poll fast at first
         # (each poll is a refused connect on 127.0.0.1), then ease off.
         time.sleep(0.05 if time.monotonic() - started < 5 else 0.25)
+    code = failures.START_TIMEOUT
+    if last_status is not None:
+        code = failures.HTTP_5XX if 500 <= last_status <= 599 else failures.HTTP_STATUS
     raise DeployFailed(
         f"Container {container} didn't respond to HTTP pings on port: {APP_PORT} within "
-        f"{limit} s ({last}), failing site start. The app still serves its previous release."
+        f"{limit} s ({last}), failing site start. The app still serves its previous release.",
+        code=code,
+        evidence={"limit_s": limit, "status": last_status, "last": last},
     )
 
 
@@ -858,7 +913,7 @@ def route(app: WebApp, started: Started, log: DeploymentLog) -> str:
         raise DeployFailed(
             f"The proxy refused the route to {started.container}: {e.message} "
             "The app still serves its previous release.",
-            code="proxy_refused",
+            code=failures.PROXY_REFUSED,
             evidence={"reason": e.message, "upstream": upstream, "container": started.container},
         ) from e
     log.line(f"Proxy: {app.default_host_name} -> {upstream}")

@@ -134,6 +134,9 @@ def deployment_json(request: HttpRequest, d: Deployment) -> dict:
         "id": d.pk,
         "status": d.status,
         "status_text": d.status_text,
+        # Why it failed, for machines (apps.core.failures), and what was seen.
+        "failure_code": d.failure_code or None,
+        "failure_evidence": d.failure_evidence or None,
         "complete": d.is_finished,
         "active": d.active,
         "source": d.source,

@@ -117,7 +117,7 @@ def test_save_confirm_and_watch_the_restart_until_done(
     expect(page.locator("#operation")).not_to_have_attribute("hx-trigger", re.compile("."))
     screenshot(page, "restart-done")
     op = Operation.objects.get(app=app, trigger="settings")
-    assert op.status == "succeeded" and op.actor_name == "alice"
+    assert op.status == "success" and op.actor_name == "alice"
     serving = services.active_deployment(app).container
     assert serving != first
 
