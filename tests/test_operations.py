@@ -306,7 +306,7 @@ def test_a_save_on_a_stopped_app_records_nothing(webapp):
 
 
 def test_the_power_task_runs_the_operation_it_is_given(webapp, fake):
-    from apps.logs import tasks
+    from apps.deployments import tasks
 
     d = serving_release(webapp)
     fake.containers[d.container] = "running"

@@ -29,6 +29,7 @@ from apps.api.http import (
     reject_unknown,
 )
 from apps.api.models import ApiToken, hash_token
+from apps.deployments import teardown
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.webapps import services
@@ -165,8 +166,8 @@ def app_detail(request: HttpRequest, name: str) -> HttpResponse | dict:
         return serializers.site(app)
     if request.method == "DELETE":
         try:
-            services.delete_app(app, actor=request.user)
-        except services.DeleteFailed as e:
+            teardown.delete_app(app, actor=request.user)
+        except teardown.DeleteFailed as e:
             # Nothing half-done that a retry cannot finish: the app is kept, stopped.
             raise ApiError(503, "DeleteIncomplete", e.message) from e
         return HttpResponse(status=204)

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from apps.core import bodylimit
-from apps.deployments import intake, services
+from apps.deployments import intake, services, tasks
 from apps.deployments.models import Deployment
 from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.webapps.models import WebApp
@@ -270,7 +270,7 @@ def deploy_commit(
             return None, [f"Berth: the push was kept but not deployed: {e.message}"]
     notes = [f"Berth: deployment {deployment.pk} of {app.name} from {sha[:8]}."]
     notes += precheck_log_lines(deployment.precheck)
-    services.enqueue(deployment)
+    tasks.enqueue(deployment)
     # Without a worker (eager Celery) it has already run; with one it is queued.
     deployment.refresh_from_db(fields=["status", "status_text"])
     notes.append(

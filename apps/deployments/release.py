@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core import failures
+from apps.core import failures, hooks
 from apps.deployments import appnet, build, buildqueue, startup
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
@@ -42,7 +42,6 @@ from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
-from apps.logs import archive
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps.environment import build_environment, mask, secret_values
@@ -104,6 +103,40 @@ def _no_progress(step: str, state: str, detail: str) -> None:
     pass
 
 
+def cap_text(text: str, limit_bytes: int) -> str:
+    """`text` if it fits in `limit_bytes` (UTF-8), else its head and tail
+    lines with a "… N lines cut …" line between: how a build started and how
+    it ended are what a reader needs."""
+    if len(text.encode("utf-8")) <= limit_bytes:
+        return text
+    lines = text.splitlines(keepends=True)
+    budget = max(limit_bytes - 100, 0) // 2
+    head: list[str] = []
+    used = 0
+    for line in lines:
+        n = len(line.encode("utf-8"))
+        if used + n > budget:
+            break
+        head.append(line)
+        used += n
+    tail_lines: list[str] = []
+    used = 0
+    for line in reversed(lines[len(head) :]):
+        n = len(line.encode("utf-8"))
+        if used + n > budget:
+            break
+        tail_lines.append(line)
+        used += n
+    tail_lines.reverse()
+    cut = len(lines) - len(head) - len(tail_lines)
+    return "".join(head) + f"… {cut} lines cut …\n" + "".join(tail_lines)
+
+
+def cap_build_log(text: str) -> str:
+    """Deployment.log capped to BERTH_BUILD_LOG_MB."""
+    return cap_text(text, max(int(float(settings.BERTH_BUILD_LOG_MB) * 1024 * 1024), 1024))
+
+
 class DeploymentLog:
     """Deployment.log, kept up to date from the thread that owns the deployment
     (all database writes stay in that one thread). Secrets are masked over
@@ -140,9 +173,6 @@ class DeploymentLog:
         self.dirty = False
 
     def masked(self) -> str:
-        # Capped to BERTH_BUILD_LOG_MB (head and tail kept): apps.logs.archive.
-        from apps.logs.archive import cap_build_log
-
         end = self.text.rfind("\n", self.read) + 1
         if end:
             for line in self.text[self.read : end - 1].split("\n"):
@@ -1000,12 +1030,13 @@ def remove_app_containers(
 ) -> None:
     """Stop these app containers, keep their last lines in the log archive,
     then remove them: the engine forgets a container's output with it
-    (apps.logs.archive.keep_last_lines; an app being deleted skips this, its
-    archive goes too). stop_timeout=0 kills at once."""
+    (through apps.core.hooks, which apps.logs fills: this layer does not
+    import the log archive; an app being deleted skips this, its archive
+    goes too). stop_timeout=0 kills at once."""
     for name in names:
         engine.stop_container(name, timeout=stop_timeout)
-    for kept in archive.keep_last_lines(app.name, names):
-        if kept.warning and log:
-            log.line(f"WARNING: {kept.warning}.")
+    for warning in hooks.keep_last_lines(app.name, names):
+        if log:
+            log.line(f"WARNING: {warning}.")
     for name in names:
         engine.remove_container(name)

@@ -87,12 +87,6 @@ def create_deployment(
     return deployment
 
 
-def enqueue(deployment: Deployment) -> None:
-    from apps.deployments import tasks
-
-    tasks.deploy.delay_on_commit(deployment_id=deployment.pk)
-
-
 def redeploy(
     deployment: Deployment, *, deployer=None, restore_settings: bool = False
 ) -> Deployment:

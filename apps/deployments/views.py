@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.deployments import gitrepo, intake, services
+from apps.deployments import gitrepo, intake, services, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 
@@ -178,7 +178,7 @@ def zipdeploy(request: HttpRequest, app: WebApp, user) -> HttpResponse:
     except intake.BadZip as e:
         return JsonResponse({"error": e.message}, status=400)
     if request.GET.get("isAsync", "").lower() in TRUE:
-        services.enqueue(deployment)
+        tasks.enqueue(deployment)
         answer = JsonResponse(deployment_json(request, deployment), status=202)
         answer["Location"] = reverse("deployments:detail", args=[app.name, deployment.pk])
         return answer
@@ -224,7 +224,7 @@ def deployment_redeploy(request: HttpRequest, app: WebApp, user, pk: int) -> Htt
         return JsonResponse({"error": str(e)}, status=400)
     except ValidationError as e:  # the release's settings cannot be restored today
         return JsonResponse({"error": " ".join(e.messages)}, status=400)
-    services.enqueue(new)
+    tasks.enqueue(new)
     answer = JsonResponse({**deployment_json(request, new), "restoreSettings": restore}, status=202)
     answer["Location"] = reverse("deployments:detail", args=[app.name, new.pk])
     return answer
