@@ -8,6 +8,8 @@ AppConfig.ready), so every portal and worker process has them.
   app's containers it calls this; apps.logs registers the archive's.
 - delete_app_logs: deleting an app (apps.deployments.teardown) removes
   its log archive; apps.logs registers the archive's function.
+- precheck, precheck_log_lines: the intake (apps.deployments) runs the
+  pre-deployment check that apps.diagnostics provides.
 - request_restart: configuration (apps.webapps) sits below the app's
   lifecycle; a settings Save asks for a restart through this, and
   apps.deployments registers the task that does it.
@@ -16,6 +18,7 @@ AppConfig.ready), so every portal and worker process has them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 # keeper(app_name, container_names) -> warnings, one per container whose
 # last lines could not be kept.
@@ -74,3 +77,25 @@ def delete_app_logs(app_name: str, containers: Iterable[str]) -> bool:
     for remover in _log_removers:
         found = remover(app_name, names) or found
     return found
+
+
+# The pre-deployment check (apps.diagnostics.precheck, above the intake that
+# runs it): checker(zip_path, app_command_line, source_tree) -> findings as
+# dicts, and log_lines(findings) -> the build log's first lines.
+Checker = Callable[[Path, str, object], list[dict]]
+LogLines = Callable[[list[dict]], list[str]]
+
+_prechecks: list[tuple[Checker, LogLines]] = []
+
+
+def register_precheck(checker: Checker, log_lines: LogLines) -> None:
+    if (checker, log_lines) not in _prechecks:
+        _prechecks.append((checker, log_lines))
+
+
+def precheck(path: Path, app_command_line: str, tree: object) -> list[dict]:
+    return [f for checker, _ in _prechecks for f in checker(path, app_command_line, tree)]
+
+
+def precheck_log_lines(findings: list[dict]) -> list[str]:
+    return [line for _, lines in _prechecks for line in lines(findings)]

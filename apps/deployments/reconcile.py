@@ -40,6 +40,7 @@ from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.proxy import nginx
 from apps.webapps import operations
 from apps.webapps.models import WebApp
 
@@ -63,14 +64,10 @@ def _routing() -> bool:
 def _routes() -> dict[str, str]:
     if not _routing():
         return {}
-    from apps.proxy import nginx
-
     return nginx.routes()
 
 
 def _set_route(app: WebApp, port: int) -> None:
-    from apps.proxy import nginx
-
     nginx.set_route(app.name, f"127.0.0.1:{port}")
 
 
@@ -161,8 +158,6 @@ def _sync_https_only(app: WebApp) -> list[str]:
     """The proxy redirects plain HTTP exactly for the apps saved HTTPS Only."""
     if not _routing():
         return []
-    from apps.proxy import nginx
-
     if (app.name in nginx.https_only_apps()) == app.https_only:
         return []
     nginx.set_https_only(app.name, app.https_only)
@@ -230,8 +225,6 @@ def reconcile_all() -> list[str]:
         names.add(app.name)
         done += reconcile(app)
     if _routing():
-        from apps.proxy import nginx
-
         for name in set(_routes()) - names:
             nginx.remove_route(name)
             done.append(f"removed the route of {name}: no such app")

@@ -20,12 +20,11 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import transaction
 
-from apps.core import failures, jsontext
+from apps.core import failures, hooks, jsontext
 from apps.deployments import intake, release, snapshot, startup
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
 from apps.deployments.source import SourceTree
-from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.webapps import operations
@@ -80,7 +79,7 @@ def create_deployment(
         deployment.artifact = str(path)
         deployment.save(update_fields=["artifact"])
         log = DeploymentLog(deployment)
-        for line in precheck_log_lines(findings):
+        for line in hooks.precheck_log_lines(findings):
             log.line(line)
         log.flush()
     deployment.refresh_from_db(fields=["log"])

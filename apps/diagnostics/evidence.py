@@ -20,6 +20,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.diagnostics import source as src
+from apps.engine import client
+from apps.engine.errors import EngineError
 from apps.webapps.environment import mask, secret_values
 from apps.webapps.masking import masker
 from apps.webapps.models import WebApp
@@ -365,9 +367,6 @@ def _masked(lines: Iterable[LogLine], secrets: list[str]) -> tuple[LogLine, ...]
 
 
 def _containers(app: WebApp, secrets: list[str], tail: int) -> tuple[list[ContainerRecord], str]:
-    from apps.engine import client
-    from apps.engine.errors import EngineError
-
     records = []
     try:
         names = client.find_containers({APP_LABEL: app.name})[:5]

@@ -44,7 +44,9 @@ from django.db import DatabaseError, close_old_connections
 from apps.engine import client as engine
 from apps.engine.errors import ContainerMissing, EngineError
 from apps.logs.timestamps import ns_to_since, to_ns
+from apps.webapps.environment import environment_secrets, secret_values
 from apps.webapps.masking import LineMasker, masker
+from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
 
@@ -324,9 +326,6 @@ def secrets_of(app_name: str, container: str) -> list[str]:
     """What to mask in `container`'s lines: the app's secrets now and the
     ones the container was started with (a settings change retires it).
     Raises DatabaseError: unmasked lines must never reach the disk."""
-    from apps.webapps.environment import environment_secrets, secret_values
-    from apps.webapps.models import WebApp
-
     app = WebApp.objects.filter(name=app_name).first()
     found = set(secret_values(app)) if app else set()
     try:
