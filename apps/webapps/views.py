@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from apps.engine import builders, tasks
 from apps.engine import runtimes as runtime_catalog
 from apps.webapps import services
 from apps.webapps.forms import CreateWebAppForm
@@ -96,8 +97,6 @@ def runtimes(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def runtime_build(request: HttpRequest, version: str) -> HttpResponse:
-    from apps.engine import builders, tasks
-
     # Building an image changes the whole server, not one app: staff only.
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can build runtime images.")
