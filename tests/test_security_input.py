@@ -220,7 +220,8 @@ def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(
     with table.attack("8", "start an app holding a 200 KB value saved before the rules") as row:
         with (
             mock.patch("apps.deployments.release.engine", autospec=True) as engine,
-            mock.patch("apps.deployments.release.oom_message", return_value=""),
+            mock.patch("apps.lifecycle.containers.engine", autospec=True),
+            mock.patch("apps.lifecycle.containers.oom_message", return_value=""),
         ):
             engine.container_exists.return_value = False
             engine.container_logs.return_value = []

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -42,6 +41,7 @@ from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
+from apps.lifecycle import containers, health
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps.environment import build_environment, mask, secret_values
@@ -60,14 +60,6 @@ CA_PATH = "/etc/berth/ca-certificates.crt"
 APP_PORT = 8000
 APP_PATH = "/home/site/wwwroot"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# App containers run as this user when the release was prepared for it (the
-# build runs as it, so the code is its own; images made before that carry no
-# RUN_AS_LABEL). Build containers always run as it.
-RUN_AS = "1000:1000"
-RUN_AS_LABEL = "io.berth.run-as"
-# What a root app container keeps of root's powers (all else is dropped):
-# enough for start-up scripts that chown, switch users or write root's files.
-ROOT_CAPS = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"]
 FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behind
 
 
@@ -324,7 +316,7 @@ def build_release(
     engine.ensure_volume(
         pip_cache_volume(app),
         {"io.berth.app": app.name, "io.berth.role": "pip-cache"},
-        owner=RUN_AS,
+        owner=containers.RUN_AS,
         image=runtime,
     )
     name = f"berth-build-{app.name}-{deployment.pk}"
@@ -411,7 +403,7 @@ def _build_in_container(
         nano_cpus=int(cpus * 1e9) if cpus > 0 else 0,
         # As unprivileged as the app's own container: another app's build
         # or image is out of reach whatever PRE_BUILD_COMMAND does.
-        user=RUN_AS,
+        user=containers.RUN_AS,
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         pids_limit=4096,
@@ -471,7 +463,7 @@ def _build_in_container(
                 **_labels(app, deployment, "release"),
                 build.INPUTS_LABEL: json.dumps(inputs, sort_keys=True),
                 build.DEPTH_LABEL: str(decision.depth if reuse else 0),
-                RUN_AS_LABEL: RUN_AS,
+                containers.RUN_AS_LABEL: containers.RUN_AS,
             },
         )
         log.line(f"Release image {tag} saved ({time.monotonic() - saving:.1f} s).")
@@ -544,151 +536,6 @@ class Started:
     host_port: int
 
 
-# --- limits and hardening of app containers ----------------------------------
-
-TRUE = ("1", "true", "yes", "on")
-
-
-def memory_mb(text: str) -> int:
-    """Docker's "1g" / "512m" / "256" (MB when bare) as MB; 0 when unreadable."""
-    value = str(text).strip().lower().rstrip("b")
-    factor = {"k": 1 / 1024, "m": 1, "g": 1024}.get(value[-1:] or "m")
-    number = value[:-1] if factor is not None and value[-1:].isalpha() else value
-    try:
-        return max(0, int(float(number) * (factor or 1)))
-    except ValueError:
-        return 0
-
-
-@dataclass(frozen=True)
-class Limits:
-    memory_mb: int
-    cpus: float
-    pids: int
-    notes: tuple[str, ...] = ()  # why a setting was not used
-
-    def describe(self) -> str:
-        return f"memory {self.memory_mb} MB, {self.cpus:g} CPU, {self.pids} processes"
-
-
-def app_limits(app: WebApp) -> Limits:
-    """The app's container limits: the app settings WEBSITE_MEMORY_LIMIT_MB and
-    WEBSITE_CPU_LIMIT, else BERTH_APP_MEMORY and BERTH_APP_CPUS."""
-    values = {
-        s.name: s.value
-        for s in app.app_settings.filter(name__in=["WEBSITE_MEMORY_LIMIT_MB", "WEBSITE_CPU_LIMIT"])
-    }
-    notes = []
-    memory = memory_mb(settings.BERTH_APP_MEMORY) or 1024
-    cpus = float(settings.BERTH_APP_CPUS)
-    if raw := values.get("WEBSITE_MEMORY_LIMIT_MB", "").strip():
-        try:
-            wanted = int(raw)
-            if wanted < 16:
-                raise ValueError
-            memory = wanted
-        except ValueError:
-            notes.append(
-                f"WEBSITE_MEMORY_LIMIT_MB={raw!r} is not a number of MB (16 or more): "
-                f"using the default {memory} MB."
-            )
-    if raw := values.get("WEBSITE_CPU_LIMIT", "").strip():
-        try:
-            wanted_cpus = float(raw)
-            if not 0.01 <= wanted_cpus <= (os.cpu_count() or 1):
-                raise ValueError
-            cpus = wanted_cpus
-        except ValueError:
-            notes.append(
-                f"WEBSITE_CPU_LIMIT={raw!r} is not a number of CPUs between 0.01 and "
-                f"{os.cpu_count() or 1}: using the default {cpus:g}."
-            )
-    return Limits(memory, cpus, int(settings.BERTH_APP_PIDS_LIMIT), tuple(notes))
-
-
-@dataclass(frozen=True)
-class Hardening:
-    user: str  # "" is root
-    cap_add: tuple[str, ...]
-    why_root: str = ""
-
-    def options(self) -> dict:
-        return {
-            "cap_drop": ["ALL"],
-            "cap_add": list(self.cap_add),
-            "security_opt": ["no-new-privileges"],
-            "user": self.user,
-        }
-
-
-def hardening(app: WebApp, image: str) -> Hardening:
-    """Never privileged, no engine socket (Berth mounts nothing into app
-    containers), every capability dropped, no privilege gain through setuid
-    files; and a non-root user unless the app says it needs root
-    (WEBSITES_RUN_AS_ROOT=true) or its release predates the user."""
-    as_root = app.app_settings.filter(name="WEBSITES_RUN_AS_ROOT").values_list("value", flat=True)
-    if any(v.strip().lower() in TRUE for v in as_root):
-        return Hardening("", tuple(ROOT_CAPS), "the app setting WEBSITES_RUN_AS_ROOT is true")
-    facts = engine.image_facts(image)
-    if facts is None or facts.labels.get(RUN_AS_LABEL) != RUN_AS:
-        return Hardening(
-            "",
-            tuple(ROOT_CAPS),
-            "its release image was built before Berth handed the code to a non-root "
-            "user: deploy again to run as uid 1000",
-        )
-    return Hardening(RUN_AS, ())
-
-
-def stale_image_settings(app: WebApp, image: str, env: dict[str, str]) -> list[str]:
-    """Names a release image built before Berth kept settings out of images
-    still holds in its config (the build container's environment): those
-    that neither the runtime image nor `env`, the container's current
-    environment, sets. A container would inherit their old values, a
-    deleted secret's too; run_release blanks them."""
-    release_image = engine.image_facts(image)
-    runtime = engine.image_facts(image_tag(app.python_version))
-    if release_image is None or runtime is None:
-        return []
-    keep = {*runtime.env_names, "PATH", "PYTHONPATH", *env}
-    return sorted(name for name in release_image.env_names if name not in keep)
-
-
-def oom_message(container: str, limit_mb: int, since: float = 0.0) -> str:
-    """ "killed: out of memory (limit 256 MB)" when the kernel killed a process
-    of the container for memory (since `since`, a Unix time, else since the
-    container was created), else "". The engine's State.OOMKilled is set only
-    when the main process dies of it; a gunicorn worker killed for memory
-    (the usual case) shows only as an "oom" event, so both are asked."""
-    killed = False
-    try:
-        state = engine.container_state(container)
-    except EngineError:
-        return ""
-    killed = state.oom_killed
-    if not killed:
-        since = since or _epoch(state.created)
-        with contextlib.suppress(EngineError):
-            killed = engine.container_oom_events(container, since) > 0
-    return f"killed: out of memory (limit {limit_mb} MB)" if killed else ""
-
-
-def _epoch(rfc3339: str) -> float:
-    """The engine's "2026-01-01T10:00:00.123456789Z" as a Unix time (0 if unreadable)."""
-    from datetime import datetime
-
-    text = rfc3339.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # nanoseconds: Python reads at most microseconds
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return 0.0
-
-
 def run_release(
     app: WebApp,
     deployment: Deployment,
@@ -717,12 +564,12 @@ def run_release(
         name = f"{name}-{pysecrets.token_hex(3)}"
     for line in startup.describe(detection, app.app_command_line, tree).splitlines():
         log.line(line)
-    limits = app_limits(app)
-    guard = hardening(app, deployment.image)
+    limits = containers.app_limits(app)
+    guard = containers.hardening(app, deployment.image)
     for note in limits.notes:
         log.line(f"WARNING: {note}")
     env = build_environment(app, instance_id=name)
-    if stale := stale_image_settings(app, deployment.image, env):
+    if stale := containers.stale_image_settings(app, deployment.image, env):
         log.line(
             f"WARNING: {deployment.image} was built before Berth kept app settings out of "
             f"release images; the old values of {', '.join(stale)} are blanked in the "
@@ -780,7 +627,7 @@ def run_release(
             )
         log.line(f"Started container {name} on 127.0.0.1:{port}; waiting for HTTP.")
         progress(STEP_START, DONE, f"{name} on 127.0.0.1:{port}")
-        progress(STEP_HEALTH, RUNNING, f"GET {health_url(app, port)[0]}")
+        progress(STEP_HEALTH, RUNNING, f"GET {health.health_url(app, port)[0]}")
         healthy = _health_check(app, name, port, log)
         progress(STEP_HEALTH, DONE, healthy)
     except (DeployFailed, EngineError) as e:
@@ -791,7 +638,7 @@ def run_release(
             code, evidence = failures.engine_code(e), {"error": e.message}
             if code == failures.ENGINE_ERROR:
                 code = failures.START_FAILED
-        if oom := oom_message(name, limits.memory_mb, since):
+        if oom := containers.oom_message(name, limits.memory_mb, since):
             message = (
                 f"Container {name} was {oom}: raise WEBSITE_MEMORY_LIMIT_MB or use less "
                 f"memory. {message}"
@@ -826,61 +673,6 @@ def _exists(path: str) -> bool:
 # --- health checks -----------------------------------------------------------
 
 
-def accepted_statuses(app: WebApp) -> tuple[Callable[[int], bool], str]:
-    """Which HTTP answers count as healthy, and how to say it: 200-399 by
-    default; BERTH_HEALTH_ACCEPT_ANY=true, or the app setting
-    WEBSITE_WARMUP_STATUSES ("any", or codes and ranges: "200-499,503"),
-    say otherwise."""
-    raw = (
-        app.app_settings.filter(name="WEBSITE_WARMUP_STATUSES")
-        .values_list("value", flat=True)
-        .first()
-        or ""
-    ).strip()
-    if raw.lower() in ("any", "*") or (not raw and settings.BERTH_HEALTH_ACCEPT_ANY):
-        return (lambda code: True), "any HTTP answer"
-    ranges: list[tuple[int, int]] = []
-    for part in raw.replace(";", ",").split(","):
-        low, _, high = part.strip().partition("-")
-        with contextlib.suppress(ValueError):
-            ranges.append((int(low), int(high or low)))
-    if not ranges:
-        ranges = [(200, 399)]
-    text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
-    return (lambda code: any(a <= code <= b for a, b in ranges)), text
-
-
-def health_url(app: WebApp, port: int) -> tuple[str, str]:
-    path = app.health_check_path or "/"
-    path = path if path.startswith("/") else "/" + path
-    return path, f"http://127.0.0.1:{port}{path}"
-
-
-def probe(app: WebApp, port: int, timeout: float = 5) -> tuple[bool, int | None, str]:
-    """One health request: (healthy, status code or None, what happened).
-    Host is WEBSITE_HOSTNAME, so Django's ALLOWED_HOSTS built from it passes."""
-    ok_status, accepted = accepted_statuses(app)
-    path, url = health_url(app, port)
-    session = requests.Session()
-    session.trust_env = False  # never through an HTTP proxy: this is 127.0.0.1
-    try:
-        answer = session.get(
-            url, headers={"Host": app.default_host_name}, timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as e:
-        return False, None, f"GET {path}: no answer ({type(e).__name__})"
-    finally:
-        session.close()
-    if ok_status(answer.status_code):
-        return True, answer.status_code, f"GET {path} answered {answer.status_code}"
-    return (
-        False,
-        answer.status_code,
-        f"GET {path} answered {answer.status_code} (healthy is {accepted}; "
-        "WEBSITE_WARMUP_STATUSES changes that)",
-    )
-
-
 def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> str:
     """Like App Service's warm-up: wait for a healthy answer on the health
     check path (200-399 unless configured), within BERTH_START_TIME_LIMIT.
@@ -890,7 +682,7 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
     last = "no answer yet"
     last_status: int | None = None
     while time.monotonic() - started < limit:
-        ok, last_status, what = probe(app, port)
+        ok, last_status, what = health.probe(app, port)
         if ok:
             healthy = f"{what} after {time.monotonic() - started:.1f} s"
             log.line(f"Health check: {healthy}.")

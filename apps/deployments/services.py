@@ -27,6 +27,7 @@ from apps.deployments.release import DeployFailed, DeploymentLog
 from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.lifecycle import containers
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 
@@ -377,7 +378,7 @@ def _restart_recorded(app: WebApp, recorder: operations.Recorder, *, reason: str
     log.line(f"Restart of {app.name}: {reason or 'requested'}.")
     oom = ""
     if current.container:
-        oom = release.oom_message(current.container, release.app_limits(app).memory_mb)
+        oom = containers.oom_message(current.container, containers.app_limits(app).memory_mb)
         if oom:
             log.line(f"The serving container {current.container} was {oom}.")
     try:

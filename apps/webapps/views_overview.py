@@ -16,12 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.audit.services import record
-from apps.deployments import release, startup, tasks
 from apps.deployments import services as deploy_services
+from apps.deployments import startup, tasks
 from apps.deployments.models import Deployment
 from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.lifecycle import containers
 from apps.logs import metrics
 from apps.proxy import nginx
 from apps.webapps import operations
@@ -103,10 +104,10 @@ def container_info(name: str) -> ContainerInfo | None:
 def _limits_context(app: WebApp, active: Deployment | None) -> dict:
     """The container's memory/CPU limits, and an out-of-memory kill if the
     serving container had one ("killed: out of memory (limit 256 MB)")."""
-    limits = release.app_limits(app)
+    limits = containers.app_limits(app)
     oom = ""
     if active and active.container:
-        oom = release.oom_message(active.container, limits.memory_mb)
+        oom = containers.oom_message(active.container, limits.memory_mb)
     return {"limits": limits, "oom": oom}
 
 
