@@ -14,6 +14,7 @@ from apps.api import serializers
 from apps.core import failures
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.lifecycle import locks
 from apps.webapps import operations
 from apps.webapps.models import Operation
 from tests.deploy_helpers import lock_held_elsewhere
@@ -95,14 +96,14 @@ def test_a_container_that_stops_before_answering_fails_the_restart_as_exited(web
 
 
 def test_a_busy_app_fails_the_restart_with_lock_timeout(webapp, fake, monkeypatch):
-    monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
         op = services.restart_app(webapp).operation
     assert (op.status, op.failure_code) == ("failed", failures.LOCK_TIMEOUT)
 
 
 def test_a_busy_app_fails_the_queued_deployment_with_lock_timeout(webapp, fake, monkeypatch):
-    monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     d = serving_release(webapp)
     new = services.redeploy(d)
     with lock_held_elsewhere(webapp.name):

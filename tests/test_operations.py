@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from apps.deployments import reconcile, release, services
+from apps.lifecycle import locks
 from apps.webapps import operations
 from apps.webapps import services as config
 from apps.webapps.models import AppSetting, Operation, WebApp
@@ -209,7 +210,7 @@ def test_nothing_to_restart_is_a_success_that_says_so(webapp, fake):
 
 
 def test_a_busy_app_fails_the_queued_operation_with_the_reason(webapp, fake, monkeypatch):
-    monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
         outcome = services.restart_app(webapp)
     op = outcome.operation

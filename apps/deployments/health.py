@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.deployments import services
 from apps.deployments.models import Deployment, HealthEvent
 from apps.engine.errors import EngineError
-from apps.lifecycle import containers
+from apps.lifecycle import containers, locks
 from apps.lifecycle import health as probe
 from apps.webapps.models import WebApp
 
@@ -57,7 +57,7 @@ def check(app: WebApp) -> str:
     active = services.active_deployment(app)
     if app.state != WebApp.State.RUNNING or active is None or not active.container:
         return ""
-    if not active.host_port or services.is_locked(app.name):
+    if not active.host_port or locks.is_locked(app.name):
         return ""
     container = active.container
     interval = float(settings.BERTH_HEALTH_INTERVAL)

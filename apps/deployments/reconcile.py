@@ -40,6 +40,7 @@ from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.lifecycle import locks
 from apps.proxy import nginx
 from apps.webapps import operations
 from apps.webapps.models import WebApp
@@ -77,7 +78,7 @@ def fail_stuck(app: WebApp) -> list[str]:
     done: list[str] = []
     now = timezone.now()
     stuck = list(Deployment.objects.filter(app=app, status__in=ACTIVE))
-    cutoff = now - timedelta(seconds=services.lock_wait_limit())
+    cutoff = now - timedelta(seconds=locks.lock_wait_limit())
     lost = list(
         Deployment.objects.filter(app=app, status=Deployment.Status.QUEUED, created__lt=cutoff)
     )
@@ -104,7 +105,7 @@ def fail_abandoned_operations(app: WebApp) -> list[str]:
     serving = ""
     if active and _container_status(active.container) in ("running", "restarting"):
         serving = active.container
-    cutoff = timezone.now() - timedelta(seconds=services.lock_wait_limit())
+    cutoff = timezone.now() - timedelta(seconds=locks.lock_wait_limit())
     return operations.abandon(app, serving=serving, queued_before=cutoff)
 
 
@@ -210,9 +211,9 @@ def _reconcile(app: WebApp) -> list[str]:
 def reconcile(app: WebApp) -> list[str]:
     """What was changed to match, one line each (empty: all matched)."""
     try:
-        with services.app_lock(app.name, timeout=0):
+        with locks.app_lock(app.name, timeout=0):
             return _reconcile(app)
-    except services.AppBusy:
+    except locks.AppBusy:
         return []  # a deploy or restart is running: it owns the app right now
     except EngineError as e:
         return [f"{app.name}: the engine did not answer: {e.message}"]

@@ -4,20 +4,13 @@ apps.deployments.release."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import shutil
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from django.conf import settings
 from django.db import transaction
 
 from apps.core import failures, hooks, jsontext
@@ -27,7 +20,7 @@ from apps.deployments.release import DeployFailed, DeploymentLog
 from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import containers
+from apps.lifecycle import containers, locks
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 
@@ -125,83 +118,6 @@ def redeploy(
     return new
 
 
-class AppBusy(Exception):
-    """Another deployment or restart of the app holds its lock."""
-
-    def __init__(self, message: str, waited: float = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.waited = waited
-
-
-_held = threading.local()
-
-
-def lock_path(app_name: str) -> Path:
-    return Path(settings.DATA_DIR) / "locks" / f"{app_name}.lock"
-
-
-def lock_wait_limit() -> float:
-    """How long a second deploy or restart waits for the first: as long as
-    one can take (build, then start-up), plus a margin."""
-    return float(settings.BERTH_BUILD_TIMEOUT + settings.BERTH_START_TIME_LIMIT + 60)
-
-
-@contextlib.contextmanager
-def app_lock(app_name: str, *, timeout: float | None = None) -> Iterator[None]:
-    """One deploy/restart of an app at a time, across threads, processes and
-    the portal and worker containers (a flock on DATA_DIR/locks/<app>.lock).
-    The kernel drops the lock when its holder dies, so a crashed worker never
-    leaves an app locked. Re-entrant in one thread. Waits up to `timeout`
-    seconds (default lock_wait_limit(); 0 means don't wait), then raises
-    AppBusy."""
-    held = getattr(_held, "apps", None)
-    if held is None:
-        held = _held.apps = {}
-    if app_name in held:
-        held[app_name] += 1
-        try:
-            yield
-        finally:
-            held[app_name] -= 1
-        return
-    path = lock_path(app_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        limit = lock_wait_limit() if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise AppBusy(
-                        f"Another deployment or restart of {app_name} is still running "
-                        f"(waited {limit:.0f} s): try again when it has finished.",
-                        limit,
-                    ) from None
-                time.sleep(0.2)
-        held[app_name] = 1
-        try:
-            yield
-        finally:
-            del held[app_name]
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def is_locked(app_name: str) -> bool:
-    """True while some deploy or restart of the app runs (anywhere)."""
-    try:
-        with app_lock(app_name, timeout=0):
-            return False
-    except AppBusy:
-        return True
-
-
 def claim(deployment_id: int) -> bool:
     """Take a queued deployment; False if someone else already has it."""
     return Deployment(pk=deployment_id).start()
@@ -214,9 +130,9 @@ def run_deployment(deployment_id: int) -> Deployment:
     stays queued meanwhile), then runs."""
     app_name = Deployment.objects.values_list("app__name", flat=True).get(pk=deployment_id)
     try:
-        with app_lock(app_name):
+        with locks.app_lock(app_name):
             return _run_deployment(deployment_id)
-    except AppBusy as e:
+    except locks.AppBusy as e:
         # Still queued: fail it, so it doesn't look stuck forever.
         Deployment(pk=deployment_id).fail(
             failures.LOCK_TIMEOUT,
@@ -340,9 +256,9 @@ def restart_app(
         app, Operation.Trigger.RESTART, actor=actor, reason=reason or "restart requested"
     )
     try:
-        with app_lock(app.name):
+        with locks.app_lock(app.name):
             return _restart_app(app, op, reason=reason or op.reason)
-    except AppBusy as e:
+    except locks.AppBusy as e:
         operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
         return Outcome(False, e.message, operation=op)
 
@@ -425,7 +341,7 @@ def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> 
     bring a container back after the stop."""
     op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason="stop")
     try:
-        with app_lock(app.name):
+        with locks.app_lock(app.name):
             recorder = operations.Recorder.claim(op)
             if recorder is None:
                 return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
@@ -439,7 +355,7 @@ def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> 
                     code, evidence = failures.INTERNAL_ERROR, {"error": repr(e)}
                 recorder.fail(code, f"{app.name} is marked Stopped, but: {message}", evidence)
                 raise
-    except AppBusy as e:
+    except locks.AppBusy as e:
         operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
         return Outcome(False, e.message, operation=op)
     return Outcome(True, op.message, operation=op)
@@ -463,7 +379,7 @@ def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) ->
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
     app.state = WebApp.State.RUNNING
     try:
-        with app_lock(app.name):
+        with locks.app_lock(app.name):
             current = active_deployment(app)
             if current and current.container and _running(current.container):
                 recorder = operations.Recorder.claim(op)
@@ -471,7 +387,7 @@ def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) ->
                     recorder.succeed("Already running.", serving=current.container)
                 return Outcome(True, "Already running.", operation=op)
             return restart_app(app, reason="started", operation=op)
-    except AppBusy as e:
+    except locks.AppBusy as e:
         operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
         return Outcome(False, e.message, operation=op)
 

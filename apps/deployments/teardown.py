@@ -31,10 +31,11 @@ from django.conf import settings
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.core import hooks
-from apps.deployments import appnet, gitrepo, intake, release, services
+from apps.deployments import appnet, gitrepo, intake, release
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.errors import EngineError, EngineUnavailable
+from apps.lifecycle import locks
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps import services as config
@@ -161,7 +162,7 @@ def _remove_files(app: WebApp, removed: Removed) -> None:
 def remove_lock_file(app_name: str) -> None:
     """The app's deploy lock file, once the lock is released."""
     with contextlib.suppress(FileNotFoundError):
-        services.lock_path(app_name).unlink()
+        locks.lock_path(app_name).unlink()
 
 
 class DeleteFailed(Exception):
@@ -204,10 +205,10 @@ def delete_app(app: WebApp, *, actor=None) -> None:
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
     app.state = WebApp.State.STOPPED
     try:
-        with services.app_lock(name, timeout=DELETE_LOCK_WAIT):
+        with locks.app_lock(name, timeout=DELETE_LOCK_WAIT):
             removed = remove_everything(app)
             config.delete_rows(app, actor=actor, removed=removed.as_dict())
-    except services.AppBusy as e:
+    except locks.AppBusy as e:
         failed = DeleteFailed(
             f"{name} is stopped but not deleted: a deployment or restart of it is still "
             f"running (waited {DELETE_LOCK_WAIT:.0f} s). Delete it again once that has finished."
