@@ -354,8 +354,10 @@ def _deploy_zip(
         log = client.request("GET", path + "/log").text
         tail = "\n".join(log.splitlines()[-30:])
         sys.stderr.write(tail + "\n")
+        cause = f" ({deployment['failure_code']})" if deployment.get("failure_code") else ""
         raise CliError(
-            f"Deployment {deployment['id']} failed: {deployment.get('status_text') or 'see the log'}"
+            f"Deployment {deployment['id']} failed{cause}: "
+            f"{deployment.get('status_text') or 'see the log'}"
             f" (whole log: `berth webapp log deployment show -n {name}`)."
         )
     return deployment

@@ -92,12 +92,12 @@ def git_in(work: Path) -> Callable[..., str]:
 def lock_held_elsewhere(app_name: str, hold: float = 5) -> Iterator[None]:
     """Another thread holds the app's deploy lock (as a busy worker would)
     while the block runs, for at most `hold` seconds."""
-    from apps.deployments import services
+    from apps.lifecycle import locks
 
     held, release = threading.Event(), threading.Event()
 
     def holder() -> None:
-        with services.app_lock(app_name):
+        with locks.app_lock(app_name):
             held.set()
             release.wait(hold)
 

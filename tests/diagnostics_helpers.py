@@ -44,6 +44,8 @@ def evidence(
     container: dict | None = None,
     app: dict | None = None,
     startup: dict | None = None,
+    failure_code: str = "",
+    failure_evidence: dict | None = None,
 ) -> Evidence:
     files = HEALTHY_FLASK if files is None else files
     names = tuple(sorted(set(files) | set(listing or [])))
@@ -61,6 +63,8 @@ def evidence(
                 created=T0,
                 finished=T0,
                 startup=startup or {},
+                failure_code=failure_code,
+                failure_evidence=failure_evidence or {},
             ),
         ),
         source=SourceFiles(names, dict(files), "deployment #1"),

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from apps.deployments import release
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.client import ContainerState, LogLine
 from apps.engine.errors import ContainerMissing, EngineError
+from apps.lifecycle import health
 from apps.webapps.models import WebApp
 
 FLASK = {
@@ -54,7 +54,7 @@ class FakeEngine:
             "container_oom_events",
         ):
             monkeypatch.setattr(engine, name, getattr(self, name))
-        monkeypatch.setattr(release, "probe", self.probe)
+        monkeypatch.setattr(health, "probe", self.probe)
         return self
 
     def ensure_network(self, name: str, **options) -> None:

@@ -97,8 +97,8 @@ def no_engine(settings, tmp_path):
         mock.patch("apps.logs.services.events", events),
         mock.patch("apps.logs.services.serving_container", return_value=None),
         mock.patch("apps.console.services.find_target", return_value=Target(None, "Stopped.")),
-        mock.patch("apps.logs.tasks.power.delay_on_commit"),
-        mock.patch("apps.deployments.services.enqueue") as enqueue,
+        mock.patch("apps.deployments.tasks.power.delay_on_commit"),
+        mock.patch("apps.deployments.tasks.enqueue") as enqueue,
         mock.patch("apps.deployments.services.restart_app", return_value=None),
         mock.patch("apps.deployments.services.stop_app", return_value=None),
     ):

@@ -45,7 +45,7 @@ def no_engine(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     with (
         mock.patch("apps.console.services.find_target", return_value=Target("berth-x-1")) as t,
-        mock.patch("apps.deployments.services.enqueue") as enqueue,
+        mock.patch("apps.deployments.tasks.enqueue") as enqueue,
         mock.patch("apps.deployments.services.restart_app") as restart,
         mock.patch("apps.deployments.services.stop_app") as stop,
     ):

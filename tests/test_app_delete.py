@@ -1,4 +1,4 @@
-"""Deleting an app (apps.webapps.services.delete_app, apps.deployments.teardown):
+"""Deleting an app (apps.deployments.teardown.delete_app, apps.deployments.teardown):
 the order of the steps, what goes and what stays, and what a failure leaves
 (the app stopped, its rows kept, a retry finishes). The engine and the proxy
 are patched here with autospec; tests/test_app_delete_e2e.py runs the real
@@ -20,7 +20,6 @@ from apps.engine.errors import EngineError
 from apps.logs import archive
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
-from apps.webapps import services
 from apps.webapps.models import AppSetting, WebApp
 from tests.deploy_helpers import lock_held_elsewhere
 
@@ -120,7 +119,7 @@ def fake():
 def test_it_removes_route_containers_network_images_volumes_then_files_then_rows(
     app, alice, data, fake
 ):
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     assert fake.calls == [
         "route shop",
         "container berth-shop-2",
@@ -145,7 +144,7 @@ def test_it_removes_route_containers_network_images_volumes_then_files_then_rows
 
 
 def test_the_activity_log_keeps_who_deleted_it_and_what_went(app, alice, fake):
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     event = AuditEvent.objects.get(action="app.delete")
     assert (event.actor, event.app, event.app_name) == (alice, None, NAME)
     assert event.before["appSettings"] == ["SECRET_KEY"]
@@ -170,8 +169,8 @@ def test_an_engine_failure_keeps_the_app_stopped_and_a_retry_finishes(app, alice
     engine.remove_image.side_effect = EngineError(
         "Removing image sha256:old: the Docker engine said: conflict"
     )
-    with pytest.raises(services.DeleteFailed) as failed:
-        services.delete_app(app, actor=alice)
+    with pytest.raises(teardown.DeleteFailed) as failed:
+        teardown.delete_app(app, actor=alice)
     assert failed.value.message == (
         "shop is stopped but not deleted: Removing image sha256:old: the Docker engine said: "
         "conflict Delete it again to finish."
@@ -187,7 +186,7 @@ def test_an_engine_failure_keeps_the_app_stopped_and_a_retry_finishes(app, alice
 
     fake.containers = []  # removed by the first attempt
     engine.remove_image.side_effect = None
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     assert not WebApp.objects.exists()
     assert not (data / "artifacts" / NAME).exists() and not archive.app_dir(NAME).exists()
     assert AuditEvent.objects.filter(action="app.delete").count() == 2
@@ -195,8 +194,8 @@ def test_an_engine_failure_keeps_the_app_stopped_and_a_retry_finishes(app, alice
 
 def test_a_proxy_failure_keeps_the_app(app, alice, fake):
     nginx.remove_route.side_effect = ProxyError("nginx -t failed")
-    with pytest.raises(services.DeleteFailed, match="proxy route could not be removed"):
-        services.delete_app(app, actor=alice)
+    with pytest.raises(teardown.DeleteFailed, match="proxy route could not be removed"):
+        teardown.delete_app(app, actor=alice)
     assert WebApp.objects.get(pk=app.pk).state == WebApp.State.STOPPED
     assert fake.calls == []  # nothing else was touched
 
@@ -205,21 +204,21 @@ def test_a_file_that_cannot_be_removed_keeps_the_app(app, alice, data, fake):
     with (
         mock.patch("shutil.rmtree", side_effect=PermissionError(13, "Permission denied", "x")),
         pytest.raises(
-            services.DeleteFailed, match="Fix its permissions, then delete the app again"
+            teardown.DeleteFailed, match="Fix its permissions, then delete the app again"
         ),
     ):
-        services.delete_app(app, actor=alice)
+        teardown.delete_app(app, actor=alice)
     assert WebApp.objects.filter(pk=app.pk).exists()
 
 
 def test_a_running_deployment_is_waited_for_then_named(app, alice, fake, monkeypatch):
-    monkeypatch.setattr(services, "DELETE_LOCK_WAIT", 0.3)
-    with lock_held_elsewhere(NAME), pytest.raises(services.DeleteFailed) as failed:
-        services.delete_app(app, actor=alice)
+    monkeypatch.setattr(teardown, "DELETE_LOCK_WAIT", 0.3)
+    with lock_held_elsewhere(NAME), pytest.raises(teardown.DeleteFailed) as failed:
+        teardown.delete_app(app, actor=alice)
     assert "a deployment or restart of it is still running" in failed.value.message
     assert WebApp.objects.get(pk=app.pk).state == WebApp.State.STOPPED
     assert fake.calls == []
-    services.delete_app(app, actor=alice)  # once it has finished
+    teardown.delete_app(app, actor=alice)  # once it has finished
     assert not WebApp.objects.exists()
 
 
@@ -228,9 +227,9 @@ def test_a_stopped_app_is_not_restarted_by_reconcile_while_it_waits(app, fake):
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
     with (
         mock.patch.object(teardown, "remove_everything", side_effect=teardown.TeardownFailed("x")),
-        pytest.raises(services.DeleteFailed),
+        pytest.raises(teardown.DeleteFailed),
     ):
-        services.delete_app(app)
+        teardown.delete_app(app)
     assert WebApp.objects.get(pk=app.pk).state == WebApp.State.STOPPED
 
 
@@ -242,7 +241,7 @@ def test_it_never_removes_files_outside_the_data_folder(app, alice, data, fake, 
     inside.write_bytes(b"old")
     Deployment.objects.create(app=app, status="success", artifact=str(outside))
     Deployment.objects.create(app=app, status="success", artifact=str(inside))
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     assert outside.read_bytes() == b"keep me"
     assert not inside.exists()
 
@@ -252,7 +251,7 @@ def test_a_never_deployed_app_is_deleted_when_the_engine_is_down(alice, data, fa
 
     app = WebApp.objects.create(name="fresh", owner=alice)
     engine.find_containers.side_effect = EngineUnavailable("down")
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     assert not WebApp.objects.exists()
 
 
@@ -309,7 +308,7 @@ def test_a_recreated_app_shows_no_old_logs(app, alice, fake):
     from apps.logs import services as logs
 
     assert "hi" in logs.recent_text(app).text  # the old app's archived line
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     again = WebApp.objects.create(name=NAME, owner=alice)
     with mock.patch.object(logs, "serving_container", return_value=""):
         assert logs.recent_text(again).text == f"No container serves {NAME}: nothing to download.\n"

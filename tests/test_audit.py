@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.audit.models import AuditEvent
+from apps.deployments import teardown
 from apps.webapps import services
 from apps.webapps.models import WebApp
 
@@ -91,7 +92,7 @@ def test_a_failed_change_records_nothing(webapp, alice):
 
 def test_app_create_and_delete_are_recorded(alice):
     app = services.create_app(name="new-app", owner=alice, linux_fx_version="PYTHON|3.13")
-    services.delete_app(app, actor=alice)
+    teardown.delete_app(app, actor=alice)
     create, owner, delete = AuditEvent.objects.order_by("pk")
     assert (create.action, create.actor, create.app_name) == ("app.create", alice, "new-app")
     assert (owner.action, owner.after["principal"]) == ("roleassignment.create", "user:alice")
@@ -150,7 +151,7 @@ def test_it_requires_login_and_hides_other_users_apps(client, bob, webapp):
 def test_a_recreated_app_does_not_inherit_the_old_history(alice_client, alice, bob):
     old = services.create_app(name="reused", owner=bob)
     services.update_general_settings(old, app_command_line="bobs secret cmd", actor=bob)
-    services.delete_app(old, actor=bob)
+    teardown.delete_app(old, actor=bob)
     WebApp.objects.create(name="reused", owner=alice)
     html = alice_client.get("/apps/reused/activity/").content.decode()
     assert "bobs secret cmd" not in html

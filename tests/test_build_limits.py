@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from apps.deployments import buildqueue, reconcile, release, services
+from apps.deployments import buildqueue, reconcile, release
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
+from apps.lifecycle import locks
 
 pytestmark = [pytest.mark.postgres]
 
@@ -169,7 +170,7 @@ def test_a_worker_killed_mid_build_leaves_the_deployment_failed_at_the_next_star
     d = Deployment.objects.create(app=webapp, status=Deployment.Status.BUILDING)
     monkeypatch.setattr(reconcile, "_container_status", lambda name: "running")
     monkeypatch.setattr(reconcile.engine, "published_port", lambda c, p: None)
-    worker = _hold(services.lock_path(webapp.name))
+    worker = _hold(locks.lock_path(webapp.name))
     try:
         reconcile.reconcile(webapp)
         d.refresh_from_db()

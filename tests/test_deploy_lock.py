@@ -9,6 +9,7 @@ import pytest
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.lifecycle import locks
 from tests.deploy_helpers import lock_held_elsewhere
 
 pytestmark = pytest.mark.postgres
@@ -24,7 +25,7 @@ def test_it_makes_a_second_holder_wait_until_the_first_is_done():
     first_in = threading.Event()
 
     def first() -> None:
-        with services.app_lock("myapp"):
+        with locks.app_lock("myapp"):
             events.append("first in")
             first_in.set()
             time.sleep(0.5)
@@ -32,7 +33,7 @@ def test_it_makes_a_second_holder_wait_until_the_first_is_done():
 
     def second() -> None:
         first_in.wait(5)
-        with services.app_lock("myapp", timeout=5):
+        with locks.app_lock("myapp", timeout=5):
             events.append("second in")
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
@@ -47,20 +48,20 @@ def test_it_gives_up_after_its_time_limit_with_a_clear_message():
     with lock_held_elsewhere("myapp"):
         started = time.monotonic()
         with (
-            pytest.raises(services.AppBusy, match="Another deployment or restart of myapp"),
-            services.app_lock("myapp", timeout=0.3),
+            pytest.raises(locks.AppBusy, match="Another deployment or restart of myapp"),
+            locks.app_lock("myapp", timeout=0.3),
         ):
             pass
         assert 0.3 <= time.monotonic() - started < 2
-        assert services.is_locked("myapp")
-        assert not services.is_locked("otherapp")  # one lock per app
-    assert not services.is_locked("myapp")
+        assert locks.is_locked("myapp")
+        assert not locks.is_locked("otherapp")  # one lock per app
+    assert not locks.is_locked("myapp")
 
 
 def test_it_is_reentrant_in_one_thread_and_lives_under_the_data_dir(tmp_path):
-    with services.app_lock("myapp"), services.app_lock("myapp", timeout=0):
-        assert services.lock_path("myapp") == tmp_path / "locks" / "myapp.lock"
-        assert services.lock_path("myapp").exists()
+    with locks.app_lock("myapp"), locks.app_lock("myapp", timeout=0):
+        assert locks.lock_path("myapp") == tmp_path / "locks" / "myapp.lock"
+        assert locks.lock_path("myapp").exists()
 
 
 def test_a_deployment_waits_for_the_running_one_then_runs(db, webapp, monkeypatch):
@@ -84,7 +85,7 @@ def test_a_deployment_waits_for_the_running_one_then_runs(db, webapp, monkeypatc
     first_started = threading.Event()
 
     def first() -> None:
-        with services.app_lock(webapp.name):
+        with locks.app_lock(webapp.name):
             first_started.set()
             time.sleep(0.4)
 
@@ -101,7 +102,7 @@ def test_a_deployment_waits_for_the_running_one_then_runs(db, webapp, monkeypatc
 
 
 def test_a_deployment_that_cannot_get_the_lock_fails_with_the_reason(db, webapp, monkeypatch):
-    monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     d = Deployment.objects.create(app=webapp)
     with lock_held_elsewhere(webapp.name, hold=120):
         d = services.run_deployment(d.pk)
@@ -116,7 +117,7 @@ def test_a_restart_waits_for_a_deployment_of_the_same_app(db, webapp, monkeypatc
         "_restart_app",
         lambda app, op, reason="": calls.append("restart") or services.Outcome(True, "ok"),
     )
-    monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
         outcome = services.restart_app(webapp)
     assert not outcome.ok

@@ -284,11 +284,24 @@ def test_it_reports_an_app_listening_on_localhost():
     assert f.action.value == "gunicorn --bind=0.0.0.0 --timeout 600 app:app"
 
 
-def test_it_reports_the_start_up_time_limit():
-    log = "Container berth-hello-2 didn't respond to HTTP pings on port: 8000, failing site start\n"
-    f = finding("startup_timeout", evidence(build_log=log, status="failed"))
+def test_it_reports_the_start_up_time_limit_from_the_failure_code():
+    f = finding(
+        "startup_timeout",
+        evidence(
+            build_log="Started container berth-hello-2; waiting for HTTP.\n",
+            status="failed",
+            failure_code="start_timeout",
+            failure_evidence={"limit_s": 230, "status": None, "last": "GET /: no answer"},
+        ),
+    )
     assert "start-up time limit" in f.cause
     assert "WEBSITES_CONTAINER_START_TIME_LIMIT" in steps(f)
+    assert "within 230 s" in f.evidence[0].text
+
+
+def test_it_does_not_read_the_start_up_limit_from_a_sentence_in_the_log():
+    log = "Container berth-hello-2 didn't respond to HTTP pings on port: 8000, failing site start\n"
+    assert finding("startup_timeout", evidence(build_log=log, status="failed")) is None
 
 
 # Startup command failed
@@ -336,10 +349,39 @@ def test_it_reports_a_failed_startup_command_and_what_ran_instead():
 )
 def test_it_explains_failed_builds(log, expect):
     f = finding(
-        "build_failed", evidence(build_log=log, status="failed", status_text="Build failed")
+        "build_failed",
+        evidence(
+            build_log=log,
+            status="failed",
+            status_text="Build failed",
+            failure_code="build_failed",
+            failure_evidence={"exit_code": 1},
+        ),
     )
     assert f.status == Status.CRITICAL
     assert expect in f.cause
+
+
+def test_a_build_killed_for_memory_is_read_from_its_code_and_evidence():
+    f = finding(
+        "build_failed",
+        evidence(
+            build_log="Installing collected packages: torch\n",
+            status="failed",
+            failure_code="oom",
+            failure_evidence={"phase": "build", "exit_code": 137, "limit": "2g"},
+        ),
+    )
+    assert "out of memory" in f.cause
+    assert "memory limit 2g" in f.evidence[0].text
+
+
+def test_a_deployment_that_failed_after_its_build_is_not_a_build_failure():
+    log = "ERROR: No matching distribution found for flsk==9.9\n"
+    f = finding(
+        "build_failed", evidence(build_log=log, status="failed", failure_code="start_timeout")
+    )
+    assert f is None
 
 
 def test_it_warns_when_collectstatic_fails_but_the_build_goes_on():

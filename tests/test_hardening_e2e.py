@@ -9,9 +9,10 @@ import re
 import pytest
 import requests
 
-from apps.deployments import release, services
+from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import containers
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import zip_files
@@ -97,7 +98,7 @@ def test_an_app_past_its_memory_limit_is_reported_as_oom_killed(make_app, alice_
     with pytest.raises(requests.RequestException):
         answer = session.get(f"http://127.0.0.1:{active.host_port}/eat", timeout=30)
         answer.raise_for_status()
-    message = release.oom_message(active.container, 96)
+    message = containers.oom_message(active.container, 96)
     assert message == "killed: out of memory (limit 96 MB)"
     page = alice_client.get(f"/apps/{app.name}/").content.decode()
     assert "killed: out of memory (limit 96 MB)" in page and "96 MB memory" in page

@@ -77,6 +77,7 @@ def test_the_overview_reloads_when_it_ends(alice_client, running):
 
 def test_a_failed_restart_says_why_and_that_the_previous_container_serves(alice_client, running):
     operations.Recorder(running).fail(
+        "start_timeout",
         "Container berth-hello-flask-1-abc didn't respond to HTTP pings on port: 8000",
         app_log="ModuleNotFoundError: No module named 'flask_sqlalchemy'",
         serving="berth-hello-flask-1",
@@ -88,11 +89,12 @@ def test_a_failed_restart_says_why_and_that_the_previous_container_serves(alice_
     assert "The new settings are saved but not in effect" in html
     assert "No module named &#x27;flask_sqlalchemy&#x27;" in html
     assert "Failed at: Waiting for HTTP (health check)" in html
+    assert "Cause: <code>start_timeout</code>" in html
 
 
 def test_a_failed_start_says_nothing_serves(alice_client, webapp):
     op = operations.begin(webapp, Operation.Trigger.START)
-    operations.Recorder.claim(op).fail("The runtime image is gone.")
+    operations.Recorder.claim(op).fail("runtime_missing", "The runtime image is gone.")
     html = alice_client.get(url(op), **HX).content.decode()
     assert "The start failed:" in html and "No container is serving hello-flask now" in html
 

@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from apps.deployments import reconcile, release, services
+from apps.lifecycle import locks
 from apps.webapps import operations
 from apps.webapps import services as config
 from apps.webapps.models import AppSetting, Operation, WebApp
@@ -100,7 +101,13 @@ def test_a_failure_marks_the_step_under_way_and_keeps_the_reason(webapp):
     recorder = operations.Recorder.claim(op)
     recorder("start", "done", "")
     recorder("health", "running", "")
-    recorder.fail("didn't respond to HTTP pings", app_log="boom", serving="berth-x-1")
+    recorder.fail(
+        "start_timeout",
+        "didn't respond to HTTP pings",
+        {"limit_s": 2},
+        app_log="boom",
+        serving="berth-x-1",
+    )
     assert states(op) == [
         ("start", "done"),
         ("health", "failed"),
@@ -113,6 +120,7 @@ def test_a_failure_marks_the_step_under_way_and_keeps_the_reason(webapp):
         "boom",
         "berth-x-1",
     )
+    assert (op.failure_code, op.failure_evidence) == ("start_timeout", {"limit_s": 2})
     assert op.finished is not None
     p = operations.progress(op)
     assert p["failed"] and p["label"] == "Failed at: Waiting for HTTP (health check)"
@@ -166,7 +174,7 @@ def test_a_restart_reports_each_step_in_order_from_the_real_code(webapp, alice, 
     assert op.steps[3]["detail"] == f"stopped and removed {d.container}"
     started = [s["started"] for s in op.steps]
     assert started == sorted(started)
-    assert (op.status, op.serving, op.actor_name) == ("succeeded", new, "alice")
+    assert (op.status, op.serving, op.actor_name) == ("success", new, "alice")
     assert op.message == f"Restarted: serving from {new}."
     assert fake.events.index(f"create {new}") < fake.events.index(f"stop {d.container}")
 
@@ -202,7 +210,7 @@ def test_nothing_to_restart_is_a_success_that_says_so(webapp, fake):
 
 
 def test_a_busy_app_fails_the_queued_operation_with_the_reason(webapp, fake, monkeypatch):
-    monkeypatch.setattr(services, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
         outcome = services.restart_app(webapp)
     op = outcome.operation
@@ -229,7 +237,7 @@ def test_a_stop_records_its_two_steps(webapp, alice, fake):
     fake.containers[d.container] = "running"
     outcome = services.stop_app(webapp, actor=alice)
     assert states(outcome.operation) == [("switch", "done"), ("retire", "done")]
-    assert outcome.operation.status == "succeeded"
+    assert outcome.operation.status == "success"
     webapp.refresh_from_db()
     assert webapp.state == "Stopped" and fake.containers == {}
 
@@ -241,7 +249,7 @@ def test_a_start_of_a_running_app_says_already_running(webapp, fake):
     op = outcome.operation
     assert (op.trigger, op.status, op.message, op.serving) == (
         "start",
-        "succeeded",
+        "success",
         "Already running.",
         d.container,
     )
@@ -255,7 +263,7 @@ def test_a_duplicate_task_does_not_restart_twice(webapp, fake):
     services.restart_app_by_id(webapp.pk, operation_id=op.pk)
     assert len(fake.created) == 1
     op.refresh_from_db()
-    assert op.status == "succeeded"
+    assert op.status == "success"
 
 
 # --- a Save records the restart it asks for ---------------------------------------
@@ -299,14 +307,14 @@ def test_a_save_on_a_stopped_app_records_nothing(webapp):
 
 
 def test_the_power_task_runs_the_operation_it_is_given(webapp, fake):
-    from apps.logs import tasks
+    from apps.deployments import tasks
 
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
     op = operations.begin(webapp, Operation.Trigger.RESTART)
     tasks.power(app_id=webapp.pk, action="restart", operation_id=op.pk)
     op.refresh_from_db()
-    assert op.status == "succeeded" and len(fake.created) == 1
+    assert op.status == "success" and len(fake.created) == 1
 
 
 # --- reconcile fails what nobody runs any more --------------------------------------

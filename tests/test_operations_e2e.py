@@ -19,6 +19,8 @@ import requests
 from apps.deployments import services, tasks
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.proxy import nginx
+from apps.proxy.errors import ProxyError
 from apps.webapps import services as config
 from apps.webapps.models import Operation, WebApp
 from tests.deploy_helpers import cleanup_app, zip_files, zip_sample
@@ -80,7 +82,7 @@ def test_a_settings_save_restarts_and_records_each_step_in_order(app, alice, wor
 
     op = Operation.objects.get(app=app)
     assert (op.trigger, op.actor_name) == ("settings", "alice")
-    assert op.status == "succeeded", (op.message, op.app_log)
+    assert op.status == "success", (op.message, op.app_log)
     assert steps(op) == [
         ("start", "done"),
         ("health", "done"),
@@ -121,6 +123,32 @@ def test_a_startup_command_that_never_listens_fails_and_the_old_container_serves
     assert services.active_deployment(app).container == first.container
     assert get(first.host_port).json() == {"greeting": ""}
     # The container that never listened is gone.
+    assert engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"}) == [
+        first.container
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proxy_that_refuses_the_new_route_fails_the_restart_and_the_old_container_serves(
+    app, deploy_settings, monkeypatch
+):
+    first = deploy(app)
+    deploy_settings.BERTH_PROXY_ROUTING = True
+    # nginx's config test refusing the new route, as set_route reports it.
+    refusal = "nginx: [emerg] invalid number of arguments in upstream"
+    monkeypatch.setattr(nginx, "routes", lambda: {})
+    monkeypatch.setattr(nginx, "set_route", mock.Mock(side_effect=ProxyError(refusal)))
+
+    outcome = services.restart_app(app, reason="test")
+
+    op = outcome.operation
+    assert not outcome.ok and op.status == "failed"
+    assert refusal in op.message and op.failure_code == "proxy_refused"
+    assert steps(op)[2] == ("switch", "failed")
+    assert services.active_deployment(app).container == first.container
+    assert op.serving == first.container
+    assert get(first.host_port).json() == {"greeting": ""}
+    # The new container, healthy but never routed, is gone.
     assert engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"}) == [
         first.container
     ]

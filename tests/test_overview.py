@@ -41,7 +41,7 @@ def container_state():
 
 @pytest.fixture
 def power_task():
-    with mock.patch("apps.logs.tasks.power.delay_on_commit") as delay:
+    with mock.patch("apps.deployments.tasks.power.delay_on_commit") as delay:
         yield delay
 
 
@@ -152,7 +152,7 @@ def test_unknown_actions_are_not_found(alice_client, webapp):
 
 
 def test_the_power_task_calls_the_deploy_services(webapp):
-    from apps.logs import tasks
+    from apps.deployments import tasks
 
     with mock.patch("apps.deployments.services.restart_app", autospec=True) as restart:
         tasks.power(app_id=webapp.pk, action="restart")

@@ -9,8 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from apps.deployments import reconcile, services
+from apps.deployments import reconcile
 from apps.deployments.models import Deployment
+from apps.lifecycle import locks
 from apps.logs import archive
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import lock_held_elsewhere
@@ -68,7 +69,7 @@ def test_it_fails_only_queued_deployments_older_than_a_build_could_take(webapp):
     fresh = Deployment.objects.create(app=webapp)
     lost = Deployment.objects.create(app=webapp)
     Deployment.objects.filter(pk=lost.pk).update(
-        created=timezone.now() - timedelta(seconds=services.lock_wait_limit() + 60)
+        created=timezone.now() - timedelta(seconds=locks.lock_wait_limit() + 60)
     )
     reconcile.reconcile(webapp)
     fresh.refresh_from_db()

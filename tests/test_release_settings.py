@@ -8,7 +8,7 @@ import json
 import pytest
 from django.db import connection
 
-from apps.deployments import services, snapshot
+from apps.deployments import services, snapshot, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import AppSetting, ConnectionString
 
@@ -19,7 +19,7 @@ SECRET = "s3cr3t-value-never-shown"
 
 @pytest.fixture(autouse=True)
 def _no_worker(monkeypatch):
-    monkeypatch.setattr(services, "enqueue", lambda d: None)
+    monkeypatch.setattr(tasks, "enqueue", lambda d: None)
 
 
 def _release(webapp, **extra) -> Deployment:

@@ -13,6 +13,7 @@ from apps.access import services as access
 from apps.access.models import Role, RoleAssignment
 from apps.api.models import ApiToken
 from apps.audit.models import AuditEvent
+from apps.deployments import teardown
 from apps.webapps import services
 from apps.webapps.models import WebApp
 from tests.apiutil import ApiClient
@@ -174,7 +175,7 @@ def test_a_group_wide_grant_cannot_outlive_the_app_it_was_made_from(
 ):
     with table.attack("1", "grant group-wide from one's app, then delete that app") as row:
         _page(mallory).post("/apps/shared-app/access/add", _grant_form("mallory", "resource_group"))
-        services.delete_app(shared, actor=alice)
+        teardown.delete_app(shared, actor=alice)
         assert not RoleAssignment.objects.filter(user=mallory).exists()
         assert not WebApp.objects.for_user(mallory).exists()
         assert _reaches(mallory, victim) == [404, 404]

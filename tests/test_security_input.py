@@ -98,7 +98,7 @@ def test_the_app_settings_endpoint_answers_malformed_json_with_400(table, api, w
 def test_a_redeploy_with_deeply_nested_json_is_not_a_500(table, alice_token, webapp):
     old = Deployment.objects.create(app=webapp, status=Deployment.Status.SUCCESS, image="x")
     with table.attack("8", "POST .../deployments/<id>/redeploy with JSON nested 100,000 deep"):
-        with mock.patch("apps.deployments.services.enqueue"):
+        with mock.patch("apps.deployments.tasks.enqueue"):
             r = ApiClient(alice_token).client.post(
                 f"/api/apps/hello-flask/deployments/{old.pk}/redeploy",
                 DEEP,
@@ -220,7 +220,8 @@ def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(
     with table.attack("8", "start an app holding a 200 KB value saved before the rules") as row:
         with (
             mock.patch("apps.deployments.release.engine", autospec=True) as engine,
-            mock.patch("apps.deployments.release.oom_message", return_value=""),
+            mock.patch("apps.lifecycle.containers.engine", autospec=True),
+            mock.patch("apps.lifecycle.containers.oom_message", return_value=""),
         ):
             engine.container_exists.return_value = False
             engine.container_logs.return_value = []

@@ -254,6 +254,14 @@ class Operation(Schema):
     actor: str | None
     status: Literal["queued", "running", "succeeded", "failed"]
     message: str = Field(description="The outcome, or why it failed.")
+    failureCode: str | None = Field(
+        description="Why it failed, for machines (apps.core.failures): start_timeout, "
+        "http_5xx, exited, oom, proxy_refused, lock_timeout, worker_lost, ..."
+    )
+    failureEvidence: dict[str, Any] | None = Field(
+        description="What was seen: exit code, status, limit, the app's last log lines "
+        "(secret values masked), the proxy's reason."
+    )
     serving: str | None = Field(
         description="The container serving the app when it ended: after a failed "
         "restart, the previous one, still serving."
@@ -326,6 +334,14 @@ class Deployment(Schema):
     id: int
     status: Literal["queued", "building", "deploying", "success", "failed"]
     status_text: str
+    failure_code: str | None = Field(
+        description="Why it failed, for machines (apps.core.failures): build_failed, "
+        "start_timeout, http_5xx, oom, proxy_refused, engine_unreachable, lock_timeout, ..."
+    )
+    failure_evidence: dict[str, Any] | None = Field(
+        description="What was seen: exit code, status, limit, the last log lines "
+        "(secret values masked), the proxy's reason."
+    )
     complete: bool
     active: bool
     source: Literal["zip", "git", "rollback"]

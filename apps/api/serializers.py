@@ -145,8 +145,11 @@ def operation(op: Operation) -> dict:
         "trigger": op.trigger,
         "reason": op.reason,
         "actor": op.actor_name or None,
-        "status": op.status,
+        # Stored as "success", one word with deployments; the API keeps "succeeded".
+        "status": "succeeded" if op.status == Operation.Status.SUCCESS else op.status,
         "message": op.message,
+        "failureCode": op.failure_code or None,
+        "failureEvidence": op.failure_evidence or None,
         "serving": op.serving or None,
         "appLog": op.app_log or None,
         "created": when(op.created),

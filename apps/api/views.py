@@ -43,6 +43,7 @@ from apps.api.schemas import (
     TokenRequest,
 )
 from apps.deployments import services as deploy_services
+from apps.deployments import teardown
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.webapps import services
@@ -310,8 +311,8 @@ def app_update(request: HttpRequest, name: str, resourceGroup: str | None = Reso
 def app_delete(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "manage_access")
     try:
-        services.delete_app(app, actor=request.user)
-    except services.DeleteFailed as e:
+        teardown.delete_app(app, actor=request.user)
+    except teardown.DeleteFailed as e:
         # Nothing half-done that a retry cannot finish: the app is kept, stopped.
         raise ApiError(503, "DeleteIncomplete", e.message) from e
     return HttpResponse(status=204)

@@ -294,7 +294,7 @@ def script(tree: SourceTree, app_settings: dict[str, str], reuse: str = "") -> s
 
 
 # The build, and the app's container after it, run as this uid/gid
-# (apps.deployments.release.RUN_AS): the uploaded code, /home and
+# (apps.lifecycle.containers.RUN_AS): the uploaded code, /home and
 # /home/site arrive as its own, and everything the build makes is its own.
 APP_UID = 1000
 

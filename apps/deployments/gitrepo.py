@@ -23,10 +23,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 
-from apps.core import bodylimit
-from apps.deployments import intake, services
+from apps.core import bodylimit, hooks
+from apps.deployments import intake, services, tasks
 from apps.deployments.models import Deployment
-from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -409,8 +408,8 @@ def deploy_commit(
             logger.warning("Push to %s not deployed: %s", app.name, e.message)
             return None, [f"Berth: the push was kept but not deployed: {e.message}"]
     notes = [f"Berth: deployment {deployment.pk} of {app.name} from {sha[:8]}."]
-    notes += precheck_log_lines(deployment.precheck)
-    services.enqueue(deployment)
+    notes += hooks.precheck_log_lines(deployment.precheck)
+    tasks.enqueue(deployment)
     # Without a worker (eager Celery) it has already run; with one it is queued.
     deployment.refresh_from_db(fields=["status", "status_text"])
     notes.append(

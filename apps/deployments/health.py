@@ -2,7 +2,7 @@
 every BERTH_HEALTH_INTERVAL seconds).
 
 Each running app's serving container gets the same request as the start-up
-check (apps.deployments.release.probe: the health check path, Host
+check (apps.lifecycle.health.probe: the health check path, Host
 WEBSITE_HOSTNAME, 200-399 unless configured). What it sees is kept as
 HealthEvent rows for diagnostics: each failure, the recovery after one, an
 out-of-memory kill, and the restart made when BERTH_HEALTH_FAILURES checks
@@ -19,9 +19,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.deployments import release, services
+from apps.deployments import services
 from apps.deployments.models import Deployment, HealthEvent
 from apps.engine.errors import EngineError
+from apps.lifecycle import containers, locks
+from apps.lifecycle import health as probe
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -55,11 +57,11 @@ def check(app: WebApp) -> str:
     active = services.active_deployment(app)
     if app.state != WebApp.State.RUNNING or active is None or not active.container:
         return ""
-    if not active.host_port or services.is_locked(app.name):
+    if not active.host_port or locks.is_locked(app.name):
         return ""
     container = active.container
     interval = float(settings.BERTH_HEALTH_INTERVAL)
-    limits = release.app_limits(app)
+    limits = containers.app_limits(app)
     out = []
     recent_oom = HealthEvent.objects.filter(
         app=app,
@@ -68,11 +70,11 @@ def check(app: WebApp) -> str:
         at__gte=timezone.now() - timedelta(seconds=interval),
     ).exists()
     if not recent_oom and (
-        oom := release.oom_message(container, limits.memory_mb, time.time() - interval)
+        oom := containers.oom_message(container, limits.memory_mb, time.time() - interval)
     ):
         _record(app, HealthEvent.Kind.OOM, ok=False, container=container, detail=oom)
         out.append(f"{container} {oom}")
-    ok, code, what = release.probe(app, active.host_port, timeout=10)
+    ok, code, what = probe.probe(app, active.host_port, timeout=10)
     if ok:
         last = HealthEvent.objects.filter(app=app).exclude(kind=HealthEvent.Kind.OOM).first()
         if last is not None and last.kind == HealthEvent.Kind.FAILED:

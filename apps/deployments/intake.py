@@ -15,7 +15,9 @@ from typing import BinaryIO
 
 from django.conf import settings
 
+from apps.core import hooks
 from apps.deployments.source import SourceTree, normalize
+from apps.webapps.environment import mask, secret_values
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +194,8 @@ def precheck(path: Path, app) -> list[dict]:
     rule that will match with its exact command (from the same SourceTree the
     build reads). Advice only: a check that fails says so and never stops the
     deployment. Secret values are masked, as in every log Berth keeps."""
-    from apps.diagnostics.precheck import check_zip
-    from apps.webapps.environment import mask, secret_values
-
     try:
-        found = check_zip(path, app.app_command_line, SourceTree.from_zip(path)).findings()
+        found = hooks.precheck(path, app.app_command_line, SourceTree.from_zip(path))
     except Exception:
         # Don't quote the error: it may hold a piece of the user's code.
         logger.exception("The pre-deployment check failed on %s", path)

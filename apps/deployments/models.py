@@ -4,6 +4,7 @@ import json
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.fields import EncryptedTextField
 from apps.webapps.models import WebApp
@@ -63,12 +64,72 @@ class Deployment(models.Model):
     # A redeploy that restores a release's settings keeps the settings it
     # replaced here, to put them back if the redeploy fails.
     replaced_settings = EncryptedTextField(blank=True, default="")
+    # Why it failed, for machines (apps.core.failures) and what was seen.
+    failure_code = models.CharField(max_length=32, blank=True, default="")
+    failure_evidence = models.JSONField(blank=True, default=dict)
 
     class Meta:
         ordering = ("-created",)
 
     def __str__(self) -> str:
         return f"{self.app.name} #{self.pk} ({self.status})"
+
+    # --- the state machine: queued -> building -> deploying -> success | failed.
+    # Each change is one conditional update (Healthchecks-style), so a
+    # duplicate task or a late writer never moves a row twice; each returns
+    # whether it moved this row.
+
+    UNFINISHED = (Status.QUEUED, Status.BUILDING, Status.DEPLOYING)
+
+    def _move(self, from_statuses: tuple[str, ...], **fields) -> bool:
+        moved = (
+            Deployment.objects.filter(pk=self.pk, status__in=from_statuses).update(**fields) == 1
+        )
+        if moved:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return moved
+
+    def start(self) -> bool:
+        """Claim a queued deployment: queued -> building."""
+        return self._move(
+            (self.Status.QUEUED,), status=self.Status.BUILDING, started=timezone.now()
+        )
+
+    def begin_release(self) -> bool:
+        """The image is ready: building -> deploying."""
+        return self._move((self.Status.BUILDING,), status=self.Status.DEPLOYING)
+
+    def succeed(self, text: str) -> bool:
+        return self._move(
+            (self.Status.BUILDING, self.Status.DEPLOYING),
+            status=self.Status.SUCCESS,
+            status_text=text,
+            finished=timezone.now(),
+            failure_code="",
+            failure_evidence={},
+        )
+
+    def fail(
+        self,
+        code: str,
+        text: str,
+        evidence: dict | None = None,
+        *,
+        from_statuses: tuple[str, ...] = UNFINISHED,
+        **fields,
+    ) -> bool:
+        """Fail it with a code from apps.core.failures, a sentence for the
+        user and the evidence; only from `from_statuses` (any unfinished)."""
+        return self._move(
+            from_statuses,
+            status=self.Status.FAILED,
+            status_text=text,
+            finished=timezone.now(),
+            failure_code=code,
+            failure_evidence=evidence or {},
+            **fields,
+        )
 
     @property
     def duration(self):

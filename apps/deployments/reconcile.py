@@ -34,11 +34,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core import failures
 from apps.deployments import appnet, release, services
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.lifecycle import locks
+from apps.proxy import nginx
 from apps.webapps import operations
 from apps.webapps.models import WebApp
 
@@ -62,14 +65,10 @@ def _routing() -> bool:
 def _routes() -> dict[str, str]:
     if not _routing():
         return {}
-    from apps.proxy import nginx
-
     return nginx.routes()
 
 
 def _set_route(app: WebApp, port: int) -> None:
-    from apps.proxy import nginx
-
     nginx.set_route(app.name, f"127.0.0.1:{port}")
 
 
@@ -79,20 +78,21 @@ def fail_stuck(app: WebApp) -> list[str]:
     done: list[str] = []
     now = timezone.now()
     stuck = list(Deployment.objects.filter(app=app, status__in=ACTIVE))
-    cutoff = now - timedelta(seconds=services.lock_wait_limit())
+    cutoff = now - timedelta(seconds=locks.lock_wait_limit())
     lost = list(
         Deployment.objects.filter(app=app, status=Deployment.Status.QUEUED, created__lt=cutoff)
     )
-    for d, why in [(d, WORKER_STOPPED) for d in stuck] + [(d, NEVER_PICKED_UP) for d in lost]:
+    found = [(d, failures.WORKER_LOST, WORKER_STOPPED) for d in stuck]
+    found += [(d, failures.NOT_PICKED_UP, NEVER_PICKED_UP) for d in lost]
+    for d, code, why in found:
+        was = d.status
         log = d.log + f"{now:%H:%M:%S} Deployment failed: {why}\n"
-        Deployment.objects.filter(pk=d.pk, status=d.status).update(
-            status=Deployment.Status.FAILED, status_text=why, finished=now, log=log
-        )
+        d.fail(code, why, {"status": was}, from_statuses=(was,), log=log)
         try:
             engine.remove_container(f"berth-build-{app.name}-{d.pk}")
         except EngineError as e:
             logger.warning("Could not remove the build container of %s: %s", d, e.message)
-        done.append(f"deployment {d.pk} ({d.status}) failed: {why}")
+        done.append(f"deployment {d.pk} ({was}) failed: {why}")
     return done
 
 
@@ -105,7 +105,7 @@ def fail_abandoned_operations(app: WebApp) -> list[str]:
     serving = ""
     if active and _container_status(active.container) in ("running", "restarting"):
         serving = active.container
-    cutoff = timezone.now() - timedelta(seconds=services.lock_wait_limit())
+    cutoff = timezone.now() - timedelta(seconds=locks.lock_wait_limit())
     return operations.abandon(app, serving=serving, queued_before=cutoff)
 
 
@@ -159,8 +159,6 @@ def _sync_https_only(app: WebApp) -> list[str]:
     """The proxy redirects plain HTTP exactly for the apps saved HTTPS Only."""
     if not _routing():
         return []
-    from apps.proxy import nginx
-
     if (app.name in nginx.https_only_apps()) == app.https_only:
         return []
     nginx.set_https_only(app.name, app.https_only)
@@ -213,9 +211,9 @@ def _reconcile(app: WebApp) -> list[str]:
 def reconcile(app: WebApp) -> list[str]:
     """What was changed to match, one line each (empty: all matched)."""
     try:
-        with services.app_lock(app.name, timeout=0):
+        with locks.app_lock(app.name, timeout=0):
             return _reconcile(app)
-    except services.AppBusy:
+    except locks.AppBusy:
         return []  # a deploy or restart is running: it owns the app right now
     except EngineError as e:
         return [f"{app.name}: the engine did not answer: {e.message}"]
@@ -228,8 +226,6 @@ def reconcile_all() -> list[str]:
         names.add(app.name)
         done += reconcile(app)
     if _routing():
-        from apps.proxy import nginx
-
         for name in set(_routes()) - names:
             nginx.remove_route(name)
             done.append(f"removed the route of {name}: no such app")

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import failures, hooks
 from apps.deployments import appnet, build, buildqueue, startup
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
@@ -41,7 +41,9 @@ from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
-from apps.logs import archive
+from apps.lifecycle import containers, health
+from apps.proxy import nginx
+from apps.proxy.errors import ProxyError
 from apps.webapps.environment import build_environment, mask, secret_values
 from apps.webapps.masking import LineMasker, masker
 from apps.webapps.models import WebApp
@@ -58,22 +60,27 @@ CA_PATH = "/etc/berth/ca-certificates.crt"
 APP_PORT = 8000
 APP_PATH = "/home/site/wwwroot"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# App containers run as this user when the release was prepared for it (the
-# build runs as it, so the code is its own; images made before that carry no
-# RUN_AS_LABEL). Build containers always run as it.
-RUN_AS = "1000:1000"
-RUN_AS_LABEL = "io.berth.run-as"
-# What a root app container keeps of root's powers (all else is dropped):
-# enough for start-up scripts that chown, switch users or write root's files.
-ROOT_CAPS = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"]
 FLUSH_EVERY = 0.5  # seconds: the page polling the log is at most this far behind
 
 
 class DeployFailed(Exception):
-    def __init__(self, message: str, *, app_log: str = "") -> None:
+    """A release step failed: `message` for the user, `code` for machines
+    (apps.core.failures names them), `evidence` a small JSON-able
+    dict of what was seen (exit code, status, limit, the proxy's reason)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        app_log: str = "",
+        code: str = failures.INTERNAL_ERROR,
+        evidence: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.app_log = app_log  # the app's own last log lines, secrets masked
+        self.code = code
+        self.evidence = evidence or {}
 
 
 # The steps of going live, in order, as a progress callback hears them:
@@ -86,6 +93,40 @@ Progress = Callable[[str, str, str], None]
 
 def _no_progress(step: str, state: str, detail: str) -> None:
     pass
+
+
+def cap_text(text: str, limit_bytes: int) -> str:
+    """`text` if it fits in `limit_bytes` (UTF-8), else its head and tail
+    lines with a "… N lines cut …" line between: how a build started and how
+    it ended are what a reader needs."""
+    if len(text.encode("utf-8")) <= limit_bytes:
+        return text
+    lines = text.splitlines(keepends=True)
+    budget = max(limit_bytes - 100, 0) // 2
+    head: list[str] = []
+    used = 0
+    for line in lines:
+        n = len(line.encode("utf-8"))
+        if used + n > budget:
+            break
+        head.append(line)
+        used += n
+    tail_lines: list[str] = []
+    used = 0
+    for line in reversed(lines[len(head) :]):
+        n = len(line.encode("utf-8"))
+        if used + n > budget:
+            break
+        tail_lines.append(line)
+        used += n
+    tail_lines.reverse()
+    cut = len(lines) - len(head) - len(tail_lines)
+    return "".join(head) + f"… {cut} lines cut …\n" + "".join(tail_lines)
+
+
+def cap_build_log(text: str) -> str:
+    """Deployment.log capped to BERTH_BUILD_LOG_MB."""
+    return cap_text(text, max(int(float(settings.BERTH_BUILD_LOG_MB) * 1024 * 1024), 1024))
 
 
 class DeploymentLog:
@@ -124,9 +165,6 @@ class DeploymentLog:
         self.dirty = False
 
     def masked(self) -> str:
-        # Capped to BERTH_BUILD_LOG_MB (head and tail kept): apps.logs.archive.
-        from apps.logs.archive import cap_build_log
-
         end = self.text.rfind("\n", self.read) + 1
         if end:
             for line in self.text[self.read : end - 1].split("\n"):
@@ -157,7 +195,9 @@ def runtime_image(app: WebApp) -> str:
         raise DeployFailed(
             f"The runtime image {tag} for Python {app.python_version} is not here yet: "
             f"run `python manage.py runtime ensure {app.python_version}` (or pick a ready "
-            "version on the Configuration page), then deploy again."
+            "version on the Configuration page), then deploy again.",
+            code=failures.RUNTIME_MISSING,
+            evidence={"image": tag, "python_version": app.python_version},
         )
     return tag
 
@@ -256,7 +296,9 @@ def build_release(
     app = deployment.app
     # Values saved before Berth checked them cannot reach the build: say which.
     if problem := environment_problem(build_environment(app)):
-        raise DeployFailed(problem + " (Configuration > Application settings)")
+        raise DeployFailed(
+            problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
+        )
     runtime = runtime_image(app)
     app_settings = {s.name: s.value for s in app.app_settings.all()}
     facts = engine.image_facts(runtime)
@@ -274,7 +316,7 @@ def build_release(
     engine.ensure_volume(
         pip_cache_volume(app),
         {"io.berth.app": app.name, "io.berth.role": "pip-cache"},
-        owner=RUN_AS,
+        owner=containers.RUN_AS,
         image=runtime,
     )
     name = f"berth-build-{app.name}-{deployment.pk}"
@@ -318,7 +360,11 @@ def _build_slot(deployment: Deployment, log: DeploymentLog):
             Deployment.objects.filter(pk=deployment.pk).update(status_text="Building")
             yield
     except buildqueue.QueueTimeout as e:
-        raise DeployFailed(e.message + " The app still serves its previous release.") from e
+        raise DeployFailed(
+            e.message + " The app still serves its previous release.",
+            code=failures.QUEUE_TIMEOUT,
+            evidence={"waited_s": round(time.monotonic() - started)},
+        ) from e
 
 
 def _build_in_container(
@@ -358,7 +404,7 @@ def _build_in_container(
         nano_cpus=int(cpus * 1e9) if cpus > 0 else 0,
         # As unprivileged as the app's own container: another app's build
         # or image is out of reach whatever PRE_BUILD_COMMAND does.
-        user=RUN_AS,
+        user=containers.RUN_AS,
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         pids_limit=4096,
@@ -376,10 +422,14 @@ def _build_in_container(
         code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT, script, env)
         if code != 0:
             why = f"The build failed (exit code {code})."
+            failure = failures.BUILD_FAILED
+            evidence: dict = {"exit_code": code, "last_lines": failures.last_lines(log.masked())}
             oom = False
             with contextlib.suppress(EngineError):
                 oom = engine.container_state(container).oom_killed
             if oom:
+                failure = failures.OOM
+                evidence.update(phase="build", limit=settings.BERTH_BUILD_MEMORY)
                 why = (
                     f"The build was killed: out of memory (limit {settings.BERTH_BUILD_MEMORY}, "
                     "BERTH_BUILD_MEMORY)."
@@ -389,7 +439,11 @@ def _build_in_container(
                     f"The build was killed (exit code 137): out of memory? The limit is "
                     f"{settings.BERTH_BUILD_MEMORY} (BERTH_BUILD_MEMORY)."
                 )
-            raise DeployFailed(why + " The app still serves its previous release.")
+            raise DeployFailed(
+                why + " The app still serves its previous release.",
+                code=failure,
+                evidence=evidence,
+            )
         tag = release_tag(app, deployment)
         pythonpath = f"{APP_PATH}/antenv/lib/python{app.python_version}/site-packages"
         saving = time.monotonic()
@@ -410,7 +464,7 @@ def _build_in_container(
                 **_labels(app, deployment, "release"),
                 build.INPUTS_LABEL: json.dumps(inputs, sort_keys=True),
                 build.DEPTH_LABEL: str(decision.depth if reuse else 0),
-                RUN_AS_LABEL: RUN_AS,
+                containers.RUN_AS_LABEL: containers.RUN_AS,
             },
         )
         log.line(f"Release image {tag} saved ({time.monotonic() - saving:.1f} s).")
@@ -461,7 +515,9 @@ def _stream_until_exit(
             reader.join(timeout=5)
             raise DeployFailed(
                 f"The build took longer than {limit} s (BERTH_BUILD_TIMEOUT) and was stopped. "
-                "The app still serves its previous release."
+                "The app still serves its previous release.",
+                code=failures.BUILD_TIMEOUT,
+                evidence={"limit_s": limit},
             )
     log.flush()
     return _exec_exit_code(exec_id)
@@ -479,151 +535,6 @@ def _exec_exit_code(exec_id: str, patience: float = 30) -> int:
 class Started:
     container: str
     host_port: int
-
-
-# --- limits and hardening of app containers ----------------------------------
-
-TRUE = ("1", "true", "yes", "on")
-
-
-def memory_mb(text: str) -> int:
-    """Docker's "1g" / "512m" / "256" (MB when bare) as MB; 0 when unreadable."""
-    value = str(text).strip().lower().rstrip("b")
-    factor = {"k": 1 / 1024, "m": 1, "g": 1024}.get(value[-1:] or "m")
-    number = value[:-1] if factor is not None and value[-1:].isalpha() else value
-    try:
-        return max(0, int(float(number) * (factor or 1)))
-    except ValueError:
-        return 0
-
-
-@dataclass(frozen=True)
-class Limits:
-    memory_mb: int
-    cpus: float
-    pids: int
-    notes: tuple[str, ...] = ()  # why a setting was not used
-
-    def describe(self) -> str:
-        return f"memory {self.memory_mb} MB, {self.cpus:g} CPU, {self.pids} processes"
-
-
-def app_limits(app: WebApp) -> Limits:
-    """The app's container limits: the app settings WEBSITE_MEMORY_LIMIT_MB and
-    WEBSITE_CPU_LIMIT, else BERTH_APP_MEMORY and BERTH_APP_CPUS."""
-    values = {
-        s.name: s.value
-        for s in app.app_settings.filter(name__in=["WEBSITE_MEMORY_LIMIT_MB", "WEBSITE_CPU_LIMIT"])
-    }
-    notes = []
-    memory = memory_mb(settings.BERTH_APP_MEMORY) or 1024
-    cpus = float(settings.BERTH_APP_CPUS)
-    if raw := values.get("WEBSITE_MEMORY_LIMIT_MB", "").strip():
-        try:
-            wanted = int(raw)
-            if wanted < 16:
-                raise ValueError
-            memory = wanted
-        except ValueError:
-            notes.append(
-                f"WEBSITE_MEMORY_LIMIT_MB={raw!r} is not a number of MB (16 or more): "
-                f"using the default {memory} MB."
-            )
-    if raw := values.get("WEBSITE_CPU_LIMIT", "").strip():
-        try:
-            wanted_cpus = float(raw)
-            if not 0.01 <= wanted_cpus <= (os.cpu_count() or 1):
-                raise ValueError
-            cpus = wanted_cpus
-        except ValueError:
-            notes.append(
-                f"WEBSITE_CPU_LIMIT={raw!r} is not a number of CPUs between 0.01 and "
-                f"{os.cpu_count() or 1}: using the default {cpus:g}."
-            )
-    return Limits(memory, cpus, int(settings.BERTH_APP_PIDS_LIMIT), tuple(notes))
-
-
-@dataclass(frozen=True)
-class Hardening:
-    user: str  # "" is root
-    cap_add: tuple[str, ...]
-    why_root: str = ""
-
-    def options(self) -> dict:
-        return {
-            "cap_drop": ["ALL"],
-            "cap_add": list(self.cap_add),
-            "security_opt": ["no-new-privileges"],
-            "user": self.user,
-        }
-
-
-def hardening(app: WebApp, image: str) -> Hardening:
-    """Never privileged, no engine socket (Berth mounts nothing into app
-    containers), every capability dropped, no privilege gain through setuid
-    files; and a non-root user unless the app says it needs root
-    (WEBSITES_RUN_AS_ROOT=true) or its release predates the user."""
-    as_root = app.app_settings.filter(name="WEBSITES_RUN_AS_ROOT").values_list("value", flat=True)
-    if any(v.strip().lower() in TRUE for v in as_root):
-        return Hardening("", tuple(ROOT_CAPS), "the app setting WEBSITES_RUN_AS_ROOT is true")
-    facts = engine.image_facts(image)
-    if facts is None or facts.labels.get(RUN_AS_LABEL) != RUN_AS:
-        return Hardening(
-            "",
-            tuple(ROOT_CAPS),
-            "its release image was built before Berth handed the code to a non-root "
-            "user: deploy again to run as uid 1000",
-        )
-    return Hardening(RUN_AS, ())
-
-
-def stale_image_settings(app: WebApp, image: str, env: dict[str, str]) -> list[str]:
-    """Names a release image built before Berth kept settings out of images
-    still holds in its config (the build container's environment): those
-    that neither the runtime image nor `env`, the container's current
-    environment, sets. A container would inherit their old values, a
-    deleted secret's too; run_release blanks them."""
-    release_image = engine.image_facts(image)
-    runtime = engine.image_facts(image_tag(app.python_version))
-    if release_image is None or runtime is None:
-        return []
-    keep = {*runtime.env_names, "PATH", "PYTHONPATH", *env}
-    return sorted(name for name in release_image.env_names if name not in keep)
-
-
-def oom_message(container: str, limit_mb: int, since: float = 0.0) -> str:
-    """ "killed: out of memory (limit 256 MB)" when the kernel killed a process
-    of the container for memory (since `since`, a Unix time, else since the
-    container was created), else "". The engine's State.OOMKilled is set only
-    when the main process dies of it; a gunicorn worker killed for memory
-    (the usual case) shows only as an "oom" event, so both are asked."""
-    killed = False
-    try:
-        state = engine.container_state(container)
-    except EngineError:
-        return ""
-    killed = state.oom_killed
-    if not killed:
-        since = since or _epoch(state.created)
-        with contextlib.suppress(EngineError):
-            killed = engine.container_oom_events(container, since) > 0
-    return f"killed: out of memory (limit {limit_mb} MB)" if killed else ""
-
-
-def _epoch(rfc3339: str) -> float:
-    """The engine's "2026-01-01T10:00:00.123456789Z" as a Unix time (0 if unreadable)."""
-    from datetime import datetime
-
-    text = rfc3339.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:  # nanoseconds: Python reads at most microseconds
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits) :]
-        text = f"{head}.{digits[:6]}{zone}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def run_release(
@@ -644,18 +555,22 @@ def run_release(
     try:
         network = appnet.ensure(app.name, app.python_version)
     except EngineError as e:
-        raise DeployFailed(f"{e.message} The app still serves its previous release.") from e
+        raise DeployFailed(
+            f"{e.message} The app still serves its previous release.",
+            code=failures.engine_code(e),
+            evidence={"error": e.message},
+        ) from e
     name = name or f"berth-{app.name}-{deployment.pk}"
     if engine.container_exists(name):
         name = f"{name}-{pysecrets.token_hex(3)}"
     for line in startup.describe(detection, app.app_command_line, tree).splitlines():
         log.line(line)
-    limits = app_limits(app)
-    guard = hardening(app, deployment.image)
+    limits = containers.app_limits(app)
+    guard = containers.hardening(app, deployment.image)
     for note in limits.notes:
         log.line(f"WARNING: {note}")
     env = build_environment(app, instance_id=name)
-    if stale := stale_image_settings(app, deployment.image, env):
+    if stale := containers.stale_image_settings(app, deployment.image, env):
         log.line(
             f"WARNING: {deployment.image} was built before Berth kept app settings out of "
             f"release images; the old values of {', '.join(stale)} are blanked in the "
@@ -673,7 +588,9 @@ def run_release(
     try:
         # Values saved before Berth checked them may not be startable: say which.
         if problem := environment_problem(env):
-            raise DeployFailed(problem + " (Configuration > Application settings)")
+            raise DeployFailed(
+                problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
+            )
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
         # take the port between our probe and the start: try a few.
@@ -703,18 +620,32 @@ def run_release(
                 engine.remove_container(name)
         port = engine.published_port(container, APP_PORT)
         if not port:
-            raise DeployFailed(f"Container {name} has no published port {APP_PORT}.")
+            raise DeployFailed(
+                f"Container {name} has no published port {APP_PORT}.",
+                code=failures.START_FAILED,
+                evidence={"container": name},
+            )
         log.line(f"Started container {name} on 127.0.0.1:{port}; waiting for HTTP.")
         progress(STEP_START, DONE, f"{name} on 127.0.0.1:{port}")
-        progress(STEP_HEALTH, RUNNING, f"GET {health_url(app, port)[0]}")
+        progress(STEP_HEALTH, RUNNING, f"GET {health.health_url(app, port)[0]}")
         healthy = _health_check(app, name, port, log)
         progress(STEP_HEALTH, DONE, healthy)
     except (DeployFailed, EngineError) as e:
         message = e.message
-        if oom := oom_message(name, limits.memory_mb, since):
+        if isinstance(e, DeployFailed):
+            code, evidence = e.code, dict(e.evidence)
+        else:  # the engine could not create or start it
+            code, evidence = failures.engine_code(e), {"error": e.message}
+            if code == failures.ENGINE_ERROR:
+                code = failures.START_FAILED
+        if oom := containers.oom_message(name, limits.memory_mb, since):
             message = (
                 f"Container {name} was {oom}: raise WEBSITE_MEMORY_LIMIT_MB or use less "
                 f"memory. {message}"
+            )
+            code, evidence = (
+                failures.OOM,
+                {**evidence, "phase": "start", "limit_mb": limits.memory_mb},
             )
         app_log = ""
         with contextlib.suppress(EngineError):
@@ -722,7 +653,10 @@ def run_release(
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
             remove_app_containers(app, [name], stop_timeout=0)
-        raise DeployFailed(message, app_log=mask(app_log, log.secrets)) from e
+        masked = mask(app_log, log.secrets)
+        if masked:
+            evidence["last_lines"] = failures.last_lines(masked)
+        raise DeployFailed(message, app_log=masked, code=code, evidence=evidence) from e
     return Started(name, port)
 
 
@@ -739,61 +673,6 @@ def _exists(path: str) -> bool:
 # --- health checks -----------------------------------------------------------
 
 
-def accepted_statuses(app: WebApp) -> tuple[Callable[[int], bool], str]:
-    """Which HTTP answers count as healthy, and how to say it: 200-399 by
-    default; BERTH_HEALTH_ACCEPT_ANY=true, or the app setting
-    WEBSITE_WARMUP_STATUSES ("any", or codes and ranges: "200-499,503"),
-    say otherwise."""
-    raw = (
-        app.app_settings.filter(name="WEBSITE_WARMUP_STATUSES")
-        .values_list("value", flat=True)
-        .first()
-        or ""
-    ).strip()
-    if raw.lower() in ("any", "*") or (not raw and settings.BERTH_HEALTH_ACCEPT_ANY):
-        return (lambda code: True), "any HTTP answer"
-    ranges: list[tuple[int, int]] = []
-    for part in raw.replace(";", ",").split(","):
-        low, _, high = part.strip().partition("-")
-        with contextlib.suppress(ValueError):
-            ranges.append((int(low), int(high or low)))
-    if not ranges:
-        ranges = [(200, 399)]
-    text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
-    return (lambda code: any(a <= code <= b for a, b in ranges)), text
-
-
-def health_url(app: WebApp, port: int) -> tuple[str, str]:
-    path = app.health_check_path or "/"
-    path = path if path.startswith("/") else "/" + path
-    return path, f"http://127.0.0.1:{port}{path}"
-
-
-def probe(app: WebApp, port: int, timeout: float = 5) -> tuple[bool, int | None, str]:
-    """One health request: (healthy, status code or None, what happened).
-    Host is WEBSITE_HOSTNAME, so Django's ALLOWED_HOSTS built from it passes."""
-    ok_status, accepted = accepted_statuses(app)
-    path, url = health_url(app, port)
-    session = requests.Session()
-    session.trust_env = False  # never through an HTTP proxy: this is 127.0.0.1
-    try:
-        answer = session.get(
-            url, headers={"Host": app.default_host_name}, timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as e:
-        return False, None, f"GET {path}: no answer ({type(e).__name__})"
-    finally:
-        session.close()
-    if ok_status(answer.status_code):
-        return True, answer.status_code, f"GET {path} answered {answer.status_code}"
-    return (
-        False,
-        answer.status_code,
-        f"GET {path} answered {answer.status_code} (healthy is {accepted}; "
-        "WEBSITE_WARMUP_STATUSES changes that)",
-    )
-
-
 def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> str:
     """Like App Service's warm-up: wait for a healthy answer on the health
     check path (200-399 unless configured), within BERTH_START_TIME_LIMIT.
@@ -801,8 +680,9 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
     limit = settings.BERTH_START_TIME_LIMIT
     started = time.monotonic()
     last = "no answer yet"
+    last_status: int | None = None
     while time.monotonic() - started < limit:
-        ok, _, what = probe(app, port)
+        ok, last_status, what = health.probe(app, port)
         if ok:
             healthy = f"{what} after {time.monotonic() - started:.1f} s"
             log.line(f"Health check: {healthy}.")
@@ -813,47 +693,77 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
             raise DeployFailed(
                 f"Container {container} stopped (exit code {state.exit_code}, restarted "
                 f"{state.restart_count} times) before answering HTTP on port {APP_PORT}: "
-                "see the app's log lines below. The app still serves its previous release."
+                "see the app's log lines below. The app still serves its previous release.",
+                code=failures.EXITED,
+                evidence={
+                    "container": container,
+                    "exit_code": state.exit_code,
+                    "restart_count": state.restart_count,
+                    "status": state.status,
+                },
             )
         log.maybe_flush()
         # gunicorn usually answers within half a second: poll fast at first
         # (each poll is a refused connect on 127.0.0.1), then ease off.
         time.sleep(0.05 if time.monotonic() - started < 5 else 0.25)
+    code = failures.START_TIMEOUT
+    if last_status is not None:
+        code = failures.HTTP_5XX if 500 <= last_status <= 599 else failures.HTTP_STATUS
     raise DeployFailed(
         f"Container {container} didn't respond to HTTP pings on port: {APP_PORT} within "
-        f"{limit} s ({last}), failing site start. The app still serves its previous release."
+        f"{limit} s ({last}), failing site start. The app still serves its previous release.",
+        code=code,
+        evidence={"limit_s": limit, "status": last_status, "last": last},
     )
 
 
 def route(app: WebApp, started: Started, log: DeploymentLog) -> str:
-    """Point the front proxy at the new container, if the proxy is installed.
-    Returns what happened, in a few words."""
+    """Point the front proxy at the new container and return what happened,
+    in a few words, once the proxy confirms it (nginx took the config, or
+    the proxy service applied it). If the proxy refuses, the route it had is
+    put back and DeployFailed (code proxy_refused) says why: traffic has not
+    moved, so the caller must not retire the serving container."""
     if not getattr(settings, "BERTH_PROXY_ROUTING", True):
         return "proxy routing is off (BERTH_PROXY_ROUTING)"
+    upstream = f"127.0.0.1:{started.host_port}"
+    previous: str | None = None
     try:
-        from apps.proxy.nginx import set_route
-    except ImportError:
-        return "no proxy installed"
+        previous = nginx.routes().get(app.name)
+        nginx.set_route(app.name, upstream)
+    except ProxyError as e:
+        _put_back_route(app, upstream, previous)
+        raise DeployFailed(
+            f"The proxy refused the route to {started.container}: {e.message} "
+            "The app still serves its previous release.",
+            code=failures.PROXY_REFUSED,
+            evidence={"reason": e.message, "upstream": upstream, "container": started.container},
+        ) from e
+    log.line(f"Proxy: {app.default_host_name} -> {upstream}")
+    return f"{app.default_host_name} -> {upstream}"
+
+
+def _put_back_route(app: WebApp, upstream: str, previous: str | None) -> None:
+    """After a refusal: if the new route was saved anyway (an external proxy
+    service that did not apply it in time), save the one it replaced, so the
+    proxy never later sends traffic to a container that is gone."""
     try:
-        set_route(app.name, f"127.0.0.1:{started.host_port}")
-        log.line(f"Proxy: {app.default_host_name} -> 127.0.0.1:{started.host_port}")
-        return f"{app.default_host_name} -> 127.0.0.1:{started.host_port}"
-    except Exception as e:  # the proxy's own errors; the release still runs
-        log.line(f"WARNING: the proxy could not be updated: {e}")
-        return f"WARNING: the proxy could not be updated: {e}"
+        if nginx.routes().get(app.name) != upstream:
+            return
+        if previous:
+            nginx.set_route(app.name, previous)
+        else:
+            nginx.remove_route(app.name)
+    except ProxyError as e:
+        logger.warning("Could not put back the proxy route of %s: %s", app.name, e.message)
 
 
 def unroute(app: WebApp) -> None:
     if not getattr(settings, "BERTH_PROXY_ROUTING", True):
         return
     try:
-        from apps.proxy.nginx import remove_route
-    except ImportError:
-        return
-    try:
-        remove_route(app.name)
-    except Exception as e:
-        logger.warning("Could not remove the proxy route of %s: %s", app.name, e)
+        nginx.remove_route(app.name)
+    except ProxyError as e:
+        logger.warning("Could not remove the proxy route of %s: %s", app.name, e.message)
 
 
 def swap(
@@ -864,10 +774,19 @@ def swap(
     *,
     progress: Progress = _no_progress,
 ) -> None:
-    """The new container is healthy: route to it, mark it active, retire the
-    rest. Reports STEP_SWITCH and STEP_RETIRE to `progress`."""
+    """The new container is healthy: route to it, and only once the proxy
+    confirmed the route mark it active and retire the rest. If the proxy
+    refuses, the new container is removed, the serving one keeps serving
+    and DeployFailed (proxy_refused) is raised. Reports STEP_SWITCH and
+    STEP_RETIRE to `progress`."""
     progress(STEP_SWITCH, RUNNING, f"to {started.container}")
-    routed = route(app, started, log)
+    try:
+        routed = route(app, started, log)
+    except DeployFailed as e:
+        log.line(f"{e.message} Removing the new container {started.container}.")
+        with contextlib.suppress(EngineError):
+            remove_app_containers(app, [started.container], stop_timeout=0)
+        raise
     with transaction.atomic():
         Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).update(
             active=False
@@ -903,12 +822,13 @@ def remove_app_containers(
 ) -> None:
     """Stop these app containers, keep their last lines in the log archive,
     then remove them: the engine forgets a container's output with it
-    (apps.logs.archive.keep_last_lines; an app being deleted skips this, its
-    archive goes too). stop_timeout=0 kills at once."""
+    (through apps.core.hooks, which apps.logs fills: this layer does not
+    import the log archive; an app being deleted skips this, its archive
+    goes too). stop_timeout=0 kills at once."""
     for name in names:
         engine.stop_container(name, timeout=stop_timeout)
-    for kept in archive.keep_last_lines(app.name, names):
-        if kept.warning and log:
-            log.line(f"WARNING: {kept.warning}.")
+    for warning in hooks.keep_last_lines(app.name, names):
+        if log:
+            log.line(f"WARNING: {warning}.")
     for name in names:
         engine.remove_container(name)

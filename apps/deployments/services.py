@@ -4,31 +4,23 @@ apps.deployments.release."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import shutil
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from apps.core import jsontext
+from apps.core import failures, hooks, jsontext
 from apps.deployments import intake, release, snapshot, startup
 from apps.deployments.models import Deployment
 from apps.deployments.release import DeployFailed, DeploymentLog
 from apps.deployments.source import SourceTree
-from apps.diagnostics.precheck import log_lines as precheck_log_lines
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.lifecycle import containers, locks
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 
@@ -81,17 +73,11 @@ def create_deployment(
         deployment.artifact = str(path)
         deployment.save(update_fields=["artifact"])
         log = DeploymentLog(deployment)
-        for line in precheck_log_lines(findings):
+        for line in hooks.precheck_log_lines(findings):
             log.line(line)
         log.flush()
     deployment.refresh_from_db(fields=["log"])
     return deployment
-
-
-def enqueue(deployment: Deployment) -> None:
-    from apps.deployments import tasks
-
-    tasks.deploy.delay_on_commit(deployment_id=deployment.pk)
 
 
 def redeploy(
@@ -132,89 +118,9 @@ def redeploy(
     return new
 
 
-class AppBusy(Exception):
-    """Another deployment or restart of the app holds its lock."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-_held = threading.local()
-
-
-def lock_path(app_name: str) -> Path:
-    return Path(settings.DATA_DIR) / "locks" / f"{app_name}.lock"
-
-
-def lock_wait_limit() -> float:
-    """How long a second deploy or restart waits for the first: as long as
-    one can take (build, then start-up), plus a margin."""
-    return float(settings.BERTH_BUILD_TIMEOUT + settings.BERTH_START_TIME_LIMIT + 60)
-
-
-@contextlib.contextmanager
-def app_lock(app_name: str, *, timeout: float | None = None) -> Iterator[None]:
-    """One deploy/restart of an app at a time, across threads, processes and
-    the portal and worker containers (a flock on DATA_DIR/locks/<app>.lock).
-    The kernel drops the lock when its holder dies, so a crashed worker never
-    leaves an app locked. Re-entrant in one thread. Waits up to `timeout`
-    seconds (default lock_wait_limit(); 0 means don't wait), then raises
-    AppBusy."""
-    held = getattr(_held, "apps", None)
-    if held is None:
-        held = _held.apps = {}
-    if app_name in held:
-        held[app_name] += 1
-        try:
-            yield
-        finally:
-            held[app_name] -= 1
-        return
-    path = lock_path(app_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        limit = lock_wait_limit() if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise AppBusy(
-                        f"Another deployment or restart of {app_name} is still running "
-                        f"(waited {limit:.0f} s): try again when it has finished."
-                    ) from None
-                time.sleep(0.2)
-        held[app_name] = 1
-        try:
-            yield
-        finally:
-            del held[app_name]
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def is_locked(app_name: str) -> bool:
-    """True while some deploy or restart of the app runs (anywhere)."""
-    try:
-        with app_lock(app_name, timeout=0):
-            return False
-    except AppBusy:
-        return True
-
-
 def claim(deployment_id: int) -> bool:
     """Take a queued deployment; False if someone else already has it."""
-    return (
-        Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.QUEUED).update(
-            status=Deployment.Status.BUILDING, started=timezone.now()
-        )
-        == 1
-    )
+    return Deployment(pk=deployment_id).start()
 
 
 def run_deployment(deployment_id: int) -> Deployment:
@@ -224,12 +130,15 @@ def run_deployment(deployment_id: int) -> Deployment:
     stays queued meanwhile), then runs."""
     app_name = Deployment.objects.values_list("app__name", flat=True).get(pk=deployment_id)
     try:
-        with app_lock(app_name):
+        with locks.app_lock(app_name):
             return _run_deployment(deployment_id)
-    except AppBusy as e:
+    except locks.AppBusy as e:
         # Still queued: fail it, so it doesn't look stuck forever.
-        Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.QUEUED).update(
-            status=Deployment.Status.FAILED, status_text=e.message, finished=timezone.now()
+        Deployment(pk=deployment_id).fail(
+            failures.LOCK_TIMEOUT,
+            e.message,
+            {"waited_s": round(e.waited)},
+            from_statuses=(Deployment.Status.QUEUED,),
         )
         return Deployment.objects.get(pk=deployment_id)
 
@@ -251,35 +160,34 @@ def _run_deployment(deployment_id: int) -> Deployment:
             Deployment.objects.filter(pk=deployment.pk).update(image=deployment.image)
         else:
             log.line(f"Redeploying the release image {deployment.image}: no build.")
-        Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.DEPLOYING)
+        deployment.begin_release()
         # The configuration this release goes live with, kept on it at success.
         app.refresh_from_db()
         who = deployment.deployer.get_username() if deployment.deployer else deployment.author
         in_force = snapshot.take(app, deployer=who)
         if app.state != WebApp.State.RUNNING:
             log.line("The app is stopped: the release is ready and will run when it starts.")
-            _finish(
-                deployment, log, Deployment.Status.SUCCESS, "Built; the app is stopped.", in_force
-            )
+            _succeed(deployment, log, "Built; the app is stopped.", in_force)
             return deployment
         started = release.run_release(app, deployment, log)
         release.swap(app, deployment, started, log)
-        _finish(
-            deployment,
-            log,
-            Deployment.Status.SUCCESS,
-            f"Serving from {started.container}.",
-            in_force,
-        )
+        _succeed(deployment, log, f"Serving from {started.container}.", in_force)
     except (DeployFailed, EngineError) as e:
         log.line(f"Deployment failed: {e.message}")
         _put_back_settings(deployment, log)
-        _finish(deployment, log, Deployment.Status.FAILED, e.message)
+        code, evidence = failure_of(e)
+        _fail(deployment, log, code, e.message, evidence)
     except Exception as e:
         logger.exception("Deployment %s crashed", deployment.pk)
         log.line(f"Deployment failed: an error in Berth: {e!r}")
         _put_back_settings(deployment, log)
-        _finish(deployment, log, Deployment.Status.FAILED, f"An error in Berth: {e!r}")
+        _fail(
+            deployment,
+            log,
+            failures.INTERNAL_ERROR,
+            f"An error in Berth: {e!r}",
+            {"error": repr(e)},
+        )
     deployment.refresh_from_db()
     return deployment
 
@@ -298,26 +206,31 @@ def _put_back_settings(deployment: Deployment, log: DeploymentLog) -> None:
     log.line("Put back the settings in force before this redeploy; the serving release keeps them.")
 
 
-def _finish(
-    deployment: Deployment,
-    log: DeploymentLog,
-    status: str,
-    text: str,
-    in_force: dict | None = None,
-) -> None:
-    log.line(f"Status: {status}. {text}")
+def failure_of(error: DeployFailed | EngineError) -> tuple[str, dict]:
+    """The failure code and evidence a release step's error carries."""
+    if isinstance(error, DeployFailed):
+        return error.code, error.evidence
+    return failures.engine_code(error), {"error": error.message}
+
+
+def _succeed(deployment: Deployment, log: DeploymentLog, text: str, in_force: dict) -> None:
+    log.line(f"Status: {Deployment.Status.SUCCESS}. {text}")
     log.flush()
-    now = timezone.now()
-    Deployment.objects.filter(pk=deployment.pk).update(
-        status=status, status_text=text, finished=now
-    )
-    if in_force is not None:
-        # Written once: a release is immutable. Through save() so the field
-        # encrypts it (update() would too, but keep one path).
-        in_force["finished"] = now.isoformat()
-        row = Deployment.objects.get(pk=deployment.pk)
-        row.release_settings = json.dumps(in_force, sort_keys=True)
-        row.save(update_fields=["release_settings"])
+    if not deployment.succeed(text):
+        logger.warning("Deployment %s was finished by someone else", deployment.pk)
+        return
+    # Written once: a release is immutable. Through save() so the field
+    # encrypts it (update() would too, but keep one path).
+    in_force["finished"] = deployment.finished.isoformat()
+    row = Deployment.objects.get(pk=deployment.pk)
+    row.release_settings = json.dumps(in_force, sort_keys=True)
+    row.save(update_fields=["release_settings"])
+
+
+def _fail(deployment: Deployment, log: DeploymentLog, code: str, text: str, evidence: dict) -> None:
+    log.line(f"Status: {Deployment.Status.FAILED}. {text}")
+    log.flush()
+    deployment.fail(code, text, evidence)
 
 
 @dataclass(frozen=True)
@@ -343,10 +256,10 @@ def restart_app(
         app, Operation.Trigger.RESTART, actor=actor, reason=reason or "restart requested"
     )
     try:
-        with app_lock(app.name):
+        with locks.app_lock(app.name):
             return _restart_app(app, op, reason=reason or op.reason)
-    except AppBusy as e:
-        operations.give_up(op, e.message, serving=_serving(app))
+    except locks.AppBusy as e:
+        operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
         return Outcome(False, e.message, operation=op)
 
 
@@ -358,7 +271,12 @@ def _restart_app(app: WebApp, op: Operation, *, reason: str = "") -> Outcome:
         return _restart_recorded(app, recorder, reason=reason)
     except Exception as e:
         # Berth's own error: still say so, don't leave it running.
-        recorder.fail(f"An error in Berth: {e!r}", serving=_serving(app))
+        recorder.fail(
+            failures.INTERNAL_ERROR,
+            f"An error in Berth: {e!r}",
+            {"error": repr(e)},
+            serving=_serving(app),
+        )
         raise
 
 
@@ -376,7 +294,7 @@ def _restart_recorded(app: WebApp, recorder: operations.Recorder, *, reason: str
     log.line(f"Restart of {app.name}: {reason or 'requested'}.")
     oom = ""
     if current.container:
-        oom = release.oom_message(current.container, release.app_limits(app).memory_mb)
+        oom = containers.oom_message(current.container, containers.app_limits(app).memory_mb)
         if oom:
             log.line(f"The serving container {current.container} was {oom}.")
     try:
@@ -386,7 +304,14 @@ def _restart_recorded(app: WebApp, recorder: operations.Recorder, *, reason: str
         release.swap(app, current, started, log, progress=recorder)
     except (DeployFailed, EngineError) as e:
         logger.warning("Restart of %s failed: %s", app.name, e.message)
-        recorder.fail(e.message, app_log=getattr(e, "app_log", ""), serving=_serving(app))
+        code, evidence = failure_of(e)
+        recorder.fail(
+            code,
+            e.message,
+            evidence,
+            app_log=getattr(e, "app_log", ""),
+            serving=_serving(app),
+        )
         return Outcome(False, e.message, log.masked(), operation=op)
     before = f" (the previous container was {oom})" if oom else ""
     recorder.succeed(
@@ -416,7 +341,7 @@ def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> 
     bring a container back after the stop."""
     op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason="stop")
     try:
-        with app_lock(app.name):
+        with locks.app_lock(app.name):
             recorder = operations.Recorder.claim(op)
             if recorder is None:
                 return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
@@ -424,10 +349,14 @@ def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> 
                 _stop(app, recorder)
             except Exception as e:
                 message = getattr(e, "message", "") or f"An error in Berth: {e!r}"
-                recorder.fail(f"{app.name} is marked Stopped, but: {message}")
+                if isinstance(e, (DeployFailed, EngineError)):
+                    code, evidence = failure_of(e)
+                else:
+                    code, evidence = failures.INTERNAL_ERROR, {"error": repr(e)}
+                recorder.fail(code, f"{app.name} is marked Stopped, but: {message}", evidence)
                 raise
-    except AppBusy as e:
-        operations.give_up(op, e.message, serving=_serving(app))
+    except locks.AppBusy as e:
+        operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
         return Outcome(False, e.message, operation=op)
     return Outcome(True, op.message, operation=op)
 
@@ -450,7 +379,7 @@ def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) ->
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
     app.state = WebApp.State.RUNNING
     try:
-        with app_lock(app.name):
+        with locks.app_lock(app.name):
             current = active_deployment(app)
             if current and current.container and _running(current.container):
                 recorder = operations.Recorder.claim(op)
@@ -458,8 +387,8 @@ def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) ->
                     recorder.succeed("Already running.", serving=current.container)
                 return Outcome(True, "Already running.", operation=op)
             return restart_app(app, reason="started", operation=op)
-    except AppBusy as e:
-        operations.give_up(op, e.message, serving=_serving(app))
+    except locks.AppBusy as e:
+        operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
         return Outcome(False, e.message, operation=op)
 
 

@@ -2,37 +2,64 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from celery.signals import worker_ready
+
+from apps.deployments import health, reconcile, services
+from apps.deployments.models import Deployment
+from apps.webapps.models import Operation, WebApp
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(deployment: Deployment) -> None:
+    """Run the queued deployment in a worker once the transaction commits."""
+    deploy.delay_on_commit(deployment_id=deployment.pk)
+
+
+def enqueue_restart(app_id: int, reason: str, operation_id: int) -> None:
+    """Restart the app in a worker (apps.core.hooks.request_restart)."""
+    restart.delay(app_id=app_id, reason=reason, operation_id=operation_id)
 
 
 @shared_task(name="deployments.deploy")
 def deploy(*, deployment_id: int) -> None:
-    from apps.deployments import services
-
     # A duplicate or retried task finds the row already claimed and does nothing.
     services.run_deployment(deployment_id)
 
 
 @shared_task(name="deployments.restart")
 def restart(*, app_id: int, reason: str = "", operation_id: int | None = None) -> None:
-    from apps.deployments import services
-
     # A duplicate or retried task finds the operation already claimed.
     services.restart_app_by_id(app_id, reason=reason, operation_id=operation_id)
 
 
+# The name it had when it lived in apps.logs, so queued tasks still run.
+@shared_task(name="webapps.power")
+def power(*, app_id: int, action: str, operation_id: int | None = None) -> None:
+    """Start, stop or restart an app from the Overview's buttons (a restart
+    waits for the new container's health check, far too long for a
+    request); it records its steps in the operation the page shows."""
+    app = WebApp.objects.get(pk=app_id)
+    op = Operation.objects.filter(pk=operation_id, app=app).first() if operation_id else None
+    if action == "stop":
+        outcome = services.stop_app(app, operation=op)
+    elif action == "start":
+        outcome = services.start_app(app, operation=op)
+    else:
+        outcome = services.restart_app(app, reason="restarted from the Overview", operation=op)
+    logger.info("%s %s: %s", action.capitalize(), app.name, outcome.message)
+
+
 @shared_task(name="deployments.reconcile_all")
 def reconcile_all() -> None:
-    from apps.deployments import reconcile
-
     reconcile.reconcile_all()
 
 
 @shared_task(name="deployments.health_check_all")
 def health_check_all() -> None:
-    from apps.deployments import health
-
     health.check_all()
 
 

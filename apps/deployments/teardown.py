@@ -1,7 +1,7 @@
 """What deleting an app removes from the engine and the disk: its proxy
 route, every container (serving, old, build; running or not), its release
 images, volumes labelled with it, the zips kept as deployment artifacts, its
-Local Git repository and its log archive. apps.webapps.services.delete_app
+Local Git repository and its log archive. delete_app (below)
 calls remove_everything() with the app stopped and its deploy lock held,
 then deletes the rows.
 
@@ -28,11 +28,17 @@ from pathlib import Path
 
 from django.conf import settings
 
-from apps.deployments import appnet, gitrepo, intake, release, services
+from apps.audit.models import AuditEvent
+from apps.audit.services import record
+from apps.core import hooks
+from apps.deployments import appnet, gitrepo, intake, release
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.errors import EngineError, EngineUnavailable
-from apps.logs import archive
+from apps.lifecycle import locks
+from apps.proxy import nginx
+from apps.proxy.errors import ProxyError
+from apps.webapps import services as config
 from apps.webapps.models import WebApp
 
 APP_LABEL = "io.berth.app"
@@ -101,9 +107,6 @@ def remove_everything(app: WebApp) -> Removed:
 def _remove_route(app: WebApp, removed: Removed) -> None:
     if not getattr(settings, "BERTH_PROXY_ROUTING", True):
         return
-    from apps.proxy import nginx
-    from apps.proxy.errors import ProxyError
-
     try:
         removed.route = app.name in nginx.routes()
         nginx.remove_route(app.name)
@@ -148,7 +151,7 @@ def _remove_files(app: WebApp, removed: Removed) -> None:
             elif path.exists():
                 path.unlink()
                 removed.files.append(str(path))
-        removed.logs = archive.delete_app_logs(app.name, removed.containers)
+        removed.logs = hooks.delete_app_logs(app.name, removed.containers)
     except OSError as e:
         raise TeardownFailed(
             f"{app.name} is stopped but not deleted: {e.filename or 'a file'} could not be "
@@ -159,4 +162,72 @@ def _remove_files(app: WebApp, removed: Removed) -> None:
 def remove_lock_file(app_name: str) -> None:
     """The app's deploy lock file, once the lock is released."""
     with contextlib.suppress(FileNotFoundError):
-        services.lock_path(app_name).unlink()
+        locks.lock_path(app_name).unlink()
+
+
+class DeleteFailed(Exception):
+    """Part of the app could not be removed from the engine or the disk. The
+    app is stopped and its rows are kept, so deleting it again finishes the
+    job; `message` says what was left."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# How long a delete waits for a deployment or restart of the app to finish.
+DELETE_LOCK_WAIT = 60.0
+
+
+def delete_app(app: WebApp, *, actor=None) -> None:
+    """Delete the app and everything it left behind (`az webapp delete`):
+    the page, the API and the CLI all come here.
+
+    In this order, so a failure part-way never leaves an app that cannot be
+    deleted again:
+    1. The app is marked Stopped (saved at once): reconcile, health checks
+       and restarts leave a stopped app down, so nothing starts it again
+       while it is taken apart.
+    2. With its deploy lock held (a running deployment or restart finishes
+       first), apps.deployments.teardown removes its proxy route,
+       containers, release images, volumes, kept zips, Git repository and
+       log archive. Each step takes "already gone" as done. If one fails,
+       DeleteFailed says what was left; the rows stay, the app shows as
+       Stopped, and deleting it again finishes the job.
+    3. Then the rows go in one transaction (settings, connection strings,
+       deployments with their logs, roles, metrics), and the Activity log
+       records the deletion. Audit events are kept: they are the record of
+       who deleted it (their app link is cleared, their app name kept).
+    An app created later with the same name starts clean: no release image,
+    artifact, repository or log of this one is left to be reused or shown.
+    """
+    name, was = app.name, app.state
+    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
+    app.state = WebApp.State.STOPPED
+    try:
+        with locks.app_lock(name, timeout=DELETE_LOCK_WAIT):
+            removed = remove_everything(app)
+            config.delete_rows(app, actor=actor, removed=removed.as_dict())
+    except locks.AppBusy as e:
+        failed = DeleteFailed(
+            f"{name} is stopped but not deleted: a deployment or restart of it is still "
+            f"running (waited {DELETE_LOCK_WAIT:.0f} s). Delete it again once that has finished."
+        )
+        _record_incomplete_delete(app, was, failed.message, actor=actor)
+        raise failed from e
+    except TeardownFailed as e:
+        _record_incomplete_delete(app, was, e.message, actor=actor)
+        raise DeleteFailed(e.message) from e
+    remove_lock_file(name)
+
+
+def _record_incomplete_delete(app: WebApp, was: str, message: str, *, actor) -> None:
+    """The app was stopped on the way: the Activity log says so, and why."""
+    record(
+        app=app,
+        action=AuditEvent.Action.APP_DELETE,
+        actor=actor,
+        before={"state": was},
+        after={"state": WebApp.State.STOPPED, "incomplete": message},
+        summary=f"Delete of {app.name} did not finish; the app is stopped: {message}",
+    )

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.access.services import READ, WRITE, PublishingCredential, app_for
-from apps.deployments import gitrepo, intake, services
+from apps.deployments import gitrepo, intake, services, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 
@@ -90,6 +90,9 @@ def deployment_json(request: HttpRequest, d: Deployment) -> dict:
         "id": d.pk,
         "status": d.status,
         "status_text": d.status_text,
+        # Why it failed, for machines (apps.core.failures), and what was seen.
+        "failure_code": d.failure_code or None,
+        "failure_evidence": d.failure_evidence or None,
         "complete": d.is_finished,
         "active": d.active,
         "source": d.source,
@@ -131,7 +134,7 @@ def zipdeploy(request: HttpRequest, app: WebApp, user) -> HttpResponse:
     except intake.BadZip as e:
         return JsonResponse({"error": e.message}, status=400)
     if request.GET.get("isAsync", "").lower() in TRUE:
-        services.enqueue(deployment)
+        tasks.enqueue(deployment)
         answer = JsonResponse(deployment_json(request, deployment), status=202)
         answer["Location"] = reverse("deployments:detail", args=[app.name, deployment.pk])
         return answer
@@ -177,7 +180,7 @@ def deployment_redeploy(request: HttpRequest, app: WebApp, user, pk: int) -> Htt
         return JsonResponse({"error": str(e)}, status=400)
     except ValidationError as e:  # the release's settings cannot be restored today
         return JsonResponse({"error": " ".join(e.messages)}, status=400)
-    services.enqueue(new)
+    tasks.enqueue(new)
     answer = JsonResponse({**deployment_json(request, new), "restoreSettings": restore}, status=202)
     answer["Location"] = reverse("deployments:detail", args=[app.name, new.pk])
     return answer

@@ -25,7 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.access.services import app_for
 from apps.audit.services import record
-from apps.deployments import intake, services, snapshot
+from apps.deployments import intake, services, snapshot, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 
@@ -195,7 +195,7 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
                 actor=request.user,
                 summary=f"Zip deploy #{deployment.pk} ({package.name}, {package.size} bytes)",
             )
-            services.enqueue(deployment)
+            tasks.enqueue(deployment)
             messages.success(
                 request, f"{package.name} received: deployment #{deployment.pk} is queued."
             )
@@ -329,7 +329,7 @@ def deployment_redeploy(request: HttpRequest, name: str, pk: int) -> HttpRespons
             summary=f"Redeploy of deployment #{old.pk} as #{new.pk}"
             + (" with its settings" if restore else ""),
         )
-        services.enqueue(new)
+        tasks.enqueue(new)
         messages.success(request, f"Redeploying #{old.pk} as deployment #{new.pk}.")
         url = reverse("deployments:deployment", args=[app.name, new.pk])
     if request.htmx:

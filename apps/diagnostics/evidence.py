@@ -20,6 +20,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.diagnostics import source as src
+from apps.engine import client
+from apps.engine.errors import EngineError
 from apps.webapps.environment import mask, secret_values
 from apps.webapps.masking import masker
 from apps.webapps.models import WebApp
@@ -103,10 +105,19 @@ class DeploymentRecord:
     # How the release starts, as the deploy pipeline decided it
     # (apps.deployments.startup.Detection as a dict: rule, reason, command, looked_for).
     startup: dict = field(default_factory=dict)
+    # Why it failed (apps.core.failures) and what was seen, secrets masked.
+    failure_code: str = ""
+    failure_evidence: dict = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    def failure_lines(self) -> tuple[LogLine, ...]:
+        """The app's last log lines the failure kept as evidence."""
+        lines = self.failure_evidence.get("last_lines") or []
+        origin = f"deployment #{self.id}"
+        return tuple(LogLine(str(t), origin, 0, self.finished) for t in lines)
 
 
 @dataclass(frozen=True)
@@ -356,9 +367,6 @@ def _masked(lines: Iterable[LogLine], secrets: list[str]) -> tuple[LogLine, ...]
 
 
 def _containers(app: WebApp, secrets: list[str], tail: int) -> tuple[list[ContainerRecord], str]:
-    from apps.engine import client
-    from apps.engine.errors import EngineError
-
     records = []
     try:
         names = client.find_containers({APP_LABEL: app.name})[:5]
@@ -387,6 +395,19 @@ def _containers(app: WebApp, secrets: list[str], tail: int) -> tuple[list[Contai
     return records, ""
 
 
+def _masked_evidence(evidence: dict, secrets: list[str]) -> dict:
+    """Failure evidence with secrets masked again (they are at the source;
+    a secret saved since then is masked too)."""
+    out: dict = {}
+    for key, value in evidence.items():
+        if isinstance(value, str):
+            value = mask(value, secrets)
+        elif isinstance(value, list):
+            value = [mask(v, secrets) if isinstance(v, str) else v for v in value]
+        out[key] = value
+    return out
+
+
 def collect(app: WebApp, *, deployments: int = 5, tail: int = 500) -> Evidence:
     """Gather the evidence for one app. Never raises for a missing engine or
     artifact: what could not be read goes into `problems`."""
@@ -411,6 +432,8 @@ def collect(app: WebApp, *, deployments: int = 5, tail: int = 500) -> Evidence:
                 created=d.created,
                 finished=d.finished,
                 startup=dict(getattr(d, "startup", None) or {}),
+                failure_code=d.failure_code,
+                failure_evidence=_masked_evidence(d.failure_evidence or {}, secrets),
             )
         )
         if not artifact and d.artifact:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
+from apps.deployments.source import SourceTree
+from apps.deployments.startup import classify_custom, detect
 from apps.diagnostics import source as src
 from apps.diagnostics.evidence import PRECHECK_PREFIX as LOG_PREFIX
 from apps.diagnostics.evidence import SourceFiles, read_zip
-
-if TYPE_CHECKING:
-    from apps.deployments.source import SourceTree
 
 
 @dataclass(frozen=True)
@@ -118,11 +117,6 @@ def _startup(
     the exact command it runs: (rule, command, one line saying so, looked for).
     `tree` is the deployment's own SourceTree when the caller has it, so the
     command is the one the release will run, to the character."""
-    try:
-        from apps.deployments.source import SourceTree
-        from apps.deployments.startup import classify_custom, detect
-    except ImportError:  # the deploy pipeline is not installed
-        return "", "", "The start-up rules are not available here.", ()
     if tree is None:
         tree = SourceTree(frozenset(source.files), dict(source.contents))
     detection = detect(tree)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from apps.diagnostics import registry
-from apps.diagnostics.evidence import Evidence
+from apps.diagnostics.evidence import Evidence, collect
 from apps.diagnostics.findings import Finding, Item, Status
 from apps.webapps.environment import mask
 
@@ -129,6 +129,4 @@ def run(evidence: Evidence) -> Report:
 
 def diagnose(app) -> Report:
     """Collect the evidence for a WebApp and run every detector over it."""
-    from apps.diagnostics.evidence import collect
-
     return run(collect(app))

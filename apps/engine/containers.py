@@ -120,7 +120,7 @@ def create_container(
         "detach": True,
     }
     # Only the options given: an unset one keeps Docker's default. The
-    # hardening ones (apps.deployments.release.hardening: never privileged, no
+    # hardening ones (apps.lifecycle.containers.hardening: never privileged, no
     # engine socket mounted) narrow what the process may do.
     optional = {
         "mem_limit": mem_limit,

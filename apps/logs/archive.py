@@ -43,7 +43,10 @@ from django.db import DatabaseError, close_old_connections
 
 from apps.engine import client as engine
 from apps.engine.errors import ContainerMissing, EngineError
+from apps.logs.timestamps import ns_to_since, to_ns
+from apps.webapps.environment import environment_secrets, secret_values
 from apps.webapps.masking import LineMasker, masker
+from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +89,6 @@ def max_bytes() -> int:
 
 
 # --- timestamps (the engine's RFC 3339 with nanoseconds) ---------------------------
-
-
-def to_ns(stamp: str) -> int:
-    from apps.logs.services import to_ns as _to_ns
-
-    return _to_ns(stamp)
 
 
 # --- one line ------------------------------------------------------------------------
@@ -329,9 +326,6 @@ def secrets_of(app_name: str, container: str) -> list[str]:
     """What to mask in `container`'s lines: the app's secrets now and the
     ones the container was started with (a settings change retires it).
     Raises DatabaseError: unmasked lines must never reach the disk."""
-    from apps.webapps.environment import environment_secrets, secret_values
-    from apps.webapps.models import WebApp
-
     app = WebApp.objects.filter(name=app_name).first()
     found = set(secret_values(app)) if app else set()
     try:
@@ -671,8 +665,6 @@ def _unreadable(name: str, e: EngineError) -> str:
 
 def _since(ns: int) -> str:
     """`since` for the engine: after `ns` (inclusive), or everything."""
-    from apps.logs.services import ns_to_since
-
     return ns_to_since(ns) if ns else ""
 
 
@@ -723,37 +715,3 @@ def _write_missing(app_name: str, name: str, state: dict[str, int]) -> int:
 
 
 # --- build logs ------------------------------------------------------------------------
-
-
-def cap_text(text: str, limit_bytes: int) -> str:
-    """`text` if it fits in `limit_bytes` (UTF-8), else its head and tail
-    lines with a "… N lines cut …" line between: how a build started and how
-    it ended are what a reader needs."""
-    if len(text.encode("utf-8")) <= limit_bytes:
-        return text
-    lines = text.splitlines(keepends=True)
-    budget = max(limit_bytes - 100, 0) // 2
-    head: list[str] = []
-    used = 0
-    for line in lines:
-        n = len(line.encode("utf-8"))
-        if used + n > budget:
-            break
-        head.append(line)
-        used += n
-    tail_lines: list[str] = []
-    used = 0
-    for line in reversed(lines[len(head) :]):
-        n = len(line.encode("utf-8"))
-        if used + n > budget:
-            break
-        tail_lines.append(line)
-        used += n
-    tail_lines.reverse()
-    cut = len(lines) - len(head) - len(tail_lines)
-    return "".join(head) + f"… {cut} lines cut …\n" + "".join(tail_lines)
-
-
-def cap_build_log(text: str) -> str:
-    """Deployment.log capped to BERTH_BUILD_LOG_MB."""
-    return cap_text(text, max(int(float(settings.BERTH_BUILD_LOG_MB) * 1024 * 1024), 1024))

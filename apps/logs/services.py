@@ -25,6 +25,7 @@ from asgiref.sync import sync_to_async
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.logs import archive
+from apps.logs.timestamps import ns_to_since, to_ns
 from apps.webapps.environment import secret_values
 from apps.webapps.masking import HOLD_SECONDS, LineMasker, Masker, masker
 from apps.webapps.models import WebApp
@@ -55,9 +56,8 @@ class Target:
 def serving_container(app: WebApp) -> str:
     """The name of the app's serving container: the active release's, else the
     newest app container Berth runs for it; "" when there is none."""
-    from apps.deployments.services import active_deployment
-
-    active = active_deployment(app)
+    # Through the reverse relation: logs do not import the deployments app.
+    active = app.deployments.filter(active=True).first()
     if active and active.container:
         return active.container
     try:
@@ -79,25 +79,6 @@ def inspect_target(name: str) -> Target | None:
 
 
 # --- timestamps ----------------------------------------------------------------
-
-
-def to_ns(stamp: str) -> int:
-    """The engine's RFC 3339 time (nanoseconds, Z) as integer nanoseconds; 0 if unreadable."""
-    if not stamp:
-        return 0
-    stamp = stamp.strip().rstrip("Z")
-    whole, _, frac = stamp.partition(".")
-    try:
-        seconds = int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
-    except ValueError:
-        return 0
-    digits = "".join(c for c in frac if c.isdigit())[:9].ljust(9, "0")
-    return seconds * 1_000_000_000 + int(digits)
-
-
-def ns_to_since(ns: int) -> str:
-    """Nanoseconds as the engine's `since` ("seconds.nanoseconds")."""
-    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
 
 
 def human_time(stamp: str) -> str:

@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from apps.core import jsontext
+from apps.engine.runtimes import PYTHON_VERSIONS
 from apps.webapps.models import ConnectionString, WebApp
 from apps.webapps.validators import (
     validate_linux_fx_version,
@@ -19,8 +20,6 @@ from apps.webapps.validators import (
 
 
 def python_version_choices() -> list[tuple[str, str]]:
-    from apps.engine.runtimes import PYTHON_VERSIONS
-
     return [(f"PYTHON|{v}", f"Python {v}") for v in PYTHON_VERSIONS]
 
 

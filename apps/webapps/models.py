@@ -164,7 +164,9 @@ class Operation(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
+        # One word for success, as a Deployment has it (stored "success";
+        # the page says "Succeeded", the API "succeeded" as before).
+        SUCCESS = "success", "Succeeded"
         FAILED = "failed", "Failed"
 
     app = models.ForeignKey(WebApp, on_delete=models.CASCADE, related_name="operations")
@@ -180,6 +182,9 @@ class Operation(models.Model):
     message = models.TextField(blank=True, default="")  # the outcome, or why it failed
     app_log = models.TextField(blank=True, default="")  # the app's last lines (secrets masked)
     serving = models.CharField(max_length=255, blank=True, default="")  # container, at the end
+    # Why it failed, for machines (apps.core.failures) and what was seen.
+    failure_code = models.CharField(max_length=32, blank=True, default="")
+    failure_evidence = models.JSONField(blank=True, default=dict)
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -193,7 +198,51 @@ class Operation(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in (self.Status.SUCCESS, self.Status.FAILED)
+
+    # --- the state machine: queued -> running -> success | failed. Each
+    # change is one conditional update; each returns whether it moved the row.
+
+    def _move(self, from_statuses: tuple[str, ...], **fields) -> bool:
+        moved = Operation.objects.filter(pk=self.pk, status__in=from_statuses).update(**fields) == 1
+        if moved:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return moved
+
+    def start(self) -> bool:
+        """Claim a queued operation: queued -> running."""
+        return self._move((self.Status.QUEUED,), status=self.Status.RUNNING, started=timezone.now())
+
+    def succeed(self, message: str, **fields) -> bool:
+        return self._move(
+            (self.Status.RUNNING,),
+            status=self.Status.SUCCESS,
+            message=message,
+            finished=timezone.now(),
+            **fields,
+        )
+
+    def fail(
+        self,
+        code: str,
+        message: str,
+        evidence: dict | None = None,
+        *,
+        from_statuses: tuple[str, ...] = (Status.RUNNING,),
+        **fields,
+    ) -> bool:
+        """Fail it with a code from apps.core.failures, a sentence for the
+        user and the evidence; only from `from_statuses` (running)."""
+        return self._move(
+            from_statuses,
+            status=self.Status.FAILED,
+            message=message,
+            finished=timezone.now(),
+            failure_code=code,
+            failure_evidence=evidence or {},
+            **fields,
+        )
 
     @property
     def kind(self) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from apps.core import failures
 from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
@@ -103,14 +104,9 @@ class Recorder:
     @classmethod
     def claim(cls, op: Operation) -> Recorder | None:
         """Queued -> running; None if someone else has it or it is over."""
-        now = timezone.now()
-        claimed = Operation.objects.filter(pk=op.pk, status=Operation.Status.QUEUED).update(
-            status=Operation.Status.RUNNING, started=now
-        )
-        if claimed != 1:
+        if not op.start():
             op.refresh_from_db()
             return None
-        op.status, op.started = Operation.Status.RUNNING, now
         return cls(op)
 
     def __call__(self, step: str, state: str, detail: str = "") -> None:
@@ -139,29 +135,40 @@ class Recorder:
         for s in self.op.steps:
             if s["status"] in (PENDING, RUNNING):
                 s["status"] = SKIPPED
-        self._finish(Operation.Status.SUCCEEDED, message, serving=serving)
+        if not self.op.succeed(message, serving=serving, steps=self.op.steps):
+            logger.warning("Operation %s was finished by someone else", self.op.pk)
+        self.op.refresh_from_db()
 
-    def fail(self, message: str, *, app_log: str = "", serving: str = "") -> None:
+    def fail(
+        self,
+        code: str,
+        message: str,
+        evidence: dict | None = None,
+        *,
+        app_log: str = "",
+        serving: str = "",
+    ) -> None:
         """The step under way failed (a failure before the first step, such
-        as a missing release image, marks none)."""
+        as a missing release image, marks none). `code` is from
+        apps.core.failures."""
         for s in self.op.steps:
             if s["status"] == RUNNING:
                 s["status"], s["finished"] = FAILED, _now()
-        self._finish(Operation.Status.FAILED, message, app_log=app_log, serving=serving)
-
-    def _finish(self, status: str, message: str, **fields) -> None:
-        now = timezone.now()
-        if not self._write(
-            status=status, message=message, finished=now, steps=self.op.steps, **fields
+        if not self.op.fail(
+            code, message, evidence, app_log=app_log, serving=serving, steps=self.op.steps
         ):
             logger.warning("Operation %s was finished by someone else", self.op.pk)
         self.op.refresh_from_db()
 
 
-def give_up(op: Operation, message: str, *, serving: str = "") -> None:
+def give_up(op: Operation, message: str, *, serving: str = "", waited: float = 0) -> None:
     """Fail an operation that never got to run (the app stayed busy)."""
-    Operation.objects.filter(pk=op.pk, status=Operation.Status.QUEUED).update(
-        status=Operation.Status.FAILED, message=message, serving=serving, finished=timezone.now()
+    op.fail(
+        failures.LOCK_TIMEOUT,
+        message,
+        {"waited_s": round(waited)},
+        from_statuses=(Operation.Status.QUEUED,),
+        serving=serving,
     )
     op.refresh_from_db()
 
@@ -178,12 +185,15 @@ def abandon(app: WebApp, *, serving: str, queued_before: datetime) -> list[str]:
         app=app, status=Operation.Status.QUEUED, created__lt=queued_before
     )
     for op in [*running, *lost]:
-        if op.status == Operation.Status.RUNNING:
+        was = op.status
+        if was == Operation.Status.RUNNING:
+            code = failures.WORKER_LOST
             why = (
                 f"The {op.kind.lower()} never finished: the worker or portal doing it was stopped "
                 "(found by reconcile)."
             )
         else:
+            code = failures.NOT_PICKED_UP
             why = (
                 f"No worker picked this {op.kind.lower()} up in time (found by reconcile): check "
                 "that the worker runs (scripts/run.sh starts it), then try again."
@@ -191,11 +201,10 @@ def abandon(app: WebApp, *, serving: str, queued_before: datetime) -> list[str]:
         for s in op.steps:
             if s["status"] == RUNNING:
                 s["status"], s["finished"] = FAILED, now.isoformat()
-        if Operation.objects.filter(pk=op.pk, status=op.status).update(
-            status=Operation.Status.FAILED, message=why, serving=serving, finished=now,
-            steps=op.steps,
-        ):  # fmt: skip
-            done.append(f"operation {op.pk} ({op.trigger}, {op.status}) failed: {why}")
+        if op.fail(
+            code, why, {"status": was}, from_statuses=(was,), serving=serving, steps=op.steps
+        ):
+            done.append(f"operation {op.pk} ({op.trigger}, {was}) failed: {why}")
     return done
 
 
@@ -206,7 +215,7 @@ def progress(op: Operation) -> dict:
     done = sum(1 for s in steps if s["status"] in (DONE, SKIPPED))
     running = next((s for s in steps if s["status"] == RUNNING), None)
     failed = next((s for s in steps if s["status"] == FAILED), None)
-    if op.status == Operation.Status.SUCCEEDED:
+    if op.status == Operation.Status.SUCCESS:
         percent, label = 100, "Done"
     else:
         percent = round(100 * (done + (0.5 if running else 0)) / total)

@@ -19,6 +19,10 @@ from django.db import transaction
 from apps.access import services as access
 from apps.audit.models import AuditEvent
 from apps.audit.services import describe_changes, masked, record
+from apps.core import hooks
+from apps.proxy import nginx
+from apps.proxy.errors import ProxyError
+from apps.webapps import operations
 from apps.webapps.environment import build_environment
 from apps.webapps.models import (
     DEFAULT_LINUX_FX_VERSION,
@@ -147,15 +151,11 @@ def request_restart(
     """Apply saved configuration by restarting the app, once the transaction
     commits; the operation records it step by step (None: the app is
     stopped, so the change applies when it starts)."""
-    from apps.deployments import tasks
-    from apps.webapps import operations
-
     if app.state != WebApp.State.RUNNING:
         return None
     op = operations.begin(app, trigger, actor=actor, reason=reason)
-    transaction.on_commit(
-        lambda: tasks.restart.delay(app_id=app.pk, reason=reason, operation_id=op.pk)
-    )
+    # The restart is the lifecycle's (a layer above): apps.core.hooks reaches it.
+    transaction.on_commit(lambda: hooks.request_restart(app.pk, reason, op.pk))
     return op
 
 
@@ -316,9 +316,6 @@ def apply_https_only(app: WebApp) -> None:
     ValidationError saying why, so the caller's transaction saves nothing."""
     if not getattr(django_settings, "BERTH_PROXY_ROUTING", True):
         return
-    from apps.proxy import nginx
-    from apps.proxy.errors import ProxyError
-
     try:
         nginx.set_https_only(app.name, app.https_only)
     except ProxyError as e:
@@ -425,79 +422,11 @@ def create_app(
     return app
 
 
-class DeleteFailed(Exception):
-    """Part of the app could not be removed from the engine or the disk. The
-    app is stopped and its rows are kept, so deleting it again finishes the
-    job; `message` says what was left."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-# How long a delete waits for a deployment or restart of the app to finish.
-DELETE_LOCK_WAIT = 60.0
-
-
-def delete_app(app: WebApp, *, actor=None) -> None:
-    """Delete the app and everything it left behind (`az webapp delete`):
-    the page, the API and the CLI all come here.
-
-    In this order, so a failure part-way never leaves an app that cannot be
-    deleted again:
-    1. The app is marked Stopped (saved at once): reconcile, health checks
-       and restarts leave a stopped app down, so nothing starts it again
-       while it is taken apart.
-    2. With its deploy lock held (a running deployment or restart finishes
-       first), apps.deployments.teardown removes its proxy route,
-       containers, release images, volumes, kept zips, Git repository and
-       log archive. Each step takes "already gone" as done. If one fails,
-       DeleteFailed says what was left; the rows stay, the app shows as
-       Stopped, and deleting it again finishes the job.
-    3. Then the rows go in one transaction (settings, connection strings,
-       deployments with their logs, roles, metrics), and the Activity log
-       records the deletion. Audit events are kept: they are the record of
-       who deleted it (their app link is cleared, their app name kept).
-    An app created later with the same name starts clean: no release image,
-    artifact, repository or log of this one is left to be reused or shown.
-    """
-    from apps.deployments import services as deploy_services
-    from apps.deployments import teardown
-
-    name, was = app.name, app.state
-    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
-    app.state = WebApp.State.STOPPED
-    try:
-        with deploy_services.app_lock(name, timeout=DELETE_LOCK_WAIT):
-            removed = teardown.remove_everything(app)
-            _delete_rows(app, actor=actor, removed=removed.as_dict())
-    except deploy_services.AppBusy as e:
-        failed = DeleteFailed(
-            f"{name} is stopped but not deleted: a deployment or restart of it is still "
-            f"running (waited {DELETE_LOCK_WAIT:.0f} s). Delete it again once that has finished."
-        )
-        _record_incomplete_delete(app, was, failed.message, actor=actor)
-        raise failed from e
-    except teardown.TeardownFailed as e:
-        _record_incomplete_delete(app, was, e.message, actor=actor)
-        raise DeleteFailed(e.message) from e
-    teardown.remove_lock_file(name)
-
-
-def _record_incomplete_delete(app: WebApp, was: str, message: str, *, actor) -> None:
-    """The app was stopped on the way: the Activity log says so, and why."""
-    record(
-        app=app,
-        action=AuditEvent.Action.APP_DELETE,
-        actor=actor,
-        before={"state": was},
-        after={"state": WebApp.State.STOPPED, "incomplete": message},
-        summary=f"Delete of {app.name} did not finish; the app is stopped: {message}",
-    )
-
-
 @transaction.atomic
-def _delete_rows(app: WebApp, *, actor, removed: dict) -> None:
+def delete_rows(app: WebApp, *, actor, removed: dict) -> None:
+    """The app's rows go in one transaction (settings, connection strings,
+    deployments with their logs, roles, metrics) and the Activity log records
+    the deletion. apps.deployments.teardown.delete_app calls this last."""
     record(
         app=app,
         action=AuditEvent.Action.APP_DELETE,

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from apps.access.services import app_for
+from apps.engine import builders, tasks
 from apps.engine import runtimes as runtime_catalog
 from apps.webapps import services
 from apps.webapps.forms import CreateWebAppForm
@@ -89,8 +90,6 @@ def runtimes(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def runtime_build(request: HttpRequest, version: str) -> HttpResponse:
-    from apps.engine import builders, tasks
-
     # Building an image changes the whole server, not one app: staff only.
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can build runtime images.")

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.access.services import app_for
+from apps.engine import runtimes
 from apps.webapps import services
 from apps.webapps.forms import (
     AdvancedEditForm,
@@ -50,8 +51,6 @@ CATALOG_TIMEOUT = 4.0
 
 def _runtime_catalog(timeout: float = CATALOG_TIMEOUT) -> tuple[list, str]:
     """(runtimes, notice): the catalog, or every known version without status."""
-    from apps.engine import runtimes
-
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         return pool.submit(runtimes.catalog).result(timeout=timeout), ""

@@ -2,7 +2,7 @@
 and what stays, and asks for the app's name before anything is removed.
 
 Only an Owner may delete (apps.access: manage_access). The work is
-apps.webapps.services.delete_app's, the same function the API and the CLI
+apps.deployments.teardown.delete_app's, the same function the API and the CLI
 call; it records the deletion in the audit history. When it cannot finish
 (the engine is down, a file will not go), the app is left stopped with its
 rows, and this page says what was left and that deleting again finishes.
@@ -21,7 +21,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from apps.access.services import MANAGE_ACCESS, app_for
-from apps.webapps import services
+from apps.deployments import gitrepo, teardown
+from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
 
 # Names the refused action in the 403 page's reason (apps.access.services.refusal).
@@ -66,9 +67,6 @@ def what_goes(app: WebApp) -> list[Removal]:
     """What delete_app removes (apps.deployments.teardown, then the rows), in
     the words of App Service and with this app's numbers; read from the
     database only, so the page answers when the engine does not."""
-    from apps.deployments import gitrepo, teardown
-    from apps.deployments.models import Deployment
-
     deployments = Deployment.objects.filter(app=app).count()
     settings = app.app_settings.count()
     strings = app.connection_strings.count()
@@ -115,8 +113,8 @@ def delete(request: HttpRequest, name: str) -> HttpResponse:
     if form.is_bound:
         if form.is_valid():
             try:
-                services.delete_app(app, actor=request.user)
-            except services.DeleteFailed as e:
+                teardown.delete_app(app, actor=request.user)
+            except teardown.DeleteFailed as e:
                 failure = e.message
                 status = 503
                 app.refresh_from_db()  # stopped now

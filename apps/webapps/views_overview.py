@@ -18,12 +18,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from apps.access.services import app_for
 from apps.audit.services import record
 from apps.deployments import services as deploy_services
-from apps.deployments import startup
+from apps.deployments import startup, tasks
 from apps.deployments.models import Deployment
 from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.lifecycle import containers
 from apps.logs import metrics
+from apps.proxy import nginx
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 from apps.webapps.views_operations import operation_context
@@ -102,21 +104,15 @@ def container_info(name: str) -> ContainerInfo | None:
 def _limits_context(app: WebApp, active: Deployment | None) -> dict:
     """The container's memory/CPU limits, and an out-of-memory kill if the
     serving container had one ("killed: out of memory (limit 256 MB)")."""
-    from apps.deployments import release
-
-    limits = release.app_limits(app)
+    limits = containers.app_limits(app)
     oom = ""
     if active and active.container:
-        oom = release.oom_message(active.container, limits.memory_mb)
+        oom = containers.oom_message(active.container, limits.memory_mb)
     return {"limits": limits, "oom": oom}
 
 
 def _browse_url(app: WebApp) -> str:
-    try:
-        from apps.proxy.nginx import app_url
-    except ImportError:
-        return f"http://{app.default_host_name}/"
-    return app_url(app.name)
+    return nginx.app_url(app.name)
 
 
 def _context(request: HttpRequest, app: WebApp, **extra) -> dict:
@@ -175,8 +171,6 @@ def power(request: HttpRequest, name: str, action: str) -> HttpResponse:
     if request.POST.get("confirmed") != "1":
         # Without JavaScript the question is a section of the page.
         return redirect(f"{overview_url}?confirm={action}")
-    from apps.logs import tasks
-
     record(
         app=app, action=f"app.{action}", actor=request.user, summary=f"{ACTIONS[action]} {app.name}"
     )

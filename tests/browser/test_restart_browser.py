@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from playwright.sync_api import Page, expect
 
 from apps.deployments import services, tasks
+from apps.deployments import tasks as power_tasks
 from apps.deployments.models import Deployment
-from apps.logs import tasks as power_tasks
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 from tests.browser.test_config_browser import add_setting
@@ -53,7 +53,7 @@ def worker() -> Iterator[None]:
             "apps.deployments.tasks.restart.delay",
             side_effect=lambda **kw: run(tasks.restart, **kw),
         ),
-        mock.patch("apps.logs.tasks.power.delay_on_commit", side_effect=power_on_commit),
+        mock.patch("apps.deployments.tasks.power.delay_on_commit", side_effect=power_on_commit),
     ):
         yield
     for t in threads:
@@ -117,7 +117,7 @@ def test_save_confirm_and_watch_the_restart_until_done(
     expect(page.locator("#operation")).not_to_have_attribute("hx-trigger", re.compile("."))
     screenshot(page, "restart-done")
     op = Operation.objects.get(app=app, trigger="settings")
-    assert op.status == "succeeded" and op.actor_name == "alice"
+    assert op.status == "success" and op.actor_name == "alice"
     serving = services.active_deployment(app).container
     assert serving != first
 

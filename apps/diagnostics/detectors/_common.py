@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from apps.deployments.source import SourceTree
+from apps.deployments.startup import detect
 from apps.diagnostics import source as src
 from apps.diagnostics.evidence import Evidence, LogLine
 from apps.diagnostics.findings import Action, Item
@@ -98,11 +100,6 @@ def startup_detection(evidence: Evidence) -> dict:
     if latest is not None and latest.startup:
         return latest.startup
     if not evidence.source:
-        return {}
-    try:
-        from apps.deployments.source import SourceTree
-        from apps.deployments.startup import detect
-    except ImportError:
         return {}
     tree = SourceTree(frozenset(evidence.source.files), dict(evidence.source.contents))
     return detect(tree).to_dict()

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 
+from apps.core import failures
 from apps.diagnostics import links
 from apps.diagnostics.detectors import _common as c
 from apps.diagnostics.evidence import Evidence, LogLine
-from apps.diagnostics.findings import Finding, Status, Step
+from apps.diagnostics.findings import Finding, Item, Status, Step
 from apps.diagnostics.registry import DEPLOYMENT, detector
 
 NOT_FOUND = re.compile(
     r"No matching distribution found for (?P<req>\S+)|Could not find a version that satisfies the requirement (?P<req2>\S+)"
 )
 CONFLICT = r"ResolutionImpossible|conflicting dependencies|Cannot install .* because"
-OOM = r"exit code 137|exited with (code )?137|\bKilled\b|out of memory|MemoryError"
+# The build's own output (pip's words) when it dies for memory.
+OOM = r"\bKilled\b|MemoryError"
 NETWORK = (
     r"Could not fetch URL|Max retries exceeded|Temporary failure in name resolution|"
     r"Failed to establish a new connection|CERTIFICATE_VERIFY_FAILED|Read timed out|"
@@ -27,7 +29,8 @@ PRE_POST = re.compile(
     r"(?P<which2>pre|post)-build (command|script) (failed|exited)",
     re.IGNORECASE,
 )
-BUILD_DONE = re.compile(r"Release image \S+ saved|Redeploying the release image|Build finished")
+# The failure codes that say the build failed (apps.core.failures).
+BUILD_CODES = (failures.BUILD_FAILED, failures.BUILD_TIMEOUT, failures.QUEUE_TIMEOUT)
 ERROR_LINE = r"^(ERROR|error):|\bERROR\b|Traceback|failed"
 
 
@@ -47,13 +50,16 @@ def check(evidence: Evidence) -> Finding | None:
     if latest is None:
         return None
     app = evidence.app.name
-    # Only the build's part of the log: what follows (start-up, the app's own
-    # lines) belongs to other detectors.
-    end = next((i for i, ln in enumerate(latest.log) if BUILD_DONE.search(ln.text)), None)
-    lines = latest.log if end is None else latest.log[: end + 1]
+    lines = latest.log
+    seen = latest.failure_evidence
+    build_oom = (latest.failure_code == failures.OOM and seen.get("phase") == "build") or (
+        latest.failure_code == failures.BUILD_FAILED and seen.get("exit_code") == 137
+    )
     center = links.deployment_center(app)
     requirements_step = Step("Fix requirements.txt and deploy again.", center, "Deployment Center")
-    failed = latest.failed and end is None
+    # The deployment's failure code says whether its build failed; nothing
+    # after a failed build ran, so its whole log is the build's.
+    failed = latest.failure_code in BUILD_CODES or build_oom
     where = f"deployment #{latest.id}"
 
     # collectstatic is a warning on a build that otherwise went on (Oryx's rule).
@@ -101,8 +107,12 @@ def check(evidence: Evidence) -> Finding | None:
             requirements_step,
         )
         return Finding(Status.CRITICAL, cause, items, steps, facts={"deployment": str(latest.id)})
-    if failed and (found := c.grep(lines, OOM)):
-        items = c.log_items(found, limit=4)
+    if build_oom or (failed and c.grep(lines, OOM)):
+        state = f"exit code {seen.get('exit_code')}, memory limit {seen.get('limit', '?')}"
+        items = (
+            Item("deployment", f"{latest.failure_code}: {state}", where, latest.finished),
+            *c.log_items(c.grep(lines, OOM), limit=3),
+        )
         cause = "The build ran out of memory (killed with exit code 137) while installing packages."
         steps = (
             Step("Prefer packages with wheels (no compiling), or install fewer at a time."),
@@ -169,10 +179,8 @@ def check(evidence: Evidence) -> Finding | None:
             steps,
             facts={"deployment": str(latest.id)},
         )
-    if failed and latest.status_text and re.search(r"build|pip|install", latest.status_text, re.I):
+    if failed:
         errors = c.grep(lines, ERROR_LINE, 0)[-4:] or pip_lines[-3:]
-        from apps.diagnostics.findings import Item
-
         items = (
             Item("deployment", latest.status_text, where, latest.finished),
             *c.log_items(errors),

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import re
 
+from apps.core import failures
 from apps.diagnostics import links
 from apps.diagnostics.detectors import _common as c
-from apps.diagnostics.evidence import ContainerRecord, Evidence, LogLine
+from apps.diagnostics.evidence import ContainerRecord, Evidence
 from apps.diagnostics.findings import Finding, Item, Status, Step
 from apps.diagnostics.registry import AVAILABILITY, CONTAINER_CRASH, detector
 
 RESTARTS_CRITICAL = 3
-# What the deploy writes when a new release's container stops before answering.
-STOPPED = re.compile(
-    r"Container (?P<name>\S+) stopped \(exit code (?P<code>-?\d+), restarted (?P<restarts>\d+) times?\)"
-)
-
-
-def _app_lines(log: tuple[LogLine, ...]) -> tuple[LogLine, ...]:
-    """The app's last log lines the deploy copied into its log."""
-    out: list[LogLine] = []
-    inside = False
-    for ln in log:
-        if ln.text.startswith("---- the app's last log lines"):
-            inside, out = True, []
-        elif inside and ln.text.strip() == "----":
-            inside = False
-        elif inside:
-            out.append(ln)
-    return tuple(out)
 
 
 EXIT_CODES = {
@@ -79,24 +62,21 @@ def check(evidence: Evidence) -> Finding | None:
         return None
     containers = list(evidence.relevant_containers())
     latest = evidence.latest
-    if latest is not None and latest.failed:
-        # A release that never became healthy is removed; the deploy log keeps its state.
-        for ln in latest.log:
-            if m := STOPPED.search(ln.text):
-                logs = _app_lines(latest.log)
-                containers.insert(
-                    0,
-                    ContainerRecord(
-                        m["name"],
-                        "exited",
-                        int(m["code"]),
-                        restart_count=int(m["restarts"]),
-                        finished_at=ln.timestamp,
-                        deployment_id=latest.id,
-                        logs=logs,
-                    ),
-                )
-                break
+    if latest is not None and latest.failure_code == failures.EXITED:
+        # A release that never became healthy is removed; its failure keeps its state.
+        seen = latest.failure_evidence
+        containers.insert(
+            0,
+            ContainerRecord(
+                str(seen.get("container", "")),
+                "exited",
+                seen.get("exit_code"),
+                restart_count=int(seen.get("restart_count") or 0),
+                finished_at=latest.finished,
+                deployment_id=latest.id,
+                logs=latest.failure_lines(),
+            ),
+        )
     oom_lines = [
         ln
         for ln in evidence.runtime_lines()

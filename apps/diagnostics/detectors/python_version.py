@@ -13,6 +13,7 @@ from apps.diagnostics.detectors import _common as c
 from apps.diagnostics.evidence import Evidence
 from apps.diagnostics.findings import Action, Finding, Item, Status, Step
 from apps.diagnostics.registry import CONFIGURATION, detector
+from apps.engine import runtimes
 
 # Syntax that needs a newer Python than the line's runtime: (pattern, version).
 NEWER_SYNTAX = (
@@ -26,9 +27,7 @@ NEWER_SYNTAX = (
 
 
 def offered_versions() -> list[str]:
-    from apps.engine.runtimes import PYTHON_VERSIONS
-
-    return list(PYTHON_VERSIONS)
+    return list(runtimes.PYTHON_VERSIONS)
 
 
 def _wanted(evidence: Evidence) -> tuple[str, Item] | None:

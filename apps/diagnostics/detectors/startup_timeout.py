@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import re
 
+from apps.core import failures
 from apps.diagnostics import links
 from apps.diagnostics import source as src
 from apps.diagnostics.detectors import _common as c
 from apps.diagnostics.evidence import Evidence
-from apps.diagnostics.findings import Finding, Status, Step
+from apps.diagnostics.findings import Finding, Item, Status, Step
 from apps.diagnostics.registry import AVAILABILITY, CONTAINER_ISSUES, detector
 
-TIME_LIMIT = (
-    r"didn't respond to HTTP pings on port",
-    r"did not respond to HTTP pings",
-    r"failing site start",
-    r"start-up time limit",
-    r"startup time limit",
-    r"WEBSITES_CONTAINER_START_TIME_LIMIT",
-)
 # Servers announcing where they listen: gunicorn, Flask/Werkzeug, uvicorn, Django runserver.
 LISTEN = re.compile(
     r"(?:Listening at:|Running on|Uvicorn running on|Starting development server at)\s+"
@@ -35,7 +28,8 @@ LISTEN = re.compile(
 )
 def check(evidence: Evidence) -> Finding | None:
     lines = list(evidence.runtime_lines())
-    limit = c.grep(lines, "|".join(TIME_LIMIT))
+    latest = evidence.latest
+    timed_out = latest is not None and latest.failure_code == failures.START_TIMEOUT
     port = c.expected_port(evidence)
     wrong = []
     for ln in lines:
@@ -48,11 +42,23 @@ def check(evidence: Evidence) -> Finding | None:
     last_listen = next((ln for ln in reversed(lines) if LISTEN.search(ln.text)), None)
     if wrong and last_listen is not None and last_listen is not wrong[-1][0]:
         wrong = []
-    if not limit and not wrong:
+    if not timed_out and not wrong:
         return None
 
     app = evidence.app.name
-    items = list(c.log_items([*limit, *(w[0] for w in wrong)], limit=5))
+    items = []
+    if timed_out and latest is not None:
+        seen = latest.failure_evidence
+        items.append(
+            Item(
+                "deployment",
+                f"{failures.START_TIMEOUT}: no healthy answer within {seen.get('limit_s')} s "
+                f"({seen.get('last', 'no answer')})",
+                f"deployment #{latest.id}",
+                latest.finished,
+            )
+        )
+    items += c.log_items([w[0] for w in wrong], limit=5)
     command = evidence.app.app_command_line
     dev_server = None
     for path, text in evidence.source.python_files.items():
@@ -101,7 +107,7 @@ def check(evidence: Evidence) -> Finding | None:
                 "General settings",
             )
         )
-    if limit and not wrong:
+    if timed_out and not wrong:
         steps.append(
             Step(
                 "If start-up is slow on purpose, raise WEBSITES_CONTAINER_START_TIME_LIMIT (seconds, up to 1800).",

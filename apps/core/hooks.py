@@ -1,0 +1,101 @@
+"""Callbacks a lower layer calls and a higher one provides, so layers
+point one way (STYLE.md point 13: "takes it as an argument or a callback").
+Each higher app registers its function when Django starts (its
+AppConfig.ready), so every portal and worker process has them.
+
+- keep_last_lines: the release pipeline (apps.deployments) sits below the
+  log archive (apps.logs) and must not import it. Before it removes an
+  app's containers it calls this; apps.logs registers the archive's.
+- delete_app_logs: deleting an app (apps.deployments.teardown) removes
+  its log archive; apps.logs registers the archive's function.
+- precheck, precheck_log_lines: the intake (apps.deployments) runs the
+  pre-deployment check that apps.diagnostics provides.
+- request_restart: configuration (apps.webapps) sits below the app's
+  lifecycle; a settings Save asks for a restart through this, and
+  apps.deployments registers the task that does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+# keeper(app_name, container_names) -> warnings, one per container whose
+# last lines could not be kept.
+Keeper = Callable[[str, list[str]], list[str]]
+
+_keepers: list[Keeper] = []
+
+
+def register_keeper(keeper: Keeper) -> None:
+    if keeper not in _keepers:
+        _keepers.append(keeper)
+
+
+def keep_last_lines(app_name: str, containers: Iterable[str]) -> list[str]:
+    """Call with the containers stopped, before removing them; returns warnings."""
+    names = list(containers)
+    warnings: list[str] = []
+    for keeper in _keepers:
+        warnings += keeper(app_name, names)
+    return warnings
+
+
+# restarter(app_id, reason, operation_id): queue the restart of an app.
+Restarter = Callable[[int, str, int], None]
+
+_restarters: list[Restarter] = []
+
+
+def register_restarter(restarter: Restarter) -> None:
+    if restarter not in _restarters:
+        _restarters.append(restarter)
+
+
+def request_restart(app_id: int, reason: str, operation_id: int) -> None:
+    if not _restarters:
+        raise RuntimeError("No restarter registered: is apps.deployments installed?")
+    for restarter in _restarters:
+        restarter(app_id, reason, operation_id)
+
+
+# log_remover(app_name, container_names) -> whether there were logs; raises
+# OSError if they stay. Deleting an app removes its log archive through it.
+LogRemover = Callable[[str, list[str]], bool]
+
+_log_removers: list[LogRemover] = []
+
+
+def register_log_remover(remover: LogRemover) -> None:
+    if remover not in _log_removers:
+        _log_removers.append(remover)
+
+
+def delete_app_logs(app_name: str, containers: Iterable[str]) -> bool:
+    names = list(containers)
+    found = False
+    for remover in _log_removers:
+        found = remover(app_name, names) or found
+    return found
+
+
+# The pre-deployment check (apps.diagnostics.precheck, above the intake that
+# runs it): checker(zip_path, app_command_line, source_tree) -> findings as
+# dicts, and log_lines(findings) -> the build log's first lines.
+Checker = Callable[[Path, str, object], list[dict]]
+LogLines = Callable[[list[dict]], list[str]]
+
+_prechecks: list[tuple[Checker, LogLines]] = []
+
+
+def register_precheck(checker: Checker, log_lines: LogLines) -> None:
+    if (checker, log_lines) not in _prechecks:
+        _prechecks.append((checker, log_lines))
+
+
+def precheck(path: Path, app_command_line: str, tree: object) -> list[dict]:
+    return [f for checker, _ in _prechecks for f in checker(path, app_command_line, tree)]
+
+
+def precheck_log_lines(findings: list[dict]) -> list[str]:
+    return [line for _, lines in _prechecks for line in lines(findings)]
