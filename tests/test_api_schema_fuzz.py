@@ -65,7 +65,7 @@ def no_engine():
     diagnostics' evidence is collected without an engine."""
     with (
         mock.patch("apps.deployments.services.run_deployment", autospec=True) as run,
-        mock.patch("apps.deployments.services.enqueue", autospec=True),
+        mock.patch("apps.deployments.tasks.enqueue", autospec=True),
         mock.patch("apps.logs.services.text_lines", _three_lines),
         mock.patch("apps.engine.client.find_containers", return_value=[]),
     ):

@@ -24,6 +24,7 @@ from apps.deployments import appnet, reconcile, release, services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.runtimes import image_tag
+from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import cleanup_app, zip_files
 from tests.security_helpers import table_fixture
@@ -263,3 +264,61 @@ def test_the_host_rule_is_written_once_however_often_it_is_applied(settings):
         "-A BERTH-APPS -j DROP",
     ]
     assert len(chain) == len(set(chain)), chain
+
+
+# A build's PRE_BUILD_COMMAND: connect to app B and to the host's listener at
+# the build container's gateway; print one PROBE line a target.
+BUILD_PROBE = """
+import json, socket, sys
+
+def gateway():
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":
+            return socket.inet_ntoa(bytes.fromhex(fields[2])[::-1])
+
+for host, port in ((sys.argv[1], 8000), (gateway(), int(sys.argv[2]))):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        connected = True
+    except OSError:
+        connected = False
+    print("PROBE " + json.dumps({"host": host, "port": port, "connected": connected}))
+"""
+
+
+def test_a_build_cannot_reach_another_app_or_a_host_listener(table, pair, host_listener, tmp_path):
+    port = host_listener.getsockname()[1]
+    with table.attack(
+        "5", "app C's PRE_BUILD_COMMAND connects to app B and a host listener"
+    ) as row:
+        b_address = _address(pair.b.container)[0]
+        with override_settings(DATA_DIR=tmp_path, **DEPLOY_SETTINGS):
+            owner = User.objects.create_user(f"netc-{secrets.token_hex(3)}")
+            app = WebApp.objects.create(name=f"netc-{secrets.token_hex(3)}", owner=owner)
+            try:
+                config.set_app_settings(
+                    app,
+                    [
+                        config.SettingInput(
+                            "PRE_BUILD_COMMAND", f"python3 probe.py {b_address} {port}"
+                        )
+                    ],
+                    restart=False,
+                )
+                files = {"app.py": APP.replace("NAME", app.name), "probe.py": BUILD_PROBE}
+                d = services.run_deployment(services.create_deployment(app, zip_files(files)).pk)
+                assert d.status == Deployment.Status.SUCCESS, d.log
+            finally:
+                cleanup_app(app.name)
+                with contextlib.suppress(Exception):
+                    appnet.remove(app.name)
+        probes = [
+            json.loads(line.split("PROBE ", 1)[1])
+            for line in d.log.splitlines()
+            if "PROBE {" in line
+        ]
+        assert len(probes) == 2, d.log
+        assert _accepted(host_listener) == 0, probes
+        assert not any(p["connected"] for p in probes), probes
+        row.outcome = "refused: neither app B's address nor the host listener answered the build"

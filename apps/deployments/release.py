@@ -394,6 +394,7 @@ def _build_in_container(
     # settings in the exec's environment alone. `docker commit` keeps the
     # container's config (Env, Cmd) and its command in the image's history:
     # the settings and PRE_BUILD_COMMAND never get there.
+    online = build.needs_network(app_settings, reuse)
     container = engine.create_container(
         base,
         ["sleep", str(int(settings.BERTH_BUILD_TIMEOUT) + 60)],
@@ -409,8 +410,10 @@ def _build_in_container(
         security_opt=["no-new-privileges"],
         pids_limit=4096,
         # Offline (a reusing build without user commands): no pip, so no cache either.
-        mounts=mounts if build.needs_network(app_settings, reuse) else None,
-        network="" if build.needs_network(app_settings, reuse) else "none",
+        mounts=mounts if online else None,
+        # On the app's own network, under the host rule like the app: a build
+        # reaches the package index, never another app or the host's listeners.
+        network=appnet.ensure(app.name, app.python_version) if online else "none",
     )
     try:
         prefix = build.STAGING if reuse else APP_PATH.lstrip("/")
