@@ -23,6 +23,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from apps.core.apierrors import error_response
+
 
 def retry_at(request: HttpRequest, credentials: dict | None = None) -> datetime:
     """When this user name and address may sign in again: the cool-off
@@ -62,8 +64,6 @@ def lockout_response(
     username = get_client_username(request, credentials) or ""
     text, seconds = lockout_message(username, retry_at(request, credentials))
     if request.path.startswith("/api/"):
-        from apps.api.http import error_response
-
         response = error_response(429, "TooManySignInAttempts", text)
     else:
         form = AuthenticationForm(request, initial={"username": username})

@@ -17,7 +17,7 @@ import pydantic
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError
@@ -26,6 +26,7 @@ from ninja.security.base import AuthBase
 
 from apps.api.auth import authenticate_bearer, bearer_token
 from apps.core import jsontext
+from apps.core.apierrors import error_response
 
 UNAUTHORIZED = (
     "Send a valid API token as 'Authorization: Bearer <token>' "
@@ -42,10 +43,6 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
-
-
-def error_response(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
 def validation_message(e: ValidationError) -> str:

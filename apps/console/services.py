@@ -135,7 +135,7 @@ class Target:
 
 
 def idle_timeout() -> int:
-    return int(getattr(settings, "BERTH_SSH_IDLE_TIMEOUT", 1800))
+    return int(settings.BERTH_SSH_IDLE_TIMEOUT)
 
 
 def find_target(app: WebApp) -> Target:

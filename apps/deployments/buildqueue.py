@@ -37,7 +37,7 @@ def _dir() -> Path:
 
 
 def slots() -> int:
-    return max(1, int(getattr(settings, "BERTH_MAX_CONCURRENT_BUILDS", 1)))
+    return max(1, int(settings.BERTH_MAX_CONCURRENT_BUILDS))
 
 
 def _try_flock(path: Path) -> int | None:

@@ -59,7 +59,7 @@ ACTIVE = (Deployment.Status.BUILDING, Deployment.Status.DEPLOYING)
 
 
 def _routing() -> bool:
-    return bool(getattr(settings, "BERTH_PROXY_ROUTING", True))
+    return bool(settings.BERTH_PROXY_ROUTING)
 
 
 def _routes() -> dict[str, str]:

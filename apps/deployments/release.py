@@ -726,7 +726,7 @@ def route(app: WebApp, started: Started, log: DeploymentLog) -> str:
     the proxy service applied it). If the proxy refuses, the route it had is
     put back and DeployFailed (code proxy_refused) says why: traffic has not
     moved, so the caller must not retire the serving container."""
-    if not getattr(settings, "BERTH_PROXY_ROUTING", True):
+    if not settings.BERTH_PROXY_ROUTING:
         return "proxy routing is off (BERTH_PROXY_ROUTING)"
     upstream = f"127.0.0.1:{started.host_port}"
     previous: str | None = None
@@ -761,7 +761,7 @@ def _put_back_route(app: WebApp, upstream: str, previous: str | None) -> None:
 
 
 def unroute(app: WebApp) -> None:
-    if not getattr(settings, "BERTH_PROXY_ROUTING", True):
+    if not settings.BERTH_PROXY_ROUTING:
         return
     try:
         nginx.remove_route(app.name)

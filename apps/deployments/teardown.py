@@ -105,7 +105,7 @@ def remove_everything(app: WebApp) -> Removed:
 
 
 def _remove_route(app: WebApp, removed: Removed) -> None:
-    if not getattr(settings, "BERTH_PROXY_ROUTING", True):
+    if not settings.BERTH_PROXY_ROUTING:
         return
     try:
         removed.route = app.name in nginx.routes()
