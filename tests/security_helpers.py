@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pytest
 
@@ -49,23 +49,17 @@ class SecurityTable:
             row.seconds = time.monotonic() - started
 
     def markdown(self) -> str:
-        lines = [
-            f"### {self.title}",
-            "",
-            "| finding | attack | outcome | time |",
-            "|---|---|---|---|",
-        ]
-        for r in self.rows:
-            outcome = r.outcome.replace("|", "\\|").replace("\n", " ")
-            attack = r.name.replace("|", "\\|")
-            lines.append(f"| {r.finding} | {attack} | {outcome} | {r.seconds:.1f} s |")
-        return "\n".join(lines) + "\n"
+        return _markdown(self.title, [asdict(r) for r in self.rows])
 
     def finish(self, config=None) -> None:
-        text = self.markdown()
+        """Print the table and merge its rows into test-artifacts/security-table.md.
+
+        Rows are merged by (finding, attack), not replaced by title:
+        pytest-django runs a module's transactional tests after all the
+        others, so one module's table can finish twice in a run."""
         capture = config.pluginmanager.get_plugin("capturemanager") if config else None
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            sys.stdout.write("\n\n" + text + "\n")
+            sys.stdout.write("\n\n" + self.markdown() + "\n")
             sys.stdout.flush()
         ARTIFACTS.mkdir(exist_ok=True)
         store = ARTIFACTS / "security-table.json"
@@ -73,12 +67,23 @@ class SecurityTable:
             sections = json.loads(store.read_text())
         except (OSError, ValueError):
             sections = {}
-        sections[self.title] = text
+        rows = {(r["finding"], r["name"]): r for r in sections.get(self.title, [])}
+        rows.update({(r.finding, r.name): asdict(r) for r in self.rows})
+        sections[self.title] = list(rows.values())
         store.write_text(json.dumps(sections, indent=1))
         (ARTIFACTS / "security-table.md").write_text(
             "# Security suite: the probe's attacks\n\n"
-            + "\n".join(sections[k] for k in sorted(sections))
+            + "\n".join(_markdown(k, sections[k]) for k in sorted(sections))
         )
+
+
+def _markdown(title: str, rows: list[dict]) -> str:
+    lines = [f"### {title}", "", "| finding | attack | outcome | time |", "|---|---|---|---|"]
+    for r in rows:
+        outcome = r["outcome"].replace("|", "\\|").replace("\n", " ")
+        attack = r["name"].replace("|", "\\|")
+        lines.append(f"| {r['finding']} | {attack} | {outcome} | {r['seconds']:.1f} s |")
+    return "\n".join(lines) + "\n"
 
 
 def table_fixture(title: str):
