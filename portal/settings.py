@@ -30,26 +30,23 @@ def envbool(name: str, default: str) -> bool:
     return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
 
 
-def envint(name: str, default: str, minimum: int | None = None) -> int:
+def _envnumber(name: str, default: str, kind: type, words: str, minimum: float | None):
     raw = os.getenv(name, default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: use a whole number.") from None
+        raise ImproperlyConfigured(f"{name}={raw!r}: use {words}.") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value}: use {minimum} or more.")
     return value
+
+
+def envint(name: str, default: str, minimum: int | None = None) -> int:
+    return _envnumber(name, default, int, "a whole number", minimum)
 
 
 def envfloat(name: str, default: str, minimum: float | None = None) -> float:
-    raw = os.getenv(name, default)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: use a number.") from None
-    if minimum is not None and value < minimum:
-        raise ImproperlyConfigured(f"{name}={value}: use {minimum} or more.")
-    return value
+    return _envnumber(name, default, float, "a number", minimum)
 
 
 # What envbool takes for true and false, for a setting that also has other values.

@@ -28,6 +28,21 @@ NONE = "none"
 # ---- the table -----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def timed(row, failed: str) -> Iterator:
+    """Yield `row`; on the way out set its `seconds`, and on an exception
+    its `outcome` to `failed` and the exception's first line."""
+    started = time.monotonic()
+    try:
+        yield row
+    except BaseException as e:
+        last = traceback.format_exception_only(type(e), e)[-1].strip().splitlines()[0]
+        row.outcome = f"{failed}: {last[:120]}"
+        raise
+    finally:
+        row.seconds = time.monotonic() - started
+
+
 @dataclass
 class Row:
     case: str
@@ -44,19 +59,10 @@ class FaultTable:
     title: str
     rows: list[Row] = field(default_factory=list)
 
-    @contextlib.contextmanager
-    def case(self, name: str) -> Iterator[Row]:
+    def case(self, name: str) -> contextlib.AbstractContextManager[Row]:
         row = Row(name)
         self.rows.append(row)
-        started = time.monotonic()
-        try:
-            yield row
-        except BaseException as e:
-            last = traceback.format_exception_only(type(e), e)[-1].strip().splitlines()[0]
-            row.outcome = f"FAILED: {last[:120]}"
-            raise
-        finally:
-            row.seconds = time.monotonic() - started
+        return timed(row, "FAILED")
 
     def markdown(self) -> str:
         lines = [

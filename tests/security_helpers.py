@@ -8,14 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
-import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import pytest
 
-from tests.faults_helpers import ARTIFACTS, db_label
+from tests.faults_helpers import ARTIFACTS, db_label, timed
 
 
 @dataclass
@@ -34,19 +32,10 @@ class SecurityTable:
     title: str
     rows: list[Attack] = field(default_factory=list)
 
-    @contextlib.contextmanager
-    def attack(self, finding: str, name: str) -> Iterator[Attack]:
+    def attack(self, finding: str, name: str) -> contextlib.AbstractContextManager[Attack]:
         row = Attack(name, finding)
         self.rows.append(row)
-        started = time.monotonic()
-        try:
-            yield row
-        except BaseException as e:
-            last = traceback.format_exception_only(type(e), e)[-1].strip().splitlines()[0]
-            row.outcome = f"NOT REFUSED / FAILED: {last[:120]}"
-            raise
-        finally:
-            row.seconds = time.monotonic() - started
+        return timed(row, "NOT REFUSED / FAILED")
 
     def markdown(self) -> str:
         return _markdown(self.title, [asdict(r) for r in self.rows])
