@@ -260,7 +260,7 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "3600")
 CELERY_TASK_IGNORE_RESULT = True
 # Tasks one worker runs at once (scripts/run.sh and compose start one worker).
 CELERY_WORKER_CONCURRENCY = envint("BERTH_WORKERS", "2", minimum=1)
-# apps.deployments.reconcile every minute, when beat runs (celery worker -B).
+# apps.lifecycle.reconcile every minute, when beat runs (celery worker -B).
 CELERY_BEAT_SCHEDULE = {
     "berth-reconcile": {"task": "deployments.reconcile_all", "schedule": 60.0},
     # CPU and memory samples for the Overview charts.
@@ -303,7 +303,7 @@ BERTH_PROXY_ROUTING = envbool("BERTH_PROXY_ROUTING", "True")
 # Empty: a self-signed certificate for *.<apps domain>, under DATA_DIR/proxy/tls.
 BERTH_TLS_CERT = os.getenv("BERTH_TLS_CERT", "")
 BERTH_TLS_KEY = os.getenv("BERTH_TLS_KEY", "")
-# App networks (apps.deployments.appnet): each app on a bridge of its own,
+# App networks (apps.lifecycle.appnet): each app on a bridge of its own,
 # the host closed to them by an iptables rule (false: leave the host's
 # INPUT chain alone, e.g. under rootless Docker). Empty pool: Docker picks
 # the subnets from its default-address-pools (about 30 bridges by default).

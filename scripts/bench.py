@@ -118,9 +118,9 @@ def floor(app, deployment, runs: int = 3) -> list[float]:
     """Create and start a container like run_release does, until its first 200."""
     from django.conf import settings
 
-    from apps.deployments import appnet, release, startup
-    from apps.deployments.source import SourceTree
     from apps.engine import client as engine
+    from apps.lifecycle import appnet, startup, steps
+    from apps.lifecycle.source import SourceTree
     from apps.webapps.environment import build_environment
 
     detection = startup.Detection.from_dict(deployment.startup)
@@ -140,11 +140,11 @@ def floor(app, deployment, runs: int = 3) -> list[float]:
             labels={"io.berth.app": app.name, "io.berth.role": "bench"},
             mem_limit=settings.BERTH_APP_MEMORY,
             network=appnet.ensure(app.name, app.python_version),
-            publish_port=release.APP_PORT,
+            publish_port=steps.APP_PORT,
         )
         try:
             engine.start_container(container)
-            port = engine.published_port(container, release.APP_PORT)
+            port = engine.published_port(container, steps.APP_PORT)
             while time.monotonic() - started < 60:
                 try:
                     if http_get(port, timeout=1).status_code == 200:
@@ -163,10 +163,10 @@ def floor(app, deployment, runs: int = 3) -> list[float]:
 def bare_pip(app) -> tuple[float, int, str]:
     """`python -m venv` + `pip install --no-cache-dir -r requirements.txt` in a
     throwaway runtime container, with the build's pip environment and CA bundle."""
-    from apps.deployments import release
+    from apps.deployments import buildenv, buildrun
     from apps.engine import client as engine
 
-    env, mounts = release.build_env(app)
+    env, mounts = buildenv.build_env(app)
     env.pop("PIP_CACHE_DIR", None)
     volumes = {
         src: {"bind": dst, "mode": mode}
@@ -181,7 +181,7 @@ def bare_pip(app) -> tuple[float, int, str]:
     )
     started = time.monotonic()
     code, output = engine.run_once(
-        release.runtime_image(app),
+        buildrun.runtime_image(app),
         ["bash", "-c", command],
         timeout=DEADLINE,
         environment=env,
@@ -210,7 +210,7 @@ def main() -> int:
     setup_django(data_dir)
     from django.contrib.auth.models import User
 
-    from apps.deployments import release
+    from apps.deployments import buildenv
     from apps.engine import client as engine
     from apps.webapps.models import WebApp
     from tests.deploy_helpers import cleanup_app
@@ -219,7 +219,7 @@ def main() -> int:
     volume = f"berth-bench-pip-{tag}"
     # A cold cache of the bench's own, shared by its two apps (builds keep one
     # per app) so that the second app's first deploy measures a warm cache.
-    release.pip_cache_volume = lambda app: volume
+    buildenv.pip_cache_volume = lambda app: volume
     user = User.objects.create_user(f"bench-{tag}", password=secrets.token_urlsafe(16))
     apps = [
         WebApp.objects.create(

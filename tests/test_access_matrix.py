@@ -99,8 +99,8 @@ def no_engine(settings, tmp_path):
         mock.patch("apps.console.services.find_target", return_value=Target(None, "Stopped.")),
         mock.patch("apps.deployments.tasks.power.delay_on_commit"),
         mock.patch("apps.deployments.tasks.enqueue") as enqueue,
-        mock.patch("apps.deployments.services.restart_app", return_value=None),
-        mock.patch("apps.deployments.services.stop_app", return_value=None),
+        mock.patch("apps.lifecycle.operations.restart_app", return_value=None),
+        mock.patch("apps.lifecycle.operations.stop_app", return_value=None),
     ):
         yield enqueue
 

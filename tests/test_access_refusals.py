@@ -46,8 +46,8 @@ def no_engine(settings, tmp_path):
     with (
         mock.patch("apps.console.services.find_target", return_value=Target("berth-x-1")) as t,
         mock.patch("apps.deployments.tasks.enqueue") as enqueue,
-        mock.patch("apps.deployments.services.restart_app") as restart,
-        mock.patch("apps.deployments.services.stop_app") as stop,
+        mock.patch("apps.lifecycle.operations.restart_app") as restart,
+        mock.patch("apps.lifecycle.operations.stop_app") as stop,
     ):
         yield mock.Mock(find_target=t, enqueue=enqueue, restart=restart, stop=stop)
 

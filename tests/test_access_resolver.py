@@ -56,7 +56,7 @@ def no_engine(settings, tmp_path):
         mock.patch("apps.logs.services.serving_container", return_value=None),
         mock.patch("apps.console.services.find_target", return_value=Target(None, "Stopped.")),
         mock.patch("apps.deployments.tasks.enqueue") as enqueue,
-        mock.patch("apps.deployments.services.restart_app", return_value=None),
+        mock.patch("apps.lifecycle.operations.restart_app", return_value=None),
     ):
         yield enqueue
 

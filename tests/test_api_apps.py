@@ -7,9 +7,9 @@ from unittest import mock
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.deployments import services as deploy_services
-from apps.deployments.services import Outcome
 from apps.engine.errors import EngineUnavailable
+from apps.lifecycle import operations as lifecycle_ops
+from apps.lifecycle.operations import Outcome
 from apps.webapps.models import WebApp
 from tests.apiutil import alice_token, api, bob_api, error_code  # noqa: F401
 
@@ -159,7 +159,7 @@ def test_it_rejects_other_methods_with_json(api):
 def test_it_restarts_through_the_deploy_services(api):
     api.put("/api/apps/hello")
     with mock.patch.object(
-        deploy_services, "restart_app", autospec=True, return_value=Outcome(True, "Restarted.")
+        lifecycle_ops, "restart_app", autospec=True, return_value=Outcome(True, "Restarted.")
     ) as restart:
         r = api.post("/api/apps/hello/restart")
     assert r.status_code == 200
@@ -170,7 +170,7 @@ def test_it_restarts_through_the_deploy_services(api):
 def test_a_failed_restart_is_a_conflict_with_the_reason(api):
     api.put("/api/apps/hello")
     with mock.patch.object(
-        deploy_services,
+        lifecycle_ops,
         "restart_app",
         autospec=True,
         return_value=Outcome(False, "The container did not answer on port 8000."),
@@ -183,7 +183,7 @@ def test_a_failed_restart_is_a_conflict_with_the_reason(api):
 def test_an_unreachable_engine_is_a_503(api):
     api.put("/api/apps/hello")
     with mock.patch.object(
-        deploy_services,
+        lifecycle_ops,
         "start_app",
         autospec=True,
         side_effect=EngineUnavailable("The Docker engine is not running."),
@@ -199,20 +199,12 @@ def test_it_stops_and_starts(api):
     def stop(app, **kwargs):
         WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
 
-    with mock.patch.object(deploy_services, "stop_app", autospec=True, side_effect=stop):
+    with mock.patch.object(lifecycle_ops, "stop_app", autospec=True, side_effect=stop):
         assert api.post("/api/apps/hello/stop").json()["state"] == "Stopped"
     with mock.patch.object(
-        deploy_services, "start_app", autospec=True, return_value=Outcome(True, "Started.")
+        lifecycle_ops, "start_app", autospec=True, return_value=Outcome(True, "Started.")
     ):
         assert api.post("/api/apps/hello/start").status_code == 200
-
-
-def test_it_says_when_the_portal_cannot_do_it_yet(api, monkeypatch):
-    api.put("/api/apps/hello")
-    monkeypatch.delattr(deploy_services, "start_app")
-    r = api.post("/api/apps/hello/start")
-    assert r.status_code == 501
-    assert error_code(r) == "NotImplemented"
 
 
 @pytest.mark.parametrize(

@@ -159,9 +159,9 @@ def test_the_activity_log_keeps_who_deleted_it_and_what_went(app, alice, fake):
 
 
 def test_the_release_repository_is_where_releases_are_tagged(app):
-    from apps.deployments import release
+    from apps.deployments import buildrun
 
-    tag = release.release_tag(app, Deployment.objects.get(app=app))
+    tag = buildrun.release_tag(app, Deployment.objects.get(app=app))
     assert tag.startswith(teardown.release_repository(app) + ":")
 
 

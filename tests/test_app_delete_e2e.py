@@ -21,9 +21,10 @@ from django.test import Client
 
 from apps.api.models import ApiToken
 from apps.audit.models import AuditEvent
-from apps.deployments import gitrepo, services
+from apps.deployments import gitrepo
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import operations as lifecycle_ops
 from apps.logs import archive
 from apps.proxy import nginx
 from apps.webapps import services as config
@@ -117,7 +118,7 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
     with archiving(name):
         second = deploy(app, "v2")
         assert "reusing its virtual environment" in second.log  # built on v1's image
-        assert page(services.active_deployment(app))["version"] == "v2"
+        assert page(lifecycle_ops.active_deployment(app))["version"] == "v2"
         assert '"version":"v2"' in get(routed, f"{name}.localhost")[1].replace(" ", "")
         # An old container, exited, as a crash leaves one.
         engine.create_container(
@@ -128,7 +129,7 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
             labels={"io.berth.app": name, "io.berth.role": "app", "io.berth.deployment": "1"},
         )
         gitrepo.ensure_repo(app)
-        serving_v2 = services.active_deployment(app).container
+        serving_v2 = lifecycle_ops.active_deployment(app).container
         wait_for(lambda: any(a.container == serving_v2 for a in archive.tail(name)))
         before = leftovers(name, routed)
         assert len(before["containers"]) == 2 and len(before["images"]) == 2
@@ -154,8 +155,8 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
     with archiving(name):
         third = deploy(again, "v3")
         assert "No earlier successful release to reuse: full build." in third.log
-        assert page(services.active_deployment(again))["version"] == "v3"
-        serving_v3 = services.active_deployment(again).container
+        assert page(lifecycle_ops.active_deployment(again))["version"] == "v3"
+        serving_v3 = lifecycle_ops.active_deployment(again).container
         wait_for(lambda: any(a.container == serving_v3 for a in archive.tail(name)))
     assert {a.container for a in archive.tail(name)} == {serving_v3}
     activity = Client()

@@ -1,4 +1,4 @@
-"""apps.deployments.appnet without the engine: names, and which image the
+"""apps.lifecycle.appnet without the engine: names, and which image the
 host rule runs from (tests/test_security_network.py does it for real)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from unittest import mock
 
 import pytest
 
-from apps.deployments import appnet
 from apps.engine import client as engine
 from apps.engine.errors import EngineError, ImageMissing
+from apps.lifecycle import appnet
 
 
 @pytest.fixture

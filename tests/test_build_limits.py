@@ -12,10 +12,11 @@ import time
 
 import pytest
 
-from apps.deployments import buildqueue, reconcile, release
+from apps.deployments import buildenv, buildqueue, buildrun
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeployFailed, DeploymentLog
-from apps.lifecycle import locks
+from apps.lifecycle import locks, reconcile
+from apps.lifecycle.deploylog import DeploymentLog
+from apps.lifecycle.errors import DeployFailed
 
 pytestmark = [pytest.mark.postgres]
 
@@ -111,7 +112,7 @@ def test_a_queued_build_shows_its_place_in_the_status_and_log(webapp, tmp_path, 
     try:
         with (
             pytest.raises(DeployFailed, match="No build slot came free"),
-            release._build_slot(d, log),
+            buildrun._build_slot(d, log),
         ):
             pass
         statuses.append(Deployment.objects.get(pk=d.pk).status_text)
@@ -132,10 +133,10 @@ def test_the_build_container_gets_cpu_memory_and_time_limits(webapp, monkeypatch
         made.update(kwargs)
         raise DeployFailed("stop here")
 
-    monkeypatch.setattr(release.engine, "create_container", create)
+    monkeypatch.setattr(buildrun.engine, "create_container", create)
     d = Deployment.objects.create(app=webapp, status=Deployment.Status.BUILDING)
     with pytest.raises(DeployFailed):
-        release._build_in_container(
+        buildrun._build_in_container(
             d, None, None, DeploymentLog(d), "n", "img", "true", {}, {}, {}, None, False
         )
     assert made["nano_cpus"] == 500_000_000
@@ -152,9 +153,9 @@ def test_it_warns_when_the_build_user_cannot_read_the_ca_bundle(settings, tmp_pa
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     settings.BERTH_BUILD_CA_BUNDLE = str(bundle)
     bundle.chmod(0o600)
-    assert "is not readable by other users" in release.ca_bundle_warning()
+    assert "is not readable by other users" in buildenv.ca_bundle_warning()
     bundle.chmod(0o644)
-    assert release.ca_bundle_warning() == ""
+    assert buildenv.ca_bundle_warning() == ""
 
 
 def test_a_worker_killed_mid_build_leaves_the_deployment_failed_at_the_next_start(

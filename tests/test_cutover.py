@@ -1,4 +1,4 @@
-"""The cutover (apps.deployments.release.swap): traffic moves only when the
+"""The cutover (apps.lifecycle.cutover.swap): traffic moves only when the
 proxy confirms the new route. A proxy that refuses leaves the serving
 container serving, removes the new one and fails the restart or deployment
 with the proxy's reason (code proxy_refused). On a fake engine and a fake
@@ -12,6 +12,7 @@ import pytest
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.lifecycle import operations as lifecycle_ops
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps.models import Operation
@@ -67,7 +68,7 @@ def proxy(monkeypatch, webapp) -> FakeProxy:
 def test_a_confirmed_route_moves_traffic_and_retires_the_old_container(webapp, fake, proxy):
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
-    outcome = services.restart_app(webapp)
+    outcome = lifecycle_ops.restart_app(webapp)
     assert outcome.ok, outcome.message
     new = fake.created[0]
     assert fake.containers == {new: "running"}
@@ -78,7 +79,7 @@ def test_a_refused_route_fails_the_restart_and_the_old_container_keeps_serving(w
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
     proxy.refuse = True
-    outcome = services.restart_app(webapp)
+    outcome = lifecycle_ops.restart_app(webapp)
     op = outcome.operation
     assert not outcome.ok
     assert op.status == Operation.Status.FAILED
@@ -118,7 +119,7 @@ def test_a_route_saved_but_not_applied_is_put_back_to_the_serving_container(weba
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
     proxy.refuse = proxy.saved_anyway = True
-    outcome = services.restart_app(webapp)
+    outcome = lifecycle_ops.restart_app(webapp)
     assert not outcome.ok
     assert proxy.served == {webapp.name: "127.0.0.1:40001"}
     assert fake.containers == {d.container: "running"}

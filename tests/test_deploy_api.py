@@ -129,7 +129,7 @@ def test_the_owner_may_read_with_a_session_but_others_may_not(alice_client, clie
 
 def test_a_task_that_runs_twice_does_the_work_once(webapp):
     d = Deployment.objects.create(app=webapp, status="building")
-    with mock.patch("apps.deployments.release.build_release") as build:
+    with mock.patch("apps.deployments.buildrun.build_release") as build:
         assert services.run_deployment(d.pk).status == "building"
     build.assert_not_called()
 
@@ -150,7 +150,7 @@ def test_redeploy_needs_a_successful_release(webapp):
 
 
 def test_the_log_masks_secrets(webapp):
-    from apps.deployments.release import DeploymentLog
+    from apps.lifecycle.deploylog import DeploymentLog
     from apps.webapps.models import AppSetting
 
     AppSetting.objects.create(app=webapp, name="DB_PASSWORD", value="hunter2-very-secret")

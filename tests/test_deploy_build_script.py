@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 
 from apps.deployments import build
-from apps.deployments.source import SourceTree
+from apps.lifecycle.source import SourceTree
 
 DJANGO = {"manage.py": "", "requirements.txt": "Django==5.2\n", "mysite/wsgi.py": ""}
 

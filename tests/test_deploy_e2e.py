@@ -14,6 +14,7 @@ import requests
 from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps.models import AppSetting, WebApp
 from tests.deploy_helpers import SAMPLES, git_in, zip_files, zip_sample
 
@@ -183,7 +184,7 @@ def test_build_hooks_gunicorn_conf_a_failing_startup_script_and_restart(make_app
 
     # A changed setting reaches the app through a health-checked restart.
     AppSetting.objects.create(app=app, name="GREETING", value="restarted")
-    outcome = services.restart_app(app, reason="test")
+    outcome = lifecycle_ops.restart_app(app, reason="test")
     assert outcome.ok, outcome.log
     d.refresh_from_db()
     assert get(d).json()["greeting"] == "restarted"

@@ -10,6 +10,7 @@ import pytest
 from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.lifecycle import locks
+from apps.lifecycle import operations as lifecycle_ops
 from tests.deploy_helpers import lock_held_elsewhere
 
 pytestmark = pytest.mark.postgres
@@ -113,15 +114,15 @@ def test_a_deployment_that_cannot_get_the_lock_fails_with_the_reason(db, webapp,
 def test_a_restart_waits_for_a_deployment_of_the_same_app(db, webapp, monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr(
-        services,
+        lifecycle_ops,
         "_restart_app",
-        lambda app, op, reason="": calls.append("restart") or services.Outcome(True, "ok"),
+        lambda app, op, reason="": calls.append("restart") or lifecycle_ops.Outcome(True, "ok"),
     )
     monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
-        outcome = services.restart_app(webapp)
+        outcome = lifecycle_ops.restart_app(webapp)
     assert not outcome.ok
     assert "still running" in outcome.message
     assert calls == []
-    assert services.restart_app(webapp).ok
+    assert lifecycle_ops.restart_app(webapp).ok
     assert calls == ["restart"]

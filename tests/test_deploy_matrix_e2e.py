@@ -24,9 +24,9 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.test import override_settings
 
-from apps.deployments import reconcile
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import reconcile
 from apps.proxy import nginx
 from apps.webapps.models import AppSetting, WebApp
 from tests.deploy_helpers import SAMPLES, git_in, make_zip, symlink, zip_files, zip_sample

@@ -109,7 +109,7 @@ def test_the_build_log_goes_on_below_the_check(webapp):
     # image in a unit test, which is fine: the order is what matters).
     d = services.create_deployment(webapp, zip_files(VENV_NO_REQUIREMENTS))
     with mock.patch(
-        "apps.deployments.release.build_release",
+        "apps.deployments.buildrun.build_release",
         side_effect=services.DeployFailed("no build in a unit test"),
     ):
         d = services.run_deployment(d.pk)

@@ -4,7 +4,7 @@ release's virtual environment? (No engine needed.)"""
 from __future__ import annotations
 
 from apps.deployments import build
-from apps.deployments.source import SourceTree
+from apps.lifecycle.source import SourceTree
 
 FLASK = {"requirements.txt": "flask\n", "app.py": "app = None\n"}
 

@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from apps.deployments.source import SourceTree
-from apps.deployments.startup import classify_custom, describe, detect, flask_object, script
+from apps.lifecycle.source import SourceTree
+from apps.lifecycle.startup import classify_custom, describe, detect, flask_object, script
 
 FLASK = "from flask import Flask\napp = Flask(__name__)\n"
 

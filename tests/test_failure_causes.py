@@ -15,6 +15,7 @@ from apps.core import failures
 from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.lifecycle import locks
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import operations
 from apps.webapps.models import Operation
 from tests.deploy_helpers import lock_held_elsewhere
@@ -88,7 +89,7 @@ def test_a_container_that_stops_before_answering_fails_the_restart_as_exited(web
     fake.containers[d.container] = "running"
     fake.healthy = False
     fake.app_log = ["Booting", "Traceback: it broke"]
-    op = services.restart_app(webapp).operation
+    op = lifecycle_ops.restart_app(webapp).operation
     assert op.failure_code == failures.EXITED
     assert op.failure_evidence["exit_code"] == 3
     assert op.failure_evidence["container"] == fake.created[0]
@@ -98,7 +99,7 @@ def test_a_container_that_stops_before_answering_fails_the_restart_as_exited(web
 def test_a_busy_app_fails_the_restart_with_lock_timeout(webapp, fake, monkeypatch):
     monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
-        op = services.restart_app(webapp).operation
+        op = lifecycle_ops.restart_app(webapp).operation
     assert (op.status, op.failure_code) == ("failed", failures.LOCK_TIMEOUT)
 
 

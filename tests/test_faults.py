@@ -50,6 +50,7 @@ APP = f"ft-{os.urandom(3).hex()}"
 CRASHER = f"ft-crash-{os.urandom(2).hex()}"
 SETUP = """
 from django.contrib.auth.models import User
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps.models import WebApp, AppSetting
 alice = User.objects.create_user("alice", "alice@example.org", "alice-password-1")
 out = {}
@@ -374,7 +375,7 @@ def test_an_app_in_a_crash_loop_is_reported_and_others_are_unaffected(f, table):
         # Out of the way before dockerd restarts.
         f.stack.shell(
             "from apps.deployments import services\nfrom apps.webapps.models import WebApp\n"
-            f"services.stop_app(WebApp.objects.get(name={CRASHER!r}))"
+            f"lifecycle_ops.stop_app(WebApp.objects.get(name={CRASHER!r}))"
         )
         assert container["status"] == "success"
         row.outcome = f"{count} restarts; diagnostics: {found['cause'][:70]}...; other app fine"
@@ -405,10 +406,10 @@ def test_dockerd_restarted_then_reconcile_brings_the_app_back(f, table):
         seen = f.stack.shell(
             "from apps.deployments.models import Deployment\n"
             "from apps.engine import client as engine\n"
-            "from apps.deployments import release\n"
+            "from apps.lifecycle import steps\n"
             f"d = Deployment.objects.get(app__name={APP!r}, active=True)\n"
             "out = {'status': engine.container_state(d.container).status,"
-            " 'port': engine.published_port(d.container, release.APP_PORT),"
+            " 'port': engine.published_port(d.container, steps.APP_PORT),"
             " 'recorded': d.host_port}"
         )
         assert seen["status"] == "running" and seen["port"] == seen["recorded"], seen

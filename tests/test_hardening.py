@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from apps.deployments import health
 from apps.deployments.models import HealthEvent
 from apps.engine.client import ImageFacts
 from apps.lifecycle import containers
 from apps.lifecycle import health as probes
+from apps.lifecycle import watch as health
 from apps.webapps.models import AppSetting
 
 pytestmark = [pytest.mark.postgres]

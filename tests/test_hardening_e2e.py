@@ -13,6 +13,7 @@ from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.lifecycle import containers
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import zip_files
@@ -60,7 +61,7 @@ def _status(container: str) -> dict[str, str]:
 
 def test_it_drops_capabilities_runs_as_a_user_and_applies_limits(make_app):
     app = make_app(WEBSITE_MEMORY_LIMIT_MB="300", WEBSITE_CPU_LIMIT="0.5")
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     status = _status(active.container)
     assert status["CapEff"] == "0000000000000000"
     assert status["CapBnd"] == "0000000000000000"
@@ -81,7 +82,7 @@ def test_it_drops_capabilities_runs_as_a_user_and_applies_limits(make_app):
 
 def test_it_runs_as_root_with_few_capabilities_when_the_app_asks(make_app):
     app = make_app(WEBSITES_RUN_AS_ROOT="true")
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     status = _status(active.container)
     assert status["Uid"].split()[0] == "0"
     caps = int(status["CapEff"], 16)
@@ -92,7 +93,7 @@ def test_it_runs_as_root_with_few_capabilities_when_the_app_asks(make_app):
 
 def test_an_app_past_its_memory_limit_is_reported_as_oom_killed(make_app, alice_client):
     app = make_app(WEBSITE_MEMORY_LIMIT_MB="96")
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     session = requests.Session()
     session.trust_env = False
     with pytest.raises(requests.RequestException):
@@ -102,7 +103,7 @@ def test_an_app_past_its_memory_limit_is_reported_as_oom_killed(make_app, alice_
     assert message == "killed: out of memory (limit 96 MB)"
     page = alice_client.get(f"/apps/{app.name}/").content.decode()
     assert "killed: out of memory (limit 96 MB)" in page and "96 MB memory" in page
-    outcome = services.restart_app(app, reason="test")
+    outcome = lifecycle_ops.restart_app(app, reason="test")
     assert outcome.ok, outcome.message
     assert "killed: out of memory (limit 96 MB)" in outcome.message
     assert "killed: out of memory (limit 96 MB)" in outcome.log

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from apps.access.models import RoleAssignment
 from apps.audit.models import AuditEvent
-from apps.deployments import reconcile
+from apps.lifecycle import reconcile
 from apps.proxy.errors import ProxyError
 from apps.webapps import services
 from apps.webapps.models import Operation, WebApp

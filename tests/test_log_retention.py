@@ -10,11 +10,11 @@ from unittest import mock
 
 import pytest
 
-from apps.deployments import release
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeploymentLog
 from apps.engine import client as engine
 from apps.engine.client import ContainerState, LogLine, RunningContainer
+from apps.lifecycle import deploylog
+from apps.lifecycle.deploylog import DeploymentLog
 from apps.logs import archive
 from apps.webapps.models import AppSetting
 from tests.test_logstream import FakeFollower, data_of, read_events
@@ -174,7 +174,7 @@ def test_only_one_archiver_runs_per_data_dir():
 
 def test_a_long_build_log_keeps_head_and_tail():
     text = "".join(f"line {i}\n" for i in range(100_000))
-    capped = release.cap_text(text, 10_000)
+    capped = deploylog.cap_text(text, 10_000)
     assert len(capped.encode()) <= 10_000
     assert capped.startswith("line 0\nline 1\n")
     assert capped.endswith("line 99999\n")
@@ -184,7 +184,7 @@ def test_a_long_build_log_keeps_head_and_tail():
 
 
 def test_a_short_build_log_is_kept_whole():
-    assert release.cap_text("a\nb\n", 10) == "a\nb\n"
+    assert deploylog.cap_text("a\nb\n", 10) == "a\nb\n"
 
 
 def test_deployment_log_is_capped_to_the_setting(settings, webapp):

@@ -10,6 +10,7 @@ import pytest
 
 from apps.engine import client as engine
 from apps.engine.errors import EngineUnavailable
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 
@@ -32,7 +33,7 @@ def _no_engine():
 @pytest.fixture
 def running(webapp, alice) -> Operation:
     op = operations.begin(webapp, Operation.Trigger.SETTINGS, actor=alice, reason="x")
-    recorder = operations.Recorder.claim(op)
+    recorder = lifecycle_ops.Recorder.claim(op)
     recorder("start", "done", "berth-hello-flask-1-abc on 127.0.0.1:41000")
     recorder("health", "running", "GET /")
     op.refresh_from_db()
@@ -59,7 +60,7 @@ def test_the_partial_polls_every_second_while_it_runs(alice_client, running):
 
 
 def test_a_finished_operation_stops_the_polling(alice_client, running):
-    operations.Recorder(running).succeed("Restarted: serving from berth-hello-flask-1-abc.")
+    lifecycle_ops.Recorder(running).succeed("Restarted: serving from berth-hello-flask-1-abc.")
     response = alice_client.get(url(running), **HX)
     assert response.status_code == 286
     html = response.content.decode()
@@ -70,13 +71,13 @@ def test_a_finished_operation_stops_the_polling(alice_client, running):
 
 
 def test_the_overview_reloads_when_it_ends(alice_client, running):
-    operations.Recorder(running).succeed("Restarted.")
+    lifecycle_ops.Recorder(running).succeed("Restarted.")
     response = alice_client.get(url(running) + "?reload=1", **HX)
     assert response.status_code == 286 and response["HX-Refresh"] == "true"
 
 
 def test_a_failed_restart_says_why_and_that_the_previous_container_serves(alice_client, running):
-    operations.Recorder(running).fail(
+    lifecycle_ops.Recorder(running).fail(
         "start_timeout",
         "Container berth-hello-flask-1-abc didn't respond to HTTP pings on port: 8000",
         app_log="ModuleNotFoundError: No module named 'flask_sqlalchemy'",
@@ -94,7 +95,7 @@ def test_a_failed_restart_says_why_and_that_the_previous_container_serves(alice_
 
 def test_a_failed_start_says_nothing_serves(alice_client, webapp):
     op = operations.begin(webapp, Operation.Trigger.START)
-    operations.Recorder.claim(op).fail("runtime_missing", "The runtime image is gone.")
+    lifecycle_ops.Recorder.claim(op).fail("runtime_missing", "The runtime image is gone.")
     html = alice_client.get(url(op), **HX).content.decode()
     assert "The start failed:" in html and "No container is serving hello-flask now" in html
 
@@ -119,7 +120,7 @@ def test_the_overview_shows_no_panel_before_any_operation(alice_client, webapp):
 
 
 def test_the_configuration_pages_show_the_operation_their_save_started(alice_client, running):
-    operations.Recorder(running).succeed("Restarted.")
+    lifecycle_ops.Recorder(running).succeed("Restarted.")
     for page in (CONFIG, GENERAL):
         with mock.patch("apps.engine.runtimes.catalog", return_value=[]):
             shown = alice_client.get(f"{page}?operation={running.pk}").content.decode()

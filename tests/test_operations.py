@@ -12,8 +12,8 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from apps.deployments import reconcile, release, services
-from apps.lifecycle import locks
+from apps.lifecycle import locks, reconcile, release, steps
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import operations
 from apps.webapps import services as config
 from apps.webapps.models import AppSetting, Operation, WebApp
@@ -67,22 +67,22 @@ def test_a_stop_has_two_steps(webapp):
 def test_the_steps_are_the_ones_release_reports():
     names = [name for name, _ in operations.RESTART_STEPS]
     assert names == [
-        release.STEP_START,
-        release.STEP_HEALTH,
-        release.STEP_SWITCH,
-        release.STEP_RETIRE,
+        steps.STEP_START,
+        steps.STEP_HEALTH,
+        steps.STEP_SWITCH,
+        steps.STEP_RETIRE,
     ]
 
 
 def test_an_operation_is_claimed_once(webapp):
     op = operations.begin(webapp, Operation.Trigger.RESTART)
-    assert operations.Recorder.claim(op) is not None
-    assert operations.Recorder.claim(Operation.objects.get(pk=op.pk)) is None
+    assert lifecycle_ops.Recorder.claim(op) is not None
+    assert lifecycle_ops.Recorder.claim(Operation.objects.get(pk=op.pk)) is None
 
 
 def test_the_recorder_reports_steps_and_the_progress_follows(webapp):
     op = operations.begin(webapp, Operation.Trigger.RESTART)
-    recorder = operations.Recorder.claim(op)
+    recorder = lifecycle_ops.Recorder.claim(op)
     assert operations.progress(op)["percent"] == 0
     recorder("start", "running", "berth-x-1 from berth/app-x:1")
     p = operations.progress(Operation.objects.get(pk=op.pk))
@@ -98,7 +98,7 @@ def test_the_recorder_reports_steps_and_the_progress_follows(webapp):
 
 def test_a_failure_marks_the_step_under_way_and_keeps_the_reason(webapp):
     op = operations.begin(webapp, Operation.Trigger.RESTART)
-    recorder = operations.Recorder.claim(op)
+    recorder = lifecycle_ops.Recorder.claim(op)
     recorder("start", "done", "")
     recorder("health", "running", "")
     recorder.fail(
@@ -128,14 +128,14 @@ def test_a_failure_marks_the_step_under_way_and_keeps_the_reason(webapp):
 
 def test_success_skips_the_steps_it_did_not_need(webapp):
     op = operations.begin(webapp, Operation.Trigger.RESTART)
-    operations.Recorder.claim(op).succeed("Nothing to restart: the app has no release yet.")
+    lifecycle_ops.Recorder.claim(op).succeed("Nothing to restart: the app has no release yet.")
     assert {s for _, s in states(op)} == {"skipped"}
     assert operations.progress(op)["percent"] == 100
 
 
 def test_a_late_write_never_revives_a_failed_operation(webapp):
     op = operations.begin(webapp, Operation.Trigger.RESTART)
-    recorder = operations.Recorder.claim(op)
+    recorder = lifecycle_ops.Recorder.claim(op)
     Operation.objects.filter(pk=op.pk).update(status="failed", message="found by reconcile")
     recorder("start", "done", "")
     recorder.succeed("Restarted")
@@ -146,7 +146,9 @@ def test_a_late_write_never_revives_a_failed_operation(webapp):
 def test_only_the_last_finished_operations_are_kept(webapp, monkeypatch):
     monkeypatch.setattr(operations, "KEEP", 3)
     for _ in range(5):
-        operations.Recorder.claim(operations.begin(webapp, Operation.Trigger.RESTART)).succeed("ok")
+        lifecycle_ops.Recorder.claim(operations.begin(webapp, Operation.Trigger.RESTART)).succeed(
+            "ok"
+        )
     running = operations.begin(webapp, Operation.Trigger.RESTART)
     assert Operation.objects.filter(app=webapp).count() == 4
     assert Operation.objects.filter(pk=running.pk).exists()
@@ -158,7 +160,7 @@ def test_only_the_last_finished_operations_are_kept(webapp, monkeypatch):
 def test_a_restart_reports_each_step_in_order_from_the_real_code(webapp, alice, fake):
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
-    outcome = services.restart_app(webapp, reason="test", actor=alice)
+    outcome = lifecycle_ops.restart_app(webapp, reason="test", actor=alice)
     op = outcome.operation
     assert outcome.ok, outcome.message
     assert states(op) == [
@@ -185,7 +187,7 @@ def test_a_failed_health_check_fails_the_restart_and_the_old_container_serves(we
     fake.containers[d.container] = "running"
     fake.healthy = False
     fake.app_log = ["Booting", f"password is {SECRET}", "Traceback: it broke"]
-    outcome = services.restart_app(webapp)
+    outcome = lifecycle_ops.restart_app(webapp)
     op = outcome.operation
     assert not outcome.ok
     assert states(op) == [
@@ -202,7 +204,7 @@ def test_a_failed_health_check_fails_the_restart_and_the_old_container_serves(we
 
 
 def test_nothing_to_restart_is_a_success_that_says_so(webapp, fake):
-    outcome = services.restart_app(webapp)
+    outcome = lifecycle_ops.restart_app(webapp)
     assert (
         outcome.ok
         and outcome.operation.message == "Nothing to restart: the app has no release yet."
@@ -212,7 +214,7 @@ def test_nothing_to_restart_is_a_success_that_says_so(webapp, fake):
 def test_a_busy_app_fails_the_queued_operation_with_the_reason(webapp, fake, monkeypatch):
     monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
     with lock_held_elsewhere(webapp.name):
-        outcome = services.restart_app(webapp)
+        outcome = lifecycle_ops.restart_app(webapp)
     op = outcome.operation
     op.refresh_from_db()
     assert op.status == "failed" and "still running" in op.message
@@ -227,7 +229,7 @@ def test_an_error_in_berth_fails_the_operation_and_is_raised(webapp, fake, monke
 
     monkeypatch.setattr(release, "run_release", broken)
     with pytest.raises(RuntimeError):
-        services.restart_app(webapp)
+        lifecycle_ops.restart_app(webapp)
     op = Operation.objects.get(app=webapp)
     assert op.status == "failed" and "An error in Berth" in op.message
 
@@ -235,7 +237,7 @@ def test_an_error_in_berth_fails_the_operation_and_is_raised(webapp, fake, monke
 def test_a_stop_records_its_two_steps(webapp, alice, fake):
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
-    outcome = services.stop_app(webapp, actor=alice)
+    outcome = lifecycle_ops.stop_app(webapp, actor=alice)
     assert states(outcome.operation) == [("switch", "done"), ("retire", "done")]
     assert outcome.operation.status == "success"
     webapp.refresh_from_db()
@@ -245,7 +247,7 @@ def test_a_stop_records_its_two_steps(webapp, alice, fake):
 def test_a_start_of_a_running_app_says_already_running(webapp, fake):
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
-    outcome = services.start_app(webapp)
+    outcome = lifecycle_ops.start_app(webapp)
     op = outcome.operation
     assert (op.trigger, op.status, op.message, op.serving) == (
         "start",
@@ -259,8 +261,8 @@ def test_a_duplicate_task_does_not_restart_twice(webapp, fake):
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
     op = operations.begin(webapp, Operation.Trigger.SETTINGS)
-    services.restart_app_by_id(webapp.pk, operation_id=op.pk)
-    services.restart_app_by_id(webapp.pk, operation_id=op.pk)
+    lifecycle_ops.restart_app_by_id(webapp.pk, operation_id=op.pk)
+    lifecycle_ops.restart_app_by_id(webapp.pk, operation_id=op.pk)
     assert len(fake.created) == 1
     op.refresh_from_db()
     assert op.status == "success"
@@ -324,7 +326,7 @@ def test_reconcile_fails_a_running_operation_whose_worker_died(webapp, fake):
     d = serving_release(webapp)
     fake.containers[d.container] = "running"
     op = operations.begin(webapp, Operation.Trigger.SETTINGS)
-    recorder = operations.Recorder.claim(op)
+    recorder = lifecycle_ops.Recorder.claim(op)
     recorder("start", "done", "")
     recorder("health", "running", "")
     # ... and the worker is killed here: nobody holds the app's lock.
@@ -339,7 +341,7 @@ def test_reconcile_fails_a_running_operation_whose_worker_died(webapp, fake):
 
 def test_reconcile_leaves_a_running_operation_alone_while_its_worker_holds_the_lock(webapp):
     op = operations.begin(webapp, Operation.Trigger.RESTART)
-    operations.Recorder.claim(op)
+    lifecycle_ops.Recorder.claim(op)
     with lock_held_elsewhere(webapp.name):
         reconcile.reconcile(webapp)
     op.refresh_from_db()

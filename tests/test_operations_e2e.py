@@ -19,6 +19,7 @@ import requests
 from apps.deployments import services, tasks
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import operations as lifecycle_ops
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps import services as config
@@ -91,7 +92,7 @@ def test_a_settings_save_restarts_and_records_each_step_in_order(app, alice, wor
     ]
     times = [datetime.fromisoformat(t) for s in op.steps for t in (s["started"], s["finished"])]
     assert times == sorted(times), op.steps
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     assert active.container != first.container and op.serving == active.container
     assert op.steps[0]["detail"] == f"{active.container} on 127.0.0.1:{active.host_port}"
     assert op.steps[1]["detail"].startswith("GET / answered 200 after ")
@@ -120,7 +121,7 @@ def test_a_startup_command_that_never_listens_fails_and_the_old_container_serves
     assert "never listening on purpose" in op.app_log
     # The previous container still serves, and the page/API say so.
     assert op.serving == first.container
-    assert services.active_deployment(app).container == first.container
+    assert lifecycle_ops.active_deployment(app).container == first.container
     assert get(first.host_port).json() == {"greeting": ""}
     # The container that never listened is gone.
     assert engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"}) == [
@@ -139,13 +140,13 @@ def test_a_proxy_that_refuses_the_new_route_fails_the_restart_and_the_old_contai
     monkeypatch.setattr(nginx, "routes", lambda: {})
     monkeypatch.setattr(nginx, "set_route", mock.Mock(side_effect=ProxyError(refusal)))
 
-    outcome = services.restart_app(app, reason="test")
+    outcome = lifecycle_ops.restart_app(app, reason="test")
 
     op = outcome.operation
     assert not outcome.ok and op.status == "failed"
     assert refusal in op.message and op.failure_code == "proxy_refused"
     assert steps(op)[2] == ("switch", "failed")
-    assert services.active_deployment(app).container == first.container
+    assert lifecycle_ops.active_deployment(app).container == first.container
     assert op.serving == first.container
     assert get(first.host_port).json() == {"greeting": ""}
     # The new container, healthy but never routed, is gone.

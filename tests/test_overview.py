@@ -154,10 +154,10 @@ def test_unknown_actions_are_not_found(alice_client, webapp):
 def test_the_power_task_calls_the_deploy_services(webapp):
     from apps.deployments import tasks
 
-    with mock.patch("apps.deployments.services.restart_app", autospec=True) as restart:
+    with mock.patch("apps.lifecycle.operations.restart_app", autospec=True) as restart:
         tasks.power(app_id=webapp.pk, action="restart")
     restart.assert_called_once()
-    with mock.patch("apps.deployments.services.start_app", autospec=True) as start:
+    with mock.patch("apps.lifecycle.operations.start_app", autospec=True) as start:
         tasks.power(app_id=webapp.pk, action="start")
     start.assert_called_once()
 

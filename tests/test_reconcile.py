@@ -9,9 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from apps.deployments import reconcile
 from apps.deployments.models import Deployment
-from apps.lifecycle import locks
+from apps.lifecycle import locks, reconcile
 from apps.logs import archive
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import lock_held_elsewhere

@@ -10,6 +10,7 @@ import requests
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import cleanup_app, zip_files
@@ -45,7 +46,7 @@ def deploy(app: WebApp, version: str) -> Deployment:
 
 
 def serving(app: WebApp) -> dict:
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     session = requests.Session()
     session.trust_env = False
     return session.get(f"http://127.0.0.1:{active.host_port}/", timeout=10).json()

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings as django_settings
 
-from apps.deployments import health, services
+from apps.deployments import services
 from apps.deployments.models import Deployment, HealthEvent
+from apps.lifecycle import watch as health
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import SAMPLES, zip_files, zip_sample

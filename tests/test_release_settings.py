@@ -10,6 +10,7 @@ from django.db import connection
 
 from apps.deployments import services, snapshot, tasks
 from apps.deployments.models import Deployment
+from apps.lifecycle import cutover, release
 from apps.webapps.models import AppSetting, ConnectionString
 
 pytestmark = [pytest.mark.postgres]
@@ -153,13 +154,13 @@ def test_the_api_rolls_back_settings_with_restore_settings(client, webapp):
 
 def test_a_successful_deployment_keeps_its_snapshot(webapp, monkeypatch, settings, tmp_path):
     """The service writes the snapshot at success (the engine faked)."""
-    from apps.deployments import release
+    from apps.lifecycle import steps
 
     settings.DATA_DIR = tmp_path
     AppSetting.objects.create(app=webapp, name="GREETING", value=SECRET)
     d = Deployment.objects.create(app=webapp, image="berth/app-x:1", startup={})
-    monkeypatch.setattr(release, "run_release", lambda app, dep, log: release.Started("c", 1))
-    monkeypatch.setattr(release, "swap", lambda *a: None)
+    monkeypatch.setattr(release, "run_release", lambda app, dep, log: steps.Started("c", 1))
+    monkeypatch.setattr(cutover, "swap", lambda *a: None)
     services.run_deployment(d.pk)
     d.refresh_from_db()
     assert d.status == Deployment.Status.SUCCESS
@@ -170,8 +171,7 @@ def test_a_successful_deployment_keeps_its_snapshot(webapp, monkeypatch, setting
 def test_a_failed_redeploy_puts_back_the_settings_it_replaced(
     webapp, monkeypatch, settings, tmp_path
 ):
-    from apps.deployments import release
-    from apps.deployments.release import DeployFailed
+    from apps.lifecycle.errors import DeployFailed
 
     settings.DATA_DIR = tmp_path
     d = _release(webapp)

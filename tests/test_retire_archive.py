@@ -1,5 +1,5 @@
 """A container's last lines are kept before Berth removes it
-(apps.logs.archive.keep_last_lines, called by release.retire_others between
+(apps.logs.archive.keep_last_lines, called by cutover.retire_others between
 the stop and the removal): written once when no archiver runs, left to the
 archiver when one runs and catches up, never written twice when it lags.
 The engine is faked here; tests/test_retire_archive_e2e.py runs the real one."""
@@ -13,11 +13,11 @@ from unittest import mock
 
 import pytest
 
-from apps.deployments import release
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.client import ContainerState, LogLine, RunningContainer
 from apps.engine.errors import ContainerMissing, EngineUnavailable
+from apps.lifecycle import cutover, deploylog
 from apps.logs import archive
 from apps.webapps.models import AppSetting, WebApp
 from tests.operations_helpers import FakeEngine, serving_release
@@ -337,7 +337,7 @@ def test_the_command_waits_for_a_lock_held_a_moment(webapp):
         archiver.stop()
 
 
-# --- release.retire_others ---------------------------------------------------------------
+# --- cutover.retire_others ---------------------------------------------------------------
 
 
 def test_retire_others_keeps_the_last_lines_between_the_stop_and_the_removal(webapp, monkeypatch):
@@ -352,8 +352,8 @@ def test_retire_others_keeps_the_last_lines_between_the_stop_and_the_removal(web
 
     monkeypatch.setattr(archive, "keep_last_lines", keep)
     d = serving_release(webapp, "berth-hello-flask-2")
-    log = release.DeploymentLog(d)
-    assert release.retire_others(webapp, keep="berth-hello-flask-2", log=log) == [OLD]
+    log = deploylog.DeploymentLog(d)
+    assert cutover.retire_others(webapp, keep="berth-hello-flask-2", log=log) == [OLD]
     assert calls == [f"keep {APP} ['{OLD}'] after ['stop {OLD}']"]
     assert fake.containers == {"berth-hello-flask-2": "running"}
     log.flush()
@@ -366,6 +366,6 @@ def test_retire_others_writes_the_lines_with_the_fake_engine_end_to_end(webapp, 
     fake = FakeEngine(containers={OLD: "running"})
     fake.install(monkeypatch)
     fake.printed = {OLD: [line(1, "last words")]}
-    assert release.retire_others(WebApp.objects.get(pk=webapp.pk)) == [OLD]
+    assert cutover.retire_others(WebApp.objects.get(pk=webapp.pk)) == [OLD]
     assert archived() == [f"{OLD} stdout last words"]
     assert OLD not in fake.containers

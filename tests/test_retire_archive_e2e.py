@@ -1,6 +1,6 @@
 """A retired container's last lines stay in the archive, against the real
 engine: v1 of an app prints a known line, v2 is deployed (v1 is stopped and
-removed by release.retire_others), and the line is in DATA_DIR/logs/<app>/app.log
+removed by cutover.retire_others), and the line is in DATA_DIR/logs/<app>/app.log
 exactly once, whether no archiver was running (retire_others writes it) or
 one was (it writes it; retire_others waits and writes nothing).
 
@@ -16,9 +16,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from apps.deployments import release, services
+from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import cutover
 from apps.logs import archive
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import zip_files
@@ -70,7 +71,7 @@ def retire_times(monkeypatch, request) -> Iterator[list[float]]:
 
         monkeypatch.setattr(module, name, run)
 
-    timed(release, "retire_others")
+    timed(cutover, "retire_others")
     timed(archive, "keep_last_lines")
     yield times["retire_others"]
     print(f"\n{request.node.name}: {times} (seconds)")

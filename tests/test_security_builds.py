@@ -16,6 +16,7 @@ import pytest
 from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import zip_files
@@ -95,14 +96,14 @@ def test_one_apps_build_cannot_plant_a_wheel_that_another_app_loads(
         secret = secrets.token_hex(8)
         built = _deploy(b, {"app.py": FLASK_APP, "requirements.txt": "six\n"}, VICTIM_SECRET=secret)
         assert "six-99.0" not in built.log, built.log
-        container = services.active_deployment(b).container
+        container = lifecycle_ops.active_deployment(b).container
         code, version = engine.exec_quick(
             container, ["antenv/bin/python", "-c", "import six; print(six.__version__)"]
         )
         assert code == 0 and version.strip() != "99.0", version
         code, _ = engine.exec_quick(container, ["test", "-e", "/tmp/planted-by-a"])
         assert code != 0  # the payload never ran, at build or at start
-        image = services.active_deployment(b).image
+        image = lifecycle_ops.active_deployment(b).image
         code, found = engine.run_once(image, ["ls", "/tmp"], user="0", network_disabled=True)
         assert "planted-by-a" not in found
         row.outcome = f"refused: B installed six {version.strip()} from the index; no payload ran"
@@ -164,12 +165,12 @@ def test_a_deleted_setting_is_gone_after_the_next_restart(make_app, deploy_setti
         app = make_app("gone")
         value = secrets.token_hex(12)
         _deploy(app, {"app.py": FLASK_APP}, GONE_SECRET=value)
-        before = services.active_deployment(app).container
+        before = lifecycle_ops.active_deployment(app).container
         assert engine.container_environment(before).get("GONE_SECRET") == value
         config.delete_app_settings(app, ["GONE_SECRET"], restart=False)
-        outcome = services.restart_app(app, reason="test")
+        outcome = lifecycle_ops.restart_app(app, reason="test")
         assert outcome.ok, outcome.message
-        container = services.active_deployment(app).container
+        container = lifecycle_ops.active_deployment(app).container
         assert container != before
         env = engine.container_environment(container)
         assert "GONE_SECRET" not in env and value not in env.values()
@@ -201,10 +202,10 @@ def test_a_restart_blanks_the_settings_an_older_release_image_still_holds(
         value = secrets.token_hex(12)
         d = _deploy(app, {"app.py": FLASK_APP})
         _as_built_before_the_fix(d.image, {"GONE_SECRET": value, "APPSETTING_GONE_SECRET": value})
-        outcome = services.restart_app(app, reason="test")
+        outcome = lifecycle_ops.restart_app(app, reason="test")
         assert outcome.ok, outcome.message
         assert "GONE_SECRET" in outcome.log and "are blanked in the container" in outcome.log
-        container = services.active_deployment(app).container
+        container = lifecycle_ops.active_deployment(app).container
         env = engine.container_environment(container)
         assert env["GONE_SECRET"] == "" and value not in env.values()
         printed = "\n".join(engine.container_logs(container, timestamps=False))

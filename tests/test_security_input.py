@@ -21,9 +21,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.deployments import gitrepo, intake
+from apps.deployments.buildrun import build_release
 from apps.deployments.intake import BadZip
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeployFailed, DeploymentLog, build_release, run_release
+from apps.lifecycle.deploylog import DeploymentLog
+from apps.lifecycle.errors import DeployFailed
+from apps.lifecycle.release import run_release
 from apps.webapps import services
 from apps.webapps.models import AppSetting, ConnectionString, WebApp
 from berth_cli.commands import config_set, parse_settings
@@ -219,7 +222,7 @@ def test_a_start_with_a_value_saved_before_the_rules_fails_with_a_clear_message(
     )
     with table.attack("8", "start an app holding a 200 KB value saved before the rules") as row:
         with (
-            mock.patch("apps.deployments.release.engine", autospec=True) as engine,
+            mock.patch("apps.lifecycle.release.engine", autospec=True) as engine,
             mock.patch("apps.lifecycle.containers.engine", autospec=True),
             mock.patch("apps.lifecycle.containers.oom_message", return_value=""),
         ):
@@ -238,7 +241,7 @@ def test_a_build_with_a_value_saved_before_the_rules_fails_with_a_clear_message(
     deployment = Deployment.objects.create(app=webapp)
     with table.attack("8", "build an app holding a 200 KB value saved before the rules") as row:
         with (
-            mock.patch("apps.deployments.release.engine", autospec=True) as engine,
+            mock.patch("apps.deployments.buildrun.engine", autospec=True) as engine,
             pytest.raises(DeployFailed) as failed,
         ):
             build_release(deployment, mock.Mock(), mock.Mock(), DeploymentLog(deployment))

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 
 from apps.access.models import Role, RoleAssignment
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeploymentLog
+from apps.lifecycle.deploylog import DeploymentLog
 from apps.logs import archive, services
 from apps.webapps.environment import mask, secret_values
 from apps.webapps.masking import LineMasker, masker, masking_forms

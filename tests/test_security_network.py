@@ -20,10 +20,12 @@ import requests
 from django.contrib.auth.models import User
 from django.test import override_settings
 
-from apps.deployments import appnet, reconcile, release, services
+from apps.deployments import services
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.runtimes import image_tag
+from apps.lifecycle import appnet, reconcile, steps
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from tests.deploy_helpers import cleanup_app, zip_files
@@ -126,14 +128,14 @@ def _address(container: str) -> tuple[str, str]:
 def test_an_app_cannot_reach_another_apps_container_address(table, pair):
     with table.attack("5", "app A connects to app B's container IP, port 8000") as row:
         ip, _ = _address(pair.b.container)
-        answer = _connect_from(pair.a.container, ip, release.APP_PORT)
+        answer = _connect_from(pair.a.container, ip, steps.APP_PORT)
         assert answer["connected"] is False, answer
         row.outcome = f"refused: {answer['error']} (B's network is not A's)"
 
 
 def test_an_app_cannot_reach_another_app_by_container_name(table, pair):
     with table.attack("5", "app A connects to app B by container name, port 8000") as row:
-        answer = _connect_from(pair.a.container, pair.b.container, release.APP_PORT)
+        answer = _connect_from(pair.a.container, pair.b.container, steps.APP_PORT)
         assert answer["connected"] is False, answer
         row.outcome = f"refused: {answer['error']} (the name does not resolve outside B's network)"
 
@@ -225,7 +227,7 @@ def test_reconcile_moves_an_app_off_the_shared_network(make_app, deploy_settings
 
     done = reconcile.reconcile(app)
 
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     assert active.container != d.container
     assert engine.container_networks(active.container) == [appnet.network_name(app.name)]
     assert not engine.container_exists(d.container)

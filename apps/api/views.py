@@ -42,10 +42,10 @@ from apps.api.schemas import (
     Token,
     TokenRequest,
 )
-from apps.deployments import services as deploy_services
 from apps.deployments import teardown
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import services
 from apps.webapps.groups import DEFAULT_GROUP, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, canonical
 from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, WebApp
@@ -321,17 +321,6 @@ def app_delete(request: HttpRequest, name: str, resourceGroup: str | None = Reso
 # --- Start, stop, restart -------------------------------------------------------
 
 
-def _lifecycle(name: str):
-    function = getattr(deploy_services, name, None)
-    if function is None:
-        raise ApiError(
-            501,
-            "NotImplemented",
-            f"This portal cannot {name.removesuffix('_app')} apps yet: update Berth.",
-        )
-    return function
-
-
 def _outcome(app: WebApp, outcome) -> Status:
     """The answer to start/stop/restart: the app's state, what happened, and
     the operation with its steps (GET .../operations/<id> reads it again). A
@@ -393,8 +382,7 @@ LIFECYCLE = {
 )
 def app_start(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "write")
-    start = _lifecycle("start_app")
-    return _outcome(app, _run(app, lambda: start(app, actor=request.user)))
+    return _outcome(app, _run(app, lambda: lifecycle_ops.start_app(app, actor=request.user)))
 
 
 @router.post(
@@ -406,8 +394,7 @@ def app_start(request: HttpRequest, name: str, resourceGroup: str | None = Resou
 )
 def app_stop(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "write")
-    stop = _lifecycle("stop_app")
-    return _outcome(app, _run(app, lambda: stop(app, actor=request.user)))
+    return _outcome(app, _run(app, lambda: lifecycle_ops.stop_app(app, actor=request.user)))
 
 
 @router.post(
@@ -419,10 +406,14 @@ def app_stop(request: HttpRequest, name: str, resourceGroup: str | None = Resour
 )
 def app_restart(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
     app = _get_app_for_user(request, name, "write")
-    restart = _lifecycle("restart_app")
     return _outcome(
         app,
-        _run(app, lambda: restart(app, reason="restart requested (API)", actor=request.user)),
+        _run(
+            app,
+            lambda: lifecycle_ops.restart_app(
+                app, reason="restart requested (API)", actor=request.user
+            ),
+        ),
     )
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from apps.deployments.source import SourceTree
+from apps.lifecycle.source import SourceTree
 
 APP_PATH = "/home/site/wwwroot"
 VENV = "antenv"

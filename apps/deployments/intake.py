@@ -16,7 +16,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 from apps.core import hooks
-from apps.deployments.source import SourceTree, normalize
+from apps.lifecycle.source import SourceTree, normalize
 from apps.webapps.environment import mask, secret_values
 
 logger = logging.getLogger(__name__)

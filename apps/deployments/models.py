@@ -44,7 +44,7 @@ class Deployment(models.Model):
     image = models.CharField(max_length=255, blank=True, default="")
     artifact = models.CharField(max_length=1024, blank=True, default="")
     active = models.BooleanField(default=False)
-    # How the release starts (apps.deployments.startup.Detection as a dict),
+    # How the release starts (apps.lifecycle.startup.Detection as a dict),
     # and the container serving it with its 127.0.0.1 port.
     startup = models.JSONField(blank=True, default=dict)
     # The pre-deployment check's findings, made at intake before the build

@@ -7,22 +7,20 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from django.db import transaction
 
 from apps.core import failures, hooks, jsontext
-from apps.deployments import intake, release, snapshot, startup
+from apps.deployments import buildrun, intake, snapshot
 from apps.deployments.models import Deployment
-from apps.deployments.release import DeployFailed, DeploymentLog
-from apps.deployments.source import SourceTree
-from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import containers, locks
-from apps.webapps import operations
-from apps.webapps.models import Operation, WebApp
+from apps.lifecycle import cutover, locks, release, startup
+from apps.lifecycle.deploylog import DeploymentLog
+from apps.lifecycle.errors import DeployFailed, failure_of
+from apps.lifecycle.source import SourceTree
+from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +154,7 @@ def _run_deployment(deployment_id: int) -> Deployment:
             detection = startup.detect(tree)
             Deployment.objects.filter(pk=deployment.pk).update(startup=detection.to_dict())
             deployment.startup = detection.to_dict()
-            deployment.image = release.build_release(deployment, tree, detection, log)
+            deployment.image = buildrun.build_release(deployment, tree, detection, log)
             Deployment.objects.filter(pk=deployment.pk).update(image=deployment.image)
         else:
             log.line(f"Redeploying the release image {deployment.image}: no build.")
@@ -170,7 +168,7 @@ def _run_deployment(deployment_id: int) -> Deployment:
             _succeed(deployment, log, "Built; the app is stopped.", in_force)
             return deployment
         started = release.run_release(app, deployment, log)
-        release.swap(app, deployment, started, log)
+        cutover.swap(app, deployment, started, log)
         _succeed(deployment, log, f"Serving from {started.container}.", in_force)
     except (DeployFailed, EngineError) as e:
         log.line(f"Deployment failed: {e.message}")
@@ -206,13 +204,6 @@ def _put_back_settings(deployment: Deployment, log: DeploymentLog) -> None:
     log.line("Put back the settings in force before this redeploy; the serving release keeps them.")
 
 
-def failure_of(error: DeployFailed | EngineError) -> tuple[str, dict]:
-    """The failure code and evidence a release step's error carries."""
-    if isinstance(error, DeployFailed):
-        return error.code, error.evidence
-    return failures.engine_code(error), {"error": error.message}
-
-
 def _succeed(deployment: Deployment, log: DeploymentLog, text: str, in_force: dict) -> None:
     log.line(f"Status: {Deployment.Status.SUCCESS}. {text}")
     log.flush()
@@ -231,180 +222,6 @@ def _fail(deployment: Deployment, log: DeploymentLog, code: str, text: str, evid
     log.line(f"Status: {Deployment.Status.FAILED}. {text}")
     log.flush()
     deployment.fail(code, text, evidence)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    message: str
-    log: str = ""
-    operation: Operation | None = None  # its record, step by step
-
-
-def active_deployment(app: WebApp) -> Deployment | None:
-    return Deployment.objects.filter(app=app, active=True).first()
-
-
-def restart_app(
-    app: WebApp, *, reason: str = "", operation: Operation | None = None, actor=None
-) -> Outcome:
-    """Recreate the serving container with the current settings: a new one
-    starts beside it and takes over only once it answers HTTP. Waits for a
-    deployment of the app that is running. Recorded, step by step, in
-    `operation` (a new Restart operation when none is given)."""
-    op = operation or operations.begin(
-        app, Operation.Trigger.RESTART, actor=actor, reason=reason or "restart requested"
-    )
-    try:
-        with locks.app_lock(app.name):
-            return _restart_app(app, op, reason=reason or op.reason)
-    except locks.AppBusy as e:
-        operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
-        return Outcome(False, e.message, operation=op)
-
-
-def _restart_app(app: WebApp, op: Operation, *, reason: str = "") -> Outcome:
-    recorder = operations.Recorder.claim(op)
-    if recorder is None:  # a duplicate task: the first one ran it
-        return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
-    try:
-        return _restart_recorded(app, recorder, reason=reason)
-    except Exception as e:
-        # Berth's own error: still say so, don't leave it running.
-        recorder.fail(
-            failures.INTERNAL_ERROR,
-            f"An error in Berth: {e!r}",
-            {"error": repr(e)},
-            serving=_serving(app),
-        )
-        raise
-
-
-def _restart_recorded(app: WebApp, recorder: operations.Recorder, *, reason: str) -> Outcome:
-    op = recorder.op
-    app.refresh_from_db()
-    current = active_deployment(app)
-    if current is None:
-        recorder.succeed("Nothing to restart: the app has no release yet.")
-        return Outcome(True, op.message, operation=op)
-    if app.state != WebApp.State.RUNNING:
-        recorder.succeed("The app is stopped; it starts with the new settings.")
-        return Outcome(True, op.message, operation=op)
-    log = _ScratchLog(current)
-    log.line(f"Restart of {app.name}: {reason or 'requested'}.")
-    oom = ""
-    if current.container:
-        oom = containers.oom_message(current.container, containers.app_limits(app).memory_mb)
-        if oom:
-            log.line(f"The serving container {current.container} was {oom}.")
-    try:
-        started = release.run_release(
-            app, current, log, name=f"berth-{app.name}-{current.pk}", progress=recorder
-        )
-        release.swap(app, current, started, log, progress=recorder)
-    except (DeployFailed, EngineError) as e:
-        logger.warning("Restart of %s failed: %s", app.name, e.message)
-        code, evidence = failure_of(e)
-        recorder.fail(
-            code,
-            e.message,
-            evidence,
-            app_log=getattr(e, "app_log", ""),
-            serving=_serving(app),
-        )
-        return Outcome(False, e.message, log.masked(), operation=op)
-    before = f" (the previous container was {oom})" if oom else ""
-    recorder.succeed(
-        f"Restarted: serving from {started.container}{before}.", serving=started.container
-    )
-    return Outcome(True, op.message, log.masked(), operation=op)
-
-
-def _serving(app: WebApp) -> str:
-    """The app's serving container if it runs, else ""."""
-    current = active_deployment(app)
-    if current and current.container and _running(current.container):
-        return current.container
-    return ""
-
-
-def restart_app_by_id(app_id: int, *, reason: str = "", operation_id: int | None = None) -> None:
-    app = WebApp.objects.get(pk=app_id)
-    op = Operation.objects.filter(pk=operation_id, app=app).first() if operation_id else None
-    outcome = restart_app(app, reason=reason, operation=op)
-    logger.info("Restart of %s: %s", app.name, outcome.message)
-
-
-def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> Outcome:
-    """State Stopped: the proxy stops routing and the containers go. Waits
-    for a deployment or restart of the app that is running, so it cannot
-    bring a container back after the stop."""
-    op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason="stop")
-    try:
-        with locks.app_lock(app.name):
-            recorder = operations.Recorder.claim(op)
-            if recorder is None:
-                return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
-            try:
-                _stop(app, recorder)
-            except Exception as e:
-                message = getattr(e, "message", "") or f"An error in Berth: {e!r}"
-                if isinstance(e, (DeployFailed, EngineError)):
-                    code, evidence = failure_of(e)
-                else:
-                    code, evidence = failures.INTERNAL_ERROR, {"error": repr(e)}
-                recorder.fail(code, f"{app.name} is marked Stopped, but: {message}", evidence)
-                raise
-    except locks.AppBusy as e:
-        operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
-        return Outcome(False, e.message, operation=op)
-    return Outcome(True, op.message, operation=op)
-
-
-def _stop(app: WebApp, recorder: operations.Recorder) -> None:
-    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
-    app.state = WebApp.State.STOPPED
-    recorder(release.STEP_SWITCH, release.RUNNING, "removing the proxy route")
-    release.unroute(app)
-    recorder(release.STEP_SWITCH, release.DONE, f"{app.default_host_name} no longer routed")
-    recorder(release.STEP_RETIRE, release.RUNNING, "")
-    retired = release.retire_others(app)
-    recorder(release.STEP_RETIRE, release.DONE, release.retired_text(retired))
-    recorder.succeed(f"Stopped: {app.name} no longer answers.")
-
-
-def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> Outcome:
-    """State Running, and a container from the active release unless one runs."""
-    op = operation or operations.begin(app, Operation.Trigger.START, actor=actor, reason="start")
-    WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
-    app.state = WebApp.State.RUNNING
-    try:
-        with locks.app_lock(app.name):
-            current = active_deployment(app)
-            if current and current.container and _running(current.container):
-                recorder = operations.Recorder.claim(op)
-                if recorder is not None:
-                    recorder.succeed("Already running.", serving=current.container)
-                return Outcome(True, "Already running.", operation=op)
-            return restart_app(app, reason="started", operation=op)
-    except locks.AppBusy as e:
-        operations.give_up(op, e.message, serving=_serving(app), waited=e.waited)
-        return Outcome(False, e.message, operation=op)
-
-
-def _running(container: str) -> bool:
-    try:
-        return engine.container_state(container).status == "running"
-    except EngineError:
-        return False
-
-
-class _ScratchLog(DeploymentLog):
-    """A restart's log: kept in memory and returned, not written over the
-    deployment's build log."""
-
-    def flush(self) -> None:
-        self.dirty = False
 
 
 def restore_settings_requested(body: bytes, query) -> bool:

@@ -7,8 +7,11 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from apps.deployments import health, reconcile, services
+from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.lifecycle import operations as lifecycle_ops
+from apps.lifecycle import reconcile
+from apps.lifecycle import watch as health
 from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
@@ -33,7 +36,7 @@ def deploy(*, deployment_id: int) -> None:
 @shared_task(name="deployments.restart")
 def restart(*, app_id: int, reason: str = "", operation_id: int | None = None) -> None:
     # A duplicate or retried task finds the operation already claimed.
-    services.restart_app_by_id(app_id, reason=reason, operation_id=operation_id)
+    lifecycle_ops.restart_app_by_id(app_id, reason=reason, operation_id=operation_id)
 
 
 # The name it had when it lived in apps.logs, so queued tasks still run.
@@ -45,11 +48,11 @@ def power(*, app_id: int, action: str, operation_id: int | None = None) -> None:
     app = WebApp.objects.get(pk=app_id)
     op = Operation.objects.filter(pk=operation_id, app=app).first() if operation_id else None
     if action == "stop":
-        outcome = services.stop_app(app, operation=op)
+        outcome = lifecycle_ops.stop_app(app, operation=op)
     elif action == "start":
-        outcome = services.start_app(app, operation=op)
+        outcome = lifecycle_ops.start_app(app, operation=op)
     else:
-        outcome = services.restart_app(app, reason="restarted from the Overview", operation=op)
+        outcome = lifecycle_ops.restart_app(app, reason="restarted from the Overview", operation=op)
     logger.info("%s %s: %s", action.capitalize(), app.name, outcome.message)
 
 

@@ -8,7 +8,7 @@ then deletes the rows.
 The steps run in this order, each taking "already gone" as done:
 1. the proxy route: the host name stops reaching containers about to go;
 2. the containers: nothing runs from the images any more;
-   then the app's own network (apps.deployments.appnet), now empty;
+   then the app's own network (apps.lifecycle.appnet), now empty;
 3. the images, newest first: a release that reused the previous one's
    virtual environment is built on top of its image;
 4. volumes carrying the app's label (its pip cache, berth-pip-cache-<app>);
@@ -31,11 +31,11 @@ from django.conf import settings
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.core import hooks
-from apps.deployments import appnet, gitrepo, intake, release
+from apps.deployments import buildrun, gitrepo, intake
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.errors import EngineError, EngineUnavailable
-from apps.lifecycle import locks
+from apps.lifecycle import appnet, locks
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps import services as config
@@ -78,8 +78,8 @@ class Removed:
 
 
 def release_repository(app: WebApp) -> str:
-    """berth/app-<name>: the repository release.release_tag tags into."""
-    return release.release_tag(app, Deployment(pk=0)).rpartition(":")[0]
+    """berth/app-<name>: the repository buildrun.release_tag tags into."""
+    return buildrun.release_tag(app, Deployment(pk=0)).rpartition(":")[0]
 
 
 def remove_everything(app: WebApp) -> Removed:

@@ -103,7 +103,7 @@ class DeploymentRecord:
     created: datetime | None = None
     finished: datetime | None = None
     # How the release starts, as the deploy pipeline decided it
-    # (apps.deployments.startup.Detection as a dict: rule, reason, command, looked_for).
+    # (apps.lifecycle.startup.Detection as a dict: rule, reason, command, looked_for).
     startup: dict = field(default_factory=dict)
     # Why it failed (apps.core.failures) and what was seen, secrets masked.
     failure_code: str = ""

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
-from apps.deployments.source import SourceTree
-from apps.deployments.startup import classify_custom, detect
 from apps.diagnostics import source as src
 from apps.diagnostics.evidence import PRECHECK_PREFIX as LOG_PREFIX
 from apps.diagnostics.evidence import SourceFiles, read_zip
+from apps.lifecycle.source import SourceTree
+from apps.lifecycle.startup import classify_custom, detect
 
 
 @dataclass(frozen=True)
@@ -193,5 +193,5 @@ def check_zip(
     file: str | Path | IO[bytes], app_command_line: str = "", tree: SourceTree | None = None
 ) -> Precheck:
     """Read a zip (never extracted) and check it. `tree`: the build's own
-    apps.deployments.source.SourceTree of the same zip, if the caller has one."""
+    apps.lifecycle.source.SourceTree of the same zip, if the caller has one."""
     return check_source(read_zip(file), app_command_line, tree)

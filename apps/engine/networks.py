@@ -11,7 +11,7 @@ from typing import Any
 from apps.engine import containers, docker_api
 from apps.engine.errors import EngineError
 
-# One bridge per app (apps.deployments.appnet).
+# One bridge per app (apps.lifecycle.appnet).
 
 
 def ensure_network(

@@ -1,6 +1,6 @@
 """The health probe: which answers count as healthy for an app, and one
 request to its container. apps.deployments.release waits on it before a
-cutover; apps.deployments.health runs it periodically."""
+cutover; apps.lifecycle.watch runs it periodically."""
 
 from __future__ import annotations
 

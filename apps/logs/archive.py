@@ -15,7 +15,7 @@ own tail, which is written first), and asks the engine only for what came
 after it, so no line is written twice.
 
 The engine forgets a container's output when the container is removed, so
-whatever removes an app container (apps.deployments.release.retire_others)
+whatever removes an app container (apps.lifecycle.cutover.retire_others)
 calls keep_last_lines() between stopping and removing it: with no archiver
 running it writes what the archive lacks itself, under the archiver's lock;
 with one running it waits briefly for it to write the end. The archiver holds

@@ -8,17 +8,13 @@ apps.deployments.release as its progress callback, which reports each step
 as it begins and ends, and finishes it with the outcome. Because an
 operation only runs under the app's lock, one still "running" when someone
 else holds that lock was abandoned by a worker or portal that died:
-apps.deployments.reconcile fails it with abandon().
+apps.lifecycle.reconcile fails it with abandon().
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
-from django.utils import timezone
-
-from apps.core import failures
 from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
@@ -85,127 +81,6 @@ def unfinished(app: WebApp):
     return Operation.objects.filter(
         app=app, status__in=(Operation.Status.QUEUED, Operation.Status.RUNNING)
     )
-
-
-def _now() -> str:
-    return timezone.now().isoformat()
-
-
-class Recorder:
-    """A claimed, running operation. Call it as the progress callback of
-    apps.deployments.release: recorder(step, "running" | "done", detail).
-    Every change is written at once (it is what the page polls), and only
-    while the row is still running, so a late writer never revives an
-    operation that reconcile has failed."""
-
-    def __init__(self, op: Operation) -> None:
-        self.op = op
-
-    @classmethod
-    def claim(cls, op: Operation) -> Recorder | None:
-        """Queued -> running; None if someone else has it or it is over."""
-        if not op.start():
-            op.refresh_from_db()
-            return None
-        return cls(op)
-
-    def __call__(self, step: str, state: str, detail: str = "") -> None:
-        found = next((s for s in self.op.steps if s["name"] == step), None)
-        if found is None:
-            logger.warning("Operation %s has no step %r", self.op.pk, step)
-            return
-        found["status"] = state
-        if detail:
-            found["detail"] = detail
-        if state == RUNNING:
-            found["started"] = _now()
-        else:
-            found["finished"] = _now()
-        self._write(steps=self.op.steps)
-
-    def _write(self, **fields) -> bool:
-        return (
-            Operation.objects.filter(pk=self.op.pk, status=Operation.Status.RUNNING).update(
-                **fields
-            )
-            == 1
-        )
-
-    def succeed(self, message: str, *, serving: str = "") -> None:
-        for s in self.op.steps:
-            if s["status"] in (PENDING, RUNNING):
-                s["status"] = SKIPPED
-        if not self.op.succeed(message, serving=serving, steps=self.op.steps):
-            logger.warning("Operation %s was finished by someone else", self.op.pk)
-        self.op.refresh_from_db()
-
-    def fail(
-        self,
-        code: str,
-        message: str,
-        evidence: dict | None = None,
-        *,
-        app_log: str = "",
-        serving: str = "",
-    ) -> None:
-        """The step under way failed (a failure before the first step, such
-        as a missing release image, marks none). `code` is from
-        apps.core.failures."""
-        for s in self.op.steps:
-            if s["status"] == RUNNING:
-                s["status"], s["finished"] = FAILED, _now()
-        if not self.op.fail(
-            code, message, evidence, app_log=app_log, serving=serving, steps=self.op.steps
-        ):
-            logger.warning("Operation %s was finished by someone else", self.op.pk)
-        self.op.refresh_from_db()
-
-
-def give_up(op: Operation, message: str, *, serving: str = "", waited: float = 0) -> None:
-    """Fail an operation that never got to run (the app stayed busy)."""
-    op.fail(
-        failures.LOCK_TIMEOUT,
-        message,
-        {"waited_s": round(waited)},
-        from_statuses=(Operation.Status.QUEUED,),
-        serving=serving,
-    )
-    op.refresh_from_db()
-
-
-def abandon(app: WebApp, *, serving: str, queued_before: datetime) -> list[str]:
-    """Fail the app's operations nobody is running any more. Call with the
-    app's deploy lock held: then a running one lost its worker or portal;
-    a queued one older than `queued_before` lost its task. `serving` is the
-    container serving the app now ("" if none). One line per operation."""
-    done = []
-    now = timezone.now()
-    running = Operation.objects.filter(app=app, status=Operation.Status.RUNNING)
-    lost = Operation.objects.filter(
-        app=app, status=Operation.Status.QUEUED, created__lt=queued_before
-    )
-    for op in [*running, *lost]:
-        was = op.status
-        if was == Operation.Status.RUNNING:
-            code = failures.WORKER_LOST
-            why = (
-                f"The {op.kind.lower()} never finished: the worker or portal doing it was stopped "
-                "(found by reconcile)."
-            )
-        else:
-            code = failures.NOT_PICKED_UP
-            why = (
-                f"No worker picked this {op.kind.lower()} up in time (found by reconcile): check "
-                "that the worker runs (scripts/run.sh starts it), then try again."
-            )
-        for s in op.steps:
-            if s["status"] == RUNNING:
-                s["status"], s["finished"] = FAILED, now.isoformat()
-        if op.fail(
-            code, why, {"status": was}, from_statuses=(was,), serving=serving, steps=op.steps
-        ):
-            done.append(f"operation {op.pk} ({op.trigger}, {was}) failed: {why}")
-    return done
 
 
 def progress(op: Operation) -> dict:

@@ -17,13 +17,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.access.services import app_for
 from apps.audit.services import record
-from apps.deployments import services as deploy_services
-from apps.deployments import startup, tasks
+from apps.deployments import tasks
 from apps.deployments.models import Deployment
-from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import containers
+from apps.lifecycle import containers, startup
+from apps.lifecycle import operations as lifecycle_ops
+from apps.lifecycle.source import SourceTree
 from apps.logs import metrics
 from apps.proxy import nginx
 from apps.webapps import operations
@@ -49,7 +49,7 @@ class StartupInEffect:
 
 def startup_in_effect(app: WebApp, active: Deployment | None) -> StartupInEffect | None:
     """What the serving release runs and which rule chose it, from the
-    detection the deployment stored (apps.deployments.startup)."""
+    detection the deployment stored (apps.lifecycle.startup)."""
     if active is None or not active.startup:
         return None
     try:
@@ -116,7 +116,7 @@ def _browse_url(app: WebApp) -> str:
 
 
 def _context(request: HttpRequest, app: WebApp, **extra) -> dict:
-    active = deploy_services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     last = Deployment.objects.filter(app=app).first()
     return {
         "app": app,

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from apps.deployments import services, tasks
 from apps.deployments import tasks as power_tasks
 from apps.deployments.models import Deployment
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
 from tests.browser.test_config_browser import add_setting
@@ -87,7 +88,7 @@ def test_save_confirm_and_watch_the_restart_until_done(
     deployed, worker, logged_in_page: Page, screenshot
 ):
     page, app = logged_in_page, deployed
-    first = services.active_deployment(app).container
+    first = lifecycle_ops.active_deployment(app).container
 
     # Application settings: Save asks first, then the restart shows live.
     page.goto(f"/apps/{app.name}/configuration/")
@@ -118,7 +119,7 @@ def test_save_confirm_and_watch_the_restart_until_done(
     screenshot(page, "restart-done")
     op = Operation.objects.get(app=app, trigger="settings")
     assert op.status == "success" and op.actor_name == "alice"
-    serving = services.active_deployment(app).container
+    serving = lifecycle_ops.active_deployment(app).container
     assert serving != first
 
     # General settings: a startup command that never listens fails at the
@@ -138,7 +139,7 @@ def test_save_confirm_and_watch_the_restart_until_done(
         "data-status", "failed"
     )
     screenshot(page, "restart-failed")
-    assert services.active_deployment(app).container == serving
+    assert lifecycle_ops.active_deployment(app).container == serving
 
     # The Overview's Restart (back to a startup command that works).
     page.goto(f"/apps/{app.name}/configuration/general/")
@@ -152,7 +153,7 @@ def test_save_confirm_and_watch_the_restart_until_done(
     expect(page.locator("#operation-title")).to_contain_text("Restart by alice")
     # When it ends the Overview reloads, showing the new container.
     expect(status).to_have_text("Succeeded", timeout=RESTART_MS)
-    new = services.active_deployment(app).container
+    new = lifecycle_ops.active_deployment(app).container
     expect(page.locator("main")).to_contain_text(f"container {new}")
     screenshot(page, "overview-restarted")
 
@@ -162,7 +163,7 @@ def test_without_javascript_the_page_shows_the_current_state(no_js_page: Page, u
     page = no_js_page
     app = WebApp.objects.create(name="hello-flask", owner=user)
     op = operations.begin(app, Operation.Trigger.SETTINGS, actor=user, reason="test")
-    recorder = operations.Recorder.claim(op)
+    recorder = lifecycle_ops.Recorder.claim(op)
     recorder("start", "done", "berth-hello-flask-1-abc on 127.0.0.1:41000")
     recorder("health", "running", "GET /")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from apps.deployments.source import SourceTree
-from apps.deployments.startup import detect
 from apps.diagnostics import source as src
 from apps.diagnostics.evidence import Evidence, LogLine
 from apps.diagnostics.findings import Action, Item
+from apps.lifecycle.source import SourceTree
+from apps.lifecycle.startup import detect
 
 # A Python exception's last line: "ModuleNotFoundError: No module named 'x'".
 EXCEPTION_LINE = re.compile(

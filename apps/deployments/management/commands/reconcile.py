@@ -1,11 +1,11 @@
 """`manage.py reconcile [app ...]`: make the engine and the proxy match the
-portal (apps.deployments.reconcile), and print what changed."""
+portal (apps.lifecycle.reconcile), and print what changed."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.deployments import reconcile
+from apps.lifecycle import reconcile
 from apps.webapps.models import WebApp
 
 

@@ -24,7 +24,7 @@ older engines (Debian 12's docker.io is 20.10), and its one mode that takes
 the host's address off the bridge ("isolated") is for internal networks.
 
 Containers made by an older Berth sit on the shared network "berth";
-apps.deployments.reconcile moves a running app to its own network with a
+apps.lifecycle.reconcile moves a running app to its own network with a
 zero-downtime restart.
 """
 

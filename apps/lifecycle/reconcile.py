@@ -35,12 +35,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core import failures
-from apps.deployments import appnet, release, services
-from apps.deployments.models import Deployment
-from apps.deployments.release import DeployFailed
+from apps.deployments.models import Deployment  # the release record: see deploylog.py
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import locks
+from apps.lifecycle import appnet, cutover, locks, release, steps
+from apps.lifecycle import operations as lifecycle_ops
+from apps.lifecycle.deploylog import ScratchLog
+from apps.lifecycle.errors import DeployFailed
 from apps.proxy import nginx
 from apps.webapps import operations
 from apps.webapps.models import WebApp
@@ -101,12 +102,12 @@ def fail_abandoned_operations(app: WebApp) -> list[str]:
     with the app's lock held, as fail_stuck."""
     if not operations.unfinished(app).exists():
         return []
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     serving = ""
     if active and _container_status(active.container) in ("running", "restarting"):
         serving = active.container
     cutoff = timezone.now() - timedelta(seconds=locks.lock_wait_limit())
-    return operations.abandon(app, serving=serving, queued_before=cutoff)
+    return lifecycle_ops.abandon(app, serving=serving, queued_before=cutoff)
 
 
 def _container_status(name: str) -> str:
@@ -122,15 +123,15 @@ def _bring_back(app: WebApp, active: Deployment) -> str:
     """Start the active release again, as a restart does; the dead container
     goes first (it serves nothing) so the new one can take its name."""
     if active.container:
-        release.remove_app_containers(app, [active.container])
+        cutover.remove_app_containers(app, [active.container])
     if not engine.image_exists(active.image):
         return (
             f"cannot bring {app.name} back: its release image {active.image} is gone; deploy again."
         )
-    log = services._ScratchLog(active)
+    log = ScratchLog(active)
     try:
         started = release.run_release(app, active, log, name=f"berth-{app.name}-{active.pk}")
-        release.swap(app, active, started, log)
+        cutover.swap(app, active, started, log)
     except (DeployFailed, EngineError) as e:
         return f"cannot bring {app.name} back: {e.message}"
     return f"container {active.container or '(none)'} was gone: started {started.container}"
@@ -146,10 +147,10 @@ def _misplaced(app: WebApp, container: str) -> bool:
 def _move_to_own_network(app: WebApp, active: Deployment) -> str:
     """Start the active release on the app's own network beside the serving
     container, switch to it once healthy, then retire the old one."""
-    log = services._ScratchLog(active)
+    log = ScratchLog(active)
     try:
         started = release.run_release(app, active, log)
-        release.swap(app, active, started, log)
+        cutover.swap(app, active, started, log)
     except (DeployFailed, EngineError) as e:
         return f"cannot move {app.name} to its own network: {e.message}"
     return f"{app.name} moved to network {appnet.network_name(app.name)}: {started.container}"
@@ -170,7 +171,7 @@ def _reconcile(app: WebApp) -> list[str]:
     done += fail_abandoned_operations(app)
     app.refresh_from_db()
     done += _sync_https_only(app)
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     routes = _routes()
     if app.state != WebApp.State.RUNNING or active is None or not active.image:
         running = [
@@ -179,10 +180,10 @@ def _reconcile(app: WebApp) -> list[str]:
             if _container_status(c) in ("running", "restarting")
         ]
         if app.state != WebApp.State.RUNNING and running:
-            release.retire_others(app)
+            cutover.retire_others(app)
             done.append(f"{app.name} is stopped: stopped {', '.join(running)}")
         if app.name in routes and app.state != WebApp.State.RUNNING:
-            release.unroute(app)
+            cutover.unroute(app)
             done.append(f"{app.name} is stopped: removed its route")
         return done
     status = _container_status(active.container)
@@ -191,14 +192,14 @@ def _reconcile(app: WebApp) -> list[str]:
         return done
     # Under the app's lock no release is starting: any other app container
     # is one a killed worker or portal left half-started (or never retired).
-    if strays := release.retire_others(app, keep=active.container):
+    if strays := cutover.retire_others(app, keep=active.container):
         done.append(f"{app.name}: removed {', '.join(strays)}, not the serving container")
     if _misplaced(app, active.container):
         done.append(_move_to_own_network(app, active))
         return done
     # Running: the proxy must point at its port, which can change when the
     # engine restarts the container.
-    port = engine.published_port(active.container, release.APP_PORT)
+    port = engine.published_port(active.container, steps.APP_PORT)
     if port and port != active.host_port:
         Deployment.objects.filter(pk=active.pk).update(host_port=port)
         done.append(f"{active.container} now listens on 127.0.0.1:{port}")

@@ -19,11 +19,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.deployments import services
-from apps.deployments.models import Deployment, HealthEvent
+from apps.deployments.models import Deployment, HealthEvent  # records: see deploylog.py
 from apps.engine.errors import EngineError
 from apps.lifecycle import containers, locks
 from apps.lifecycle import health as probe
+from apps.lifecycle import operations as lifecycle_ops
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def _record(app: WebApp, kind: str, *, ok: bool, container: str, code=None, deta
 
 def check(app: WebApp) -> str:
     """Check one app; returns what happened in one line ("" when all is well)."""
-    active = services.active_deployment(app)
+    active = lifecycle_ops.active_deployment(app)
     if app.state != WebApp.State.RUNNING or active is None or not active.container:
         return ""
     if not active.host_port or locks.is_locked(app.name):
@@ -93,7 +93,7 @@ def check(app: WebApp) -> str:
     limit = max(1, int(settings.BERTH_HEALTH_FAILURES))
     out.append(f"{app.name}: health check failed ({failed} of {limit} in a row): {what}")
     if failed >= limit:
-        outcome = services.restart_app(
+        outcome = lifecycle_ops.restart_app(
             app, reason=f"the health check failed {failed} times in a row ({what})"
         )
         _record(

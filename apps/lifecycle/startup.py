@@ -24,7 +24,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from apps.deployments.source import SourceTree
+from apps.lifecycle.source import SourceTree
 
 APP_PATH = "/home/site/wwwroot"
 DEFAULT_SITE = "/opt/defaultsite"
