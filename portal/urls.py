@@ -12,9 +12,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/", include("apps.api.urls")),
-    path("", include("apps.webapps.urls")),
-    path("", include("apps.diagnostics.urls")),
-    path("", include("apps.audit.urls")),
+    path("", include("apps.pages.urls.webapps")),
+    path("", include("apps.pages.urls.diagnostics")),
+    path("", include("apps.pages.urls.audit")),
     path("", include("apps.deployments.urls_center")),  # the API's urls too
 ]
 

@@ -97,17 +97,17 @@ def _basic(app: WebApp) -> dict[str, str]:
 # (surface, the module whose app_for it calls, how the caller signs in, method, path,
 # the action it asks for)
 SURFACES = [
-    ("overview page", "apps.webapps.views_overview", "session", "get", f"{A}/", "read"),
-    ("configuration page", "apps.webapps.views_config", "session", "post", f"{A}/configuration/general/", "write"),
+    ("overview page", "apps.pages.overview", "session", "get", f"{A}/", "read"),
+    ("configuration page", "apps.pages.config", "session", "post", f"{A}/configuration/general/", "write"),
     ("deployment center", "apps.deployments.views_center", "session", "get", f"{A}/deployment-center/", "read"),
-    ("activity log", "apps.audit.views", "session", "get", f"{A}/activity/", "read"),
+    ("activity log", "apps.pages.activity", "session", "get", f"{A}/activity/", "read"),
     ("access control", "apps.access.services", "session", "get", f"{A}/access/", "read"),
-    ("delete page", "apps.webapps.views_delete", "session", "get", f"{A}/delete/", "manage_access"),
-    ("log stream page", "apps.logs.views", "session", "get", f"{A}/logstream/", "read"),
-    ("log stream events", "apps.logs.views", "session", "get", f"{A}/logstream/events", "read"),
-    ("log stream API", "apps.logs.views", "token", "get", f"{API}/logstream", "read"),
-    ("diagnostics page", "apps.diagnostics.views", "session", "get", f"{A}/diagnose/", "read"),
-    ("diagnostics API", "apps.diagnostics.views", "token", "get", f"{API}/diagnostics", "read"),
+    ("delete page", "apps.pages.delete", "session", "get", f"{A}/delete/", "manage_access"),
+    ("log stream page", "apps.pages.logstream", "session", "get", f"{A}/logstream/", "read"),
+    ("log stream events", "apps.pages.logstream", "session", "get", f"{A}/logstream/events", "read"),
+    ("log stream API", "apps.pages.logstream", "token", "get", f"{API}/logstream", "read"),
+    ("diagnostics page", "apps.pages.diagnose", "session", "get", f"{A}/diagnose/", "read"),
+    ("diagnostics API", "apps.pages.diagnose", "token", "get", f"{API}/diagnostics", "read"),
     ("SSH page", "apps.console.views", "session", "get", f"{A}/ssh/", "write"),
     ("REST API", "apps.api.views", "token", "post", f"{API}/restart", "write"),
     ("git fetch", "apps.deployments.views", "token", "get", "/git/hello-flask.git/info/refs?service=git-upload-pack", "read"),
@@ -296,7 +296,7 @@ TOKEN = re.compile(
 )
 # The token's own module and the socket's middleware; the API's decorator and
 # diagnostics' seam read the middleware's memoized answer back.
-TOKEN_READERS = {"apps/api/auth.py", "apps/console/auth.py", "apps/api/http.py", "apps/diagnostics/views.py"}  # fmt: skip
+TOKEN_READERS = {"apps/api/auth.py", "apps/console/auth.py", "apps/api/http.py", "apps/pages/diagnose.py"}  # fmt: skip
 
 
 def test_no_module_but_the_resolver_looks_an_app_up_for_a_user():

@@ -1,4 +1,4 @@
-"""The Overview's Delete and its confirm page (apps/webapps/views_delete.py):
+"""The Overview's Delete and its confirm page (apps/pages/delete.py):
 what will go and what stays, the app's name typed to confirm, the list with
 a message afterwards, an incomplete delete shown with what to do, roles
 (Owner only; 403 with the reason for Contributor and Reader, 404 without

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from apps.engine.runtimes import Runtime, Status
+from apps.pages.config import _runtime_catalog
 from apps.webapps.models import Operation, WebApp
-from apps.webapps.views_config import _runtime_catalog
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -4,11 +4,10 @@ from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from apps.access import services
+from apps.webapps.models import WebApp  # up to the app model: see apps.access.models
 
 
 def _perms_for_request(request: HttpRequest) -> services.AppPerms:
-    from apps.webapps.models import WebApp
-
     match = getattr(request, "resolver_match", None)
     name = match.kwargs.get("name") if match else None
     app = WebApp.objects.filter(name=name).first() if isinstance(name, str) else None

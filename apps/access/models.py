@@ -9,6 +9,11 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
 
+# Runs up on purpose (one of the two imports that do): access and webapps
+# are one layer, configuration, kept in two Django apps for their tables.
+# apps.webapps.models asks this module who may see an app; roles are
+# granted on a resource group, whose field is apps.webapps.groups' (a
+# module that imports nothing of either app, so no circle).
 from apps.webapps.groups import ResourceGroupField
 
 

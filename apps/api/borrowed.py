@@ -26,8 +26,8 @@ from apps.api.schemas import (
     RedeployRequest,
 )
 from apps.deployments import views as deployments
-from apps.diagnostics import views as diagnostics
-from apps.logs import views as logs
+from apps.pages import diagnose as diagnostics
+from apps.pages import logstream as logs
 
 router = Router(tags=["deployment"])
 

@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.access.services import app_for
-from apps.api.auth import user_from_request
 from apps.diagnostics import runner, services
 from apps.webapps.models import WebApp
 
@@ -60,10 +59,9 @@ def _back(request: HttpRequest, app: WebApp) -> HttpResponse:
 def api_diagnostics(request: HttpRequest, name: str) -> JsonResponse:
     """GET /api/apps/<name>/diagnostics: the page's results as JSON."""
     # request.user is the session's or the bearer token's (apps.api.auth's
-    # middleware); user_from_request only reads the middleware's answer again,
-    # kept as the seam tests/test_diagnostics_views.py replaces.
-    user = request.user if request.user.is_authenticated else user_from_request(request)
-    if user is None:
+    # middleware sets it).
+    user = request.user
+    if not user.is_authenticated:
         return JsonResponse(
             {"error": "Authentication required: send Authorization: Bearer <token>."},
             status=401,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.audit import views
+from apps.pages import activity as views
 
 app_name = "audit"
 urlpatterns = [

@@ -25,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.access.services import app_for
 from apps.engine import runtimes
+from apps.pages.operations import operation_context, shown_on_configuration
 from apps.webapps import services
 from apps.webapps.forms import (
     AdvancedEditForm,
@@ -40,7 +41,6 @@ from apps.webapps.forms import (
     validate_rows,
 )
 from apps.webapps.models import ConnectionString, Operation, WebApp
-from apps.webapps.views_operations import operation_context, shown_on_configuration
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.diagnostics import views
+from apps.pages import diagnose as views
 
 app_name = "diagnostics"
 urlpatterns = [

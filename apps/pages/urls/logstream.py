@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.logs import views
+from apps.pages import logstream as views
 
 # Included from apps/webapps/urls.py, so the page's name is `webapps:logstream`
 # (the app menu links it by that name).

@@ -25,10 +25,10 @@ from apps.lifecycle import containers, startup
 from apps.lifecycle import operations as lifecycle_ops
 from apps.lifecycle.source import SourceTree
 from apps.logs import metrics
+from apps.pages.operations import operation_context
 from apps.proxy import nginx
 from apps.webapps import operations
 from apps.webapps.models import Operation, WebApp
-from apps.webapps.views_operations import operation_context
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from apps.access.services import app_for
-from apps.api.http import error_response
+from apps.core.apierrors import error_response
 from apps.logs import services
 
 DOWNLOAD_DEFAULT = 1000
