@@ -33,6 +33,7 @@ from django.http import Http404, HttpRequest
 from apps.access.models import RANK, Role, RoleAssignment, principal_q
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
+
 # Up to the app model, as apps.access.models explains: the resolver finds apps.
 from apps.webapps.groups import DEFAULT_GROUP, canonical
 from apps.webapps.models import WebApp
