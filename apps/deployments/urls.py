@@ -6,14 +6,7 @@ from apps.deployments import views
 
 app_name = "deployments"
 urlpatterns = [
-    path("api/apps/<str:name>/zipdeploy", views.zipdeploy, name="zipdeploy"),
-    path("api/apps/<str:name>/deployments/", views.deployment_list, name="list"),
-    path("api/apps/<str:name>/deployments/<int:pk>", views.deployment_detail, name="detail"),
-    path("api/apps/<str:name>/deployments/<int:pk>/log", views.deployment_log, name="log"),
-    path(
-        "api/apps/<str:name>/deployments/<int:pk>/redeploy",
-        views.deployment_redeploy,
-        name="redeploy",
-    ),
+    # Git smart HTTP (git push). The API's paths (zip deploy, deployments)
+    # are apps.api's, which hands them to apps.deployments.views.
     path("git/<str:name>.git/<path:path>", views.git_http, name="git"),
 ]

@@ -1,10 +1,6 @@
-"""The Deployment Center pages, in the `deployments` namespace.
-
-Django keeps one resolver per namespace, so a second `include(...,
-namespace="deployments")` would hide one of the two from reverse(). This
-module therefore carries the API's patterns (apps/deployments/urls.py) too,
-and portal/urls.py includes only this one.
-"""
+"""The Deployment Center pages, in the `deployments` namespace, with git
+smart HTTP (apps/deployments/urls.py): Django keeps one resolver per
+namespace, so portal/urls.py includes only this module."""
 
 from __future__ import annotations
 

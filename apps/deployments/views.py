@@ -85,7 +85,7 @@ def _with_app(write: bool | Callable[..., bool]):
 
 
 def deployment_json(request: HttpRequest, d: Deployment) -> dict:
-    url = reverse("deployments:detail", args=[d.app.name, d.pk])
+    url = reverse("api:deployment", args=[d.app.name, d.pk])
     return {
         "id": d.pk,
         "status": d.status,
@@ -136,7 +136,7 @@ def zipdeploy(request: HttpRequest, app: WebApp, user) -> HttpResponse:
     if request.GET.get("isAsync", "").lower() in TRUE:
         tasks.enqueue(deployment)
         answer = JsonResponse(deployment_json(request, deployment), status=202)
-        answer["Location"] = reverse("deployments:detail", args=[app.name, deployment.pk])
+        answer["Location"] = reverse("api:deployment", args=[app.name, deployment.pk])
         return answer
     # Synchronous: do the work here (no worker needed), outside any transaction.
     deployment = services.run_deployment(deployment.pk)
@@ -182,7 +182,7 @@ def deployment_redeploy(request: HttpRequest, app: WebApp, user, pk: int) -> Htt
         return JsonResponse({"error": " ".join(e.messages)}, status=400)
     tasks.enqueue(new)
     answer = JsonResponse({**deployment_json(request, new), "restoreSettings": restore}, status=202)
-    answer["Location"] = reverse("deployments:detail", args=[app.name, new.pk])
+    answer["Location"] = reverse("api:deployment", args=[app.name, new.pk])
     return answer
 
 

@@ -1,67 +1,42 @@
-"""Where each fix is made. Pages other engineers own are linked by url name
-when it exists and by their path otherwise, so a link never breaks the page."""
+"""Where each fix is made: the pages' own url names, so a renamed page
+fails loudly in the tests instead of leaving a dead link."""
 
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 
-def _url(names: tuple[str, ...], app: str, fallback: str) -> str:
-    for name in names:
-        try:
-            return reverse(name, kwargs={"name": app})
-        except NoReverseMatch:
-            continue
-    return fallback
+def _page(name: str, app: str) -> str:
+    return reverse(name, kwargs={"name": app})
 
 
 def overview(app: str) -> str:
-    return _url(("webapps:overview",), app, f"/apps/{app}/")
+    return _page("webapps:overview", app)
 
 
 def configuration(app: str) -> str:
-    return _url(
-        ("webapps:configuration", "webapps:config", "configuration:page"),
-        app,
-        f"/apps/{app}/configuration/",
-    )
+    return _page("webapps:configuration", app)
 
 
 def general_settings(app: str) -> str:
-    return _url(
-        ("webapps:configuration_general", "webapps:general_settings"),
-        app,
-        configuration(app) + "general/",
-    )
+    return _page("webapps:configuration_general", app)
 
 
 def app_settings(app: str) -> str:
-    return _url(
-        ("webapps:app_settings", "webapps:configuration_app_settings"),
-        app,
-        configuration(app) + "#app-settings",
-    )
+    return configuration(app) + "#app-settings"
 
 
 def connection_strings(app: str) -> str:
-    return _url(
-        ("webapps:connection_strings", "webapps:configuration_connection_strings"),
-        app,
-        configuration(app) + "#connection-strings",
-    )
+    return configuration(app) + "#connection-strings"
 
 
 def deployment_center(app: str) -> str:
-    return _url(
-        ("deployments:center", "deployments:deployment_center", "deployments:list"),
-        app,
-        overview(app),
-    )
+    return _page("deployments:center", app)
 
 
 def log_stream(app: str) -> str:
-    return _url(("webapps:logstream", "logs:stream", "deployments:logstream"), app, overview(app))
+    return _page("webapps:logstream", app)
 
 
 def diagnose(app: str) -> str:
-    return reverse("diagnostics:index", kwargs={"name": app})
+    return _page("diagnostics:index", app)

@@ -8,5 +8,4 @@ app_name = "diagnostics"
 urlpatterns = [
     path("apps/<str:name>/diagnose/", views.index, name="index"),
     path("apps/<str:name>/diagnose/<str:detector>/fix/", views.fix, name="fix"),
-    path("api/apps/<str:name>/diagnostics", views.api_diagnostics, name="api"),
 ]

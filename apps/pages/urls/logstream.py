@@ -14,6 +14,4 @@ urlpatterns = [
         views.logstream_download,
         name="logstream_download",
     ),
-    # The API's log stream (`berth webapp log tail`): plain text, Bearer auth.
-    path("api/apps/<str:name>/logstream", views.api_logstream, name="api_logstream"),
 ]
