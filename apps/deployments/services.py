@@ -1,6 +1,7 @@
-"""Deploy, redeploy, restart, start, stop: what the pages, the API, git push
-and the Celery tasks call. One function per action; the engine work is in
-apps.deployments.release."""
+"""Deploy and redeploy: what the pages, the API, git push and the Celery
+tasks call. A deployment is built here (apps.deployments.buildrun), then
+released by the lifecycle (apps.lifecycle.release and cutover); restart,
+start and stop are apps.lifecycle.operations'."""
 
 from __future__ import annotations
 

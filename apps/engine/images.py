@@ -96,7 +96,7 @@ def image_size(tag: str) -> int:
         return int(docker_api.client().images.get(tag).attrs.get("Size", 0))
 
 
-# Release reuse and the benchmark (apps.deployments.release, scripts/bench.py).
+# Release reuse and the benchmark (apps.deployments.buildrun, scripts/bench.py).
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What an app container may use and do: its limits (memory, CPU,
 processes), its hardening (user, capabilities), and whether the kernel
 killed it for memory. Plain functions of an app's settings and the engine;
-apps.deployments.release applies them when it starts a container."""
+apps.lifecycle.release applies them when it starts a container."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The health probe: which answers count as healthy for an app, and one
-request to its container. apps.deployments.release waits on it before a
+request to its container. apps.lifecycle.release waits on it before a
 cutover; apps.lifecycle.watch runs it periodically."""
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def _now() -> str:
 
 class Recorder:
     """A claimed, running operation. Call it as the progress callback of
-    apps.deployments.release: recorder(step, "running" | "done", detail).
+    apps.lifecycle.release and cutover: recorder(step, "running" | "done", detail).
     Every change is written at once (it is what the page polls), and only
     while the row is still running, so a late writer never revives an
     operation that reconcile has failed."""

@@ -1,14 +1,10 @@
-"""What a restart, start or stop of an app is doing, step by step (the
-Operation rows the Overview, the Configuration pages and the API show).
+"""The records of restarts, starts and stops, step by step (the Operation
+rows the Overview, the Configuration pages and the API show).
 
 begin() records one, queued, when a user asks (Save, Restart, Start, Stop,
-the API). The code that does the work (apps.deployments.services) claims it
-once it holds the app's deploy lock, hands a Recorder to
-apps.deployments.release as its progress callback, which reports each step
-as it begins and ends, and finishes it with the outcome. Because an
-operation only runs under the app's lock, one still "running" when someone
-else holds that lock was abandoned by a worker or portal that died:
-apps.lifecycle.reconcile fails it with abandon().
+the API); progress() is what the pages draw. Running them is
+apps.lifecycle.operations': it claims the record once it holds the app's
+lock and reports each step as it begins and ends.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
 
-# The steps, in the order they run, as apps.deployments.release names them
+# The steps, in the order they run, as apps.lifecycle.steps names them
 # (STEP_START, STEP_HEALTH, STEP_SWITCH, STEP_RETIRE).
 RESTART_STEPS = (
     ("start", "Starting the new container"),
