@@ -336,6 +336,12 @@ def _deploy_zip(
     say_precheck(args, deployment.get("precheck") or [])
     if not wait:
         return deployment
+    return _wait_for(client, name, deployment, timeout)
+
+
+def _wait_for(client: Client, name: str, deployment: dict, timeout: int) -> dict:
+    """Follow a deployment until it ends, its status on stderr; its log's
+    last lines and an error if it failed."""
     path = _app_path(name, f"/deployments/{deployment['id']}")
     deadline = time.monotonic() + timeout
     last_status = None
@@ -409,7 +415,29 @@ def config_set(args) -> dict:
         body["appCommandLine"] = args.startup_file
     if not body:
         raise CliError("Nothing to change: give --linux-fx-version and/or --startup-file.")
-    return _client().call("PATCH", _app_path(args.name, "/config"), params=_group(args), json=body)
+    client = _client()
+    response = client.request(
+        "PATCH", _app_path(args.name, "/config"), params=_group(args), json=body
+    )
+    config = response.json()
+    # A stack change builds the serving release again: follow it, as az
+    # would show the site restarting.
+    rebuild = response.headers.get("Berth-Rebuild")
+    if rebuild:
+        deployment = client.call("GET", rebuild)
+        if args.no_wait:
+            sys.stderr.write(
+                f"Building {args.name} for {config.get('linuxFxVersion')}: deployment "
+                f"{deployment['id']} (`berth webapp log deployment show -n {args.name}`).\n"
+            )
+        else:
+            sys.stderr.write(
+                f"Building {args.name} again for {config.get('linuxFxVersion')} "
+                f"(deployment {deployment['id']}); it serves the old stack until then...\n"
+            )
+            _wait_for(client, args.name, deployment, 1800)
+            sys.stderr.write(f"{args.name} now runs {config.get('linuxFxVersion')}.\n")
+    return config
 
 
 def parse_settings(values: list[str], *, slot: bool = False) -> list[dict]:

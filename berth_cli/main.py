@@ -203,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help='JSON, e.g. \'{"healthCheckPath": "/healthz"}\'.',
     )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="Don't wait for the rebuild a stack change starts.",
+    )
 
     _named_value_commands(
         command,

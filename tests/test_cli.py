@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import zipfile
+from unittest import mock
 
 import pytest
 
@@ -262,3 +263,55 @@ def test_deployment_logs_become_az_entries():
     ]
     assert [e["type"] for e in entries] == [0, 2, 0]
     assert set(entries[0]) == {"details_url", "id", "log_time", "message", "type"}
+
+
+class StackChangeClient:
+    """A portal that answers a stack change with a rebuild to follow."""
+
+    url = "http://127.0.0.1:1"
+
+    def __init__(self, outcome: str):
+        self.outcome = outcome
+        self.polls = 0
+
+    def request(self, method, path, **kwargs):
+        response = mock.Mock()
+        if method == "GET":
+            assert path == "/api/apps/hello/deployments/7/log"
+            response.text = "12:00:00 The build failed (exit code 1).\n"
+            return response
+        assert (method, path) == ("PATCH", "/api/apps/hello/config")
+        response.json.return_value = {"linuxFxVersion": kwargs["json"]["linuxFxVersion"]}
+        response.headers = {"Berth-Rebuild": "/api/apps/hello/deployments/7"}
+        return response
+
+    def call(self, method, path, **kwargs):
+        self.polls += 1
+        done = self.polls > 1
+        return {
+            "id": 7,
+            "status": self.outcome if done else "building",
+            "complete": done,
+            "status_text": "The build failed (exit code 1)." if done else "Building",
+            "failure_code": "build_failed" if self.outcome == "failed" and done else "",
+        }
+
+
+def test_a_stack_change_follows_the_rebuild_until_it_serves(monkeypatch, capsys):
+    fake = StackChangeClient("success")
+    monkeypatch.setattr(commands, "_client", lambda: fake)
+    monkeypatch.setattr(commands, "POLL_EVERY", 0)
+    code = main(["webapp", "config", "set", "-n", "hello", "--linux-fx-version", "PYTHON|3.13"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "Building hello again for PYTHON|3.13 (deployment 7)" in err
+    assert "Status: building" in err and "hello now runs PYTHON|3.13" in err
+
+
+def test_a_failed_rebuild_is_an_error_with_the_reason(monkeypatch, capsys):
+    monkeypatch.setattr(commands, "_client", lambda: StackChangeClient("failed"))
+    monkeypatch.setattr(commands, "POLL_EVERY", 0)
+    code = main(["webapp", "config", "set", "-n", "hello", "--linux-fx-version", "PYTHON|3.13"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Deployment 7 failed (build_failed)" in err

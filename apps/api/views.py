@@ -15,6 +15,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import BeforeValidator
 
@@ -43,6 +45,7 @@ from apps.api.schemas import (
     TokenRequest,
 )
 from apps.deployments import teardown
+from apps.deployments.models import Deployment as DeploymentRow
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.lifecycle import operations as lifecycle_ops
@@ -484,8 +487,14 @@ def app_config(request: HttpRequest, name: str, resourceGroup: str | None = Reso
     response={200: SiteConfig, **CHANGE_ERRORS},
     openapi_extra=json_request(SiteConfigPatch),
 )
-def app_config_set(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+def app_config_set(
+    request: HttpRequest,
+    response: HttpResponse,
+    name: str,
+    resourceGroup: str | None = ResourceGroup,
+):
     app = _get_app_for_user(request, name, "write")
+    since = timezone.now()
     given = parse(SiteConfigPatch, json_body(request))
     changes = {field: getattr(given, key) for key, field in CONFIG_FIELDS.items()}
     if changes["linux_fx_version"] is not None:
@@ -496,6 +505,13 @@ def app_config_set(request: HttpRequest, name: str, resourceGroup: str | None = 
         changes["app_command_line"] = changes["app_command_line"].strip()
     services.update_general_settings(app, **changes, actor=request.user)
     app.refresh_from_db()
+    # A stack change builds the serving release again (a deployment): say
+    # where to follow it, as the CLI does.
+    rebuild = DeploymentRow.objects.filter(
+        app=app, source=DeploymentRow.Source.STACK, created__gte=since
+    ).first()
+    if rebuild is not None:
+        response["Berth-Rebuild"] = reverse("api:deployment", args=[app.name, rebuild.pk])
     return serializers.site_config(app)
 
 

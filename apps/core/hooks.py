@@ -59,6 +59,30 @@ def request_restart(app_id: int, reason: str, operation_id: int) -> None:
         restarter(app_id, reason, operation_id)
 
 
+# rebuilder(app_id, previous_linux_fx_version, actor) -> the id of the
+# deployment that builds the active release again on the app's new stack,
+# or None when there is nothing to build (no release yet). A General
+# settings Save (apps.webapps) calls it inside its transaction;
+# apps.deployments registers it.
+Rebuilder = Callable[[int, str, object], "int | None"]
+
+_rebuilders: list[Rebuilder] = []
+
+
+def register_rebuilder(rebuilder: Rebuilder) -> None:
+    if rebuilder not in _rebuilders:
+        _rebuilders.append(rebuilder)
+
+
+def request_rebuild(app_id: int, previous: str, actor: object) -> int | None:
+    if not _rebuilders:
+        raise RuntimeError("No rebuilder registered: is apps.deployments installed?")
+    found = None
+    for rebuilder in _rebuilders:
+        found = rebuilder(app_id, previous, actor) or found
+    return found
+
+
 # log_remover(app_name, container_names) -> whether there were logs; raises
 # OSError if they stay. Deleting an app removes its log archive through it.
 LogRemover = Callable[[str, list[str]], bool]

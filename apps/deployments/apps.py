@@ -16,3 +16,5 @@ class DeploymentsConfig(AppConfig):
         from apps.deployments import tasks
 
         hooks.register_restarter(tasks.enqueue_restart)
+        # A stack change rebuilds the serving release (apps.webapps asks).
+        hooks.register_rebuilder(tasks.rebuild_for_stack)

@@ -24,7 +24,9 @@ from apps.core import failures
 from apps.deployments import build, buildenv, buildqueue
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
+from apps.engine import buildplan
 from apps.engine import client as engine
+from apps.engine import runtime_image as runtime_images
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
 from apps.lifecycle import appnet, containers, startup
@@ -41,15 +43,34 @@ def release_tag(app: WebApp, deployment: Deployment) -> str:
     return f"berth/app-{app.name}:{deployment.pk}"
 
 
-def runtime_image(app: WebApp) -> str:
-    tag = image_tag(app.python_version)
-    if not engine.image_exists(tag):
+def runtime_image(app: WebApp, log: DeploymentLog | None = None) -> str:
+    """The app's runtime image, built first when it is not here (once for
+    every app on that Python: about a minute), its progress in the log."""
+    version = app.python_version
+    tag = image_tag(version)
+    if engine.image_exists(tag):
+        return tag
+    evidence = {"image": tag, "python_version": version}
+    if not buildplan.how_to_build(version):
+        why = buildplan.why_unavailable(version)
         raise DeployFailed(
-            f"The runtime image {tag} for Python {app.python_version} is not here yet: "
-            f"run `python manage.py runtime ensure {app.python_version}` (or pick a ready "
-            "version on the Configuration page), then deploy again.",
+            f"The runtime image {tag} for Python {version} is not here and cannot be built "
+            f"here: {why} Pick another version (Configuration > General settings). "
+            "The app still serves its previous release.",
             code=failures.RUNTIME_MISSING,
-            evidence={"image": tag, "python_version": app.python_version},
+            evidence={**evidence, "error": why},
+        )
+    say = log.line if log else (lambda text: None)
+    say(f"The runtime image {tag} is not here yet: building it first.")
+    _, error = runtime_images.ensure_and_record(
+        version, echo=lambda percent, message: say(f"Runtime image: {percent:3d}% {message}")
+    )
+    if error:
+        raise DeployFailed(
+            f"The runtime image {tag} could not be built: {error} "
+            "The app still serves its previous release.",
+            code=failures.RUNTIME_MISSING,
+            evidence={**evidence, "error": error},
         )
     return tag
 
@@ -88,7 +109,7 @@ def build_release(
         raise DeployFailed(
             problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
         )
-    runtime = runtime_image(app)
+    runtime = runtime_image(app, log)
     app_settings = {s.name: s.value for s in app.app_settings.all()}
     facts = engine.image_facts(runtime)
     inputs = build.build_inputs(tree, app_settings, app.python_version, facts.id if facts else "")

@@ -25,6 +25,9 @@ class Deployment(models.Model):
         ZIP = "zip", "Zip deploy"
         GIT = "git", "Local Git"
         ROLLBACK = "rollback", "Redeploy"
+        # The active release's source built again on the stack a General
+        # settings Save chose (apps.deployments.services.rebuild_for_stack).
+        STACK = "stack", "Stack change"
 
     app = models.ForeignKey(WebApp, on_delete=models.CASCADE, related_name="deployments")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

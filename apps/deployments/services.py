@@ -117,6 +117,53 @@ def redeploy(
     return new
 
 
+class NoSourceToRebuild(ValueError):
+    """The active release's source is gone: a stack change cannot rebuild it."""
+
+
+def rebuild_for_stack(app_id: int, previous: str, actor=None) -> int | None:
+    """The app's stack changed (General settings): build the active
+    release's source again on the new runtime and release it as usual, with
+    zero downtime. Queued in the caller's transaction, run once it commits.
+    If the build or the start fails, the old release keeps serving and the
+    stack goes back to `previous` (kept as the settings this deployment
+    replaced). None when the app has no release to rebuild. The caller
+    queues it (apps.deployments.tasks.rebuild_for_stack). Raises
+    NoSourceToRebuild (nothing queued) if the release's zip is gone."""
+    app = WebApp.objects.get(pk=app_id)
+    active = Deployment.objects.filter(app=app, active=True).first()
+    if active is None:
+        return None
+    if not active.artifact or not Path(active.artifact).is_file():
+        raise NoSourceToRebuild(
+            f"The source of the serving release (deployment {active.pk}) is no longer kept, "
+            "so Berth cannot build it for the new stack: deploy the app again, then change "
+            "the stack."
+        )
+    before = snapshot.take(app)
+    before["linuxFxVersion"] = previous
+    who = actor if getattr(actor, "is_authenticated", False) else None
+    rebuild = Deployment.objects.create(
+        app=app,
+        source=Deployment.Source.STACK,
+        deployer=who,
+        deployed_by=deployed_by(app, who) if who else "Berth (stack change)",
+        author=who.get_username() if who else "",
+        message=f"Rebuild of deployment {active.pk} for {app.linux_fx_version} (was {previous})",
+        commit_id=active.commit_id,
+        artifact=active.artifact,
+        replaced_settings=json.dumps(before),
+    )
+    log = DeploymentLog(rebuild)
+    log.line(
+        f"The stack changed from {previous} to {app.linux_fx_version}: building the serving "
+        f"release's source (deployment {active.pk}) again on the new runtime. "
+        "The app keeps serving the old one until the new one answers."
+    )
+    log.flush()
+    return rebuild.pk
+
+
 def claim(deployment_id: int) -> bool:
     """Take a queued deployment; False if someone else already has it."""
     return Deployment(pk=deployment_id).start()
@@ -166,6 +213,7 @@ def _run_deployment(deployment_id: int) -> Deployment:
         in_force = snapshot.take(app, deployer=who)
         if app.state != WebApp.State.RUNNING:
             log.line("The app is stopped: the release is ready and will run when it starts.")
+            cutover.make_active(app, deployment)
             _succeed(deployment, log, "Built; the app is stopped.", in_force)
             return deployment
         started = release.run_release(app, deployment, log)

@@ -27,6 +27,15 @@ def enqueue_restart(app_id: int, reason: str, operation_id: int) -> None:
     restart.delay(app_id=app_id, reason=reason, operation_id=operation_id)
 
 
+def rebuild_for_stack(app_id: int, previous: str, actor=None) -> int | None:
+    """A stack change's rebuild (apps.core.hooks.request_rebuild), queued to
+    run once the Save commits."""
+    deployment_id = services.rebuild_for_stack(app_id, previous, actor)
+    if deployment_id is not None:
+        deploy.delay_on_commit(deployment_id=deployment_id)
+    return deployment_id
+
+
 @shared_task(name="deployments.deploy")
 def deploy(*, deployment_id: int) -> None:
     # A duplicate or retried task finds the row already claimed and does nothing.

@@ -102,19 +102,27 @@ def swap(
         with contextlib.suppress(EngineError):
             remove_app_containers(app, [started.container], stop_timeout=0)
         raise
+    make_active(app, deployment, started.container, started.host_port)
+    progress(STEP_SWITCH, DONE, f"{started.container} serves: {routed}")
+    progress(STEP_RETIRE, RUNNING, "")
+    retired = retire_others(app, keep=started.container, log=log)
+    progress(STEP_RETIRE, DONE, retired_text(retired))
+
+
+def make_active(
+    app: WebApp, deployment: Deployment, container: str = "", host_port: int | None = None
+) -> None:
+    """Record `deployment` as the app's release (the one a start or restart
+    runs), served by `container` ("" while the app is stopped)."""
     with transaction.atomic():
         Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).update(
             active=False
         )
         Deployment.objects.filter(pk=deployment.pk).update(
-            active=True, container=started.container, host_port=started.host_port
+            active=True, container=container, host_port=host_port
         )
     deployment.active = True
-    deployment.container, deployment.host_port = started.container, started.host_port
-    progress(STEP_SWITCH, DONE, f"{started.container} serves: {routed}")
-    progress(STEP_RETIRE, RUNNING, "")
-    retired = retire_others(app, keep=started.container, log=log)
-    progress(STEP_RETIRE, DONE, retired_text(retired))
+    deployment.container, deployment.host_port = container, host_port
 
 
 def retired_text(names: list[str]) -> str:

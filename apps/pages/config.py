@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from apps.access.services import app_for
+from apps.deployments.models import Deployment
 from apps.engine import runtimes
 from apps.pages.operations import operation_context, shown_on_configuration
 from apps.webapps import services
@@ -339,12 +340,17 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
     changes: list[tuple[str, str, str]] = []
     confirm = False
     restarts = True
+    rebuilds = False
     if request.method == "POST" and form.is_valid():
         changes = [
             (form.fields[f].label, _shown(initial[f]), _shown(form.cleaned_data[f]))
             for f in initial
             if form.cleaned_data[f] != initial[f]
         ]
+        rebuilds = (
+            form.cleaned_data["linux_fx_version"] != initial["linux_fx_version"]
+            and Deployment.objects.filter(app=app, active=True).exists()
+        )
         restarts = any(
             form.cleaned_data[f] != initial[f]
             for f in initial
@@ -360,6 +366,20 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
             except ValidationError as e:
                 form.add_error(None, e)
             else:
+                rebuild = Deployment.objects.filter(
+                    app=app, source=Deployment.Source.STACK, created__gte=since
+                ).first()
+                if rebuild is not None:
+                    messages.success(
+                        request,
+                        f"General settings saved. Building {app.name} for "
+                        f"{app.linux_fx_version}: it keeps serving on the old stack until "
+                        "the new build answers. Its progress and log are below.",
+                    )
+                    return _done(
+                        request,
+                        reverse("deployments:deployment", args=[app.name, rebuild.pk]),
+                    )
                 if restarts:
                     _saved_message(request, app, "General settings")
                 else:
@@ -385,6 +405,7 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "confirm": confirm,
         "changes": changes,
         "restarts": restarts,
+        "rebuilds": rebuilds,
         **operation_context(app, shown_on_configuration(request, app)),
     }
     return render(request, "webapps/configuration_general.html", ctx)

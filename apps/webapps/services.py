@@ -301,7 +301,16 @@ def update_general_settings(
             after={f: getattr(app, f) for f in changed},
             summary="General settings: changed " + ", ".join(GENERAL_FIELDS[f] for f in changed),
         )
-        if restart and set(changed) - NO_RESTART_FIELDS:
+        rebuild = None
+        if restart and "linux_fx_version" in changed:
+            # Another Python needs another build of the code: the serving
+            # release is built again on the new runtime (which also applies
+            # the other changes), unless there is no release yet.
+            try:
+                rebuild = hooks.request_rebuild(app.pk, before["linux_fx_version"], actor)
+            except ValueError as e:  # the release's source is gone: nothing saved
+                raise ValidationError({"linux_fx_version": str(e)}) from e
+        if restart and rebuild is None and set(changed) - NO_RESTART_FIELDS:
             request_restart(
                 app,
                 "general settings changed: " + ", ".join(changed),
