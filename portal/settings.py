@@ -335,6 +335,8 @@ BERTH_BUILD_MEMORY = os.getenv("BERTH_BUILD_MEMORY", "2g")
 BERTH_APP_MEMORY = os.getenv("BERTH_APP_MEMORY", "1g")
 # Like WEBSITES_CONTAINER_START_TIME_LIMIT: seconds a new release has to answer HTTP.
 BERTH_START_TIME_LIMIT = envint("BERTH_START_TIME_LIMIT", "230")
+# A new release that answers only 5xx this long fails then, not at the limit.
+BERTH_HTTP_5XX_GRACE = envint("BERTH_HTTP_5XX_GRACE", "30")
 
 # The SSH console (apps.console): WebSockets through Django Channels, one
 # consumer per socket, so no channel layer is needed.

@@ -479,3 +479,32 @@ def test_secrets_never_appear_in_findings():
     )
     report = runner.run(ev)
     assert "hunter2-secret" not in str(report.to_dict())
+
+
+def test_it_shows_the_exception_behind_an_app_that_answers_500():
+    ev = evidence(
+        status="failed",
+        failure_code="http_5xx",
+        failure_evidence={
+            "status": 500,
+            "last": "GET / answered 500",
+            "for_s": 30,
+            "exception": "RuntimeError: the database is not configured",
+        },
+        container_log=with_error(
+            "Traceback (most recent call last):",
+            '  File "/home/site/wwwroot/app.py", line 9, in index',
+            "    raise RuntimeError('the database is not configured')",
+            "RuntimeError: the database is not configured",
+        ),
+    )
+    f = finding("http_500", ev)
+    assert f is not None and f.status == Status.CRITICAL
+    assert "RuntimeError: the database is not configured" in f.cause
+    assert 'app.py", line 9' in texts(f)
+    assert "Application settings" in steps(f)
+    assert f.facts["exception"] == "RuntimeError: the database is not configured"
+
+
+def test_the_500_detector_keeps_quiet_for_other_failures():
+    assert finding("http_500", evidence(status="failed", failure_code="start_timeout")) is None

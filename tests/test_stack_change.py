@@ -146,3 +146,44 @@ def test_a_deploy_to_a_stopped_app_is_what_it_runs_when_started(webapp, serving,
     done = services.run_deployment(new.pk)
     assert done.status == Deployment.Status.SUCCESS, done.log
     assert Deployment.objects.get(active=True).pk == new.pk
+
+
+def test_platform_settings_are_checked_when_saved(webapp):
+    with pytest.raises(ValidationError, match="WEBSITES_PORT is the port"):
+        config.set_app_settings(webapp, [config.SettingInput("WEBSITES_PORT", "eighty")])
+    with pytest.raises(ValidationError, match="1-1800"):
+        config.set_app_settings(
+            webapp, [config.SettingInput("WEBSITES_CONTAINER_START_TIME_LIMIT", "3600")]
+        )
+    assert not webapp.app_settings.exists()
+
+
+def test_the_port_and_start_limit_come_from_the_app_settings(webapp, settings):
+    from apps.webapps import environment
+
+    settings.BERTH_START_TIME_LIMIT = 230
+    assert environment.container_port(webapp) == 8000
+    assert environment.start_time_limit(webapp) == 230
+    config.set_app_settings(
+        webapp,
+        [
+            config.SettingInput("WEBSITES_PORT", "5000"),
+            config.SettingInput("WEBSITES_CONTAINER_START_TIME_LIMIT", "600"),
+        ],
+        restart=False,
+    )
+    assert environment.container_port(webapp) == 5000
+    assert environment.start_time_limit(webapp) == 600
+    assert environment.build_environment(webapp)["PORT"] == "5000"
+
+
+def test_the_failure_names_the_exception_at_the_end_of_the_log():
+    log = (
+        "[2026-12-01 10:00:00 +0000] [7] [ERROR] Error handling request /\n"
+        "Traceback (most recent call last):\n"
+        '  File "/home/site/wwwroot/app.py", line 9, in index\n'
+        "RuntimeError: boom\n"
+        '127.0.0.1 - - "GET / HTTP/1.1" 500 265\n'
+    )
+    assert failures.exception_line(log) == "RuntimeError: boom"
+    assert failures.exception_line("all good\n") == ""

@@ -17,6 +17,8 @@ for Berth's own bugs.
 
 from __future__ import annotations
 
+import re
+
 from apps.engine.errors import EngineError, EngineUnavailable
 
 BUILD_FAILED = "build_failed"  # the build script exited non-zero: exit_code, last_lines
@@ -68,6 +70,25 @@ LAST_LINES = 20  # how many of the app's last log lines evidence keeps
 def engine_code(error: EngineError) -> str:
     """The code for an error from apps.engine."""
     return ENGINE_UNREACHABLE if isinstance(error, EngineUnavailable) else ENGINE_ERROR
+
+
+# A Python exception's last line: "ModuleNotFoundError: No module named 'x'".
+EXCEPTION_LINE = re.compile(
+    r"^\s*(?:[A-Za-z_][\w.]*\.)?(?P<type>[A-Z]\w*(?:Error|Exception|Exit|Warning)|KeyboardInterrupt)"
+    r"\b(?::\s*(?P<msg>.*))?$"
+)
+
+
+def exception_line(text: str) -> str:
+    """The last exception line of an app's log (a traceback's last line:
+    what went wrong), or ""."""
+    for line in reversed(text.splitlines()):
+        # Log lines may carry a prefix (a timestamp, gunicorn's [pid]): the
+        # exception is what follows the last "] " if the line has one.
+        tail = line.rpartition("] ")[2] if "] " in line else line
+        if EXCEPTION_LINE.match(tail):
+            return tail.strip()
+    return ""
 
 
 def last_lines(text: str, count: int = LAST_LINES) -> list[str]:

@@ -40,6 +40,7 @@ _DETECTORS: dict[str, Detector] = {}
 MODULES = (
     "default_site",
     "service_unavailable",
+    "http_500",
     "module_not_found",
     "sqlite_locked",
     "crash_loop",

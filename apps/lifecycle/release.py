@@ -40,7 +40,7 @@ from apps.lifecycle.steps import (
     labels,
     no_progress,
 )
-from apps.webapps.environment import build_environment, mask
+from apps.webapps.environment import build_environment, container_port, mask, start_time_limit
 from apps.webapps.models import WebApp
 from apps.webapps.validators import environment_problem
 
@@ -91,6 +91,7 @@ def run_release(
         + (guard.why_root + "." if guard.why_root else "")
     )
     container = ""
+    app_port = container_port(app)
     since = time.time()
     progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
@@ -114,7 +115,7 @@ def run_release(
                 nano_cpus=int(limits.cpus * 1e9),
                 pids_limit=limits.pids,
                 network=network,
-                publish_port=APP_PORT,
+                publish_port=app_port,
                 host_port=port,
                 restart=True,
                 **guard.options(),
@@ -126,17 +127,17 @@ def run_release(
                 if "allocated" not in e.message and "in use" not in e.message or attempt == 2:
                     raise
                 engine.remove_container(name)
-        port = engine.published_port(container, APP_PORT)
+        port = engine.published_port(container, app_port)
         if not port:
             raise DeployFailed(
-                f"Container {name} has no published port {APP_PORT}.",
+                f"Container {name} has no published port {app_port}.",
                 code=failures.START_FAILED,
                 evidence={"container": name},
             )
         log.line(f"Started container {name} on 127.0.0.1:{port}; waiting for HTTP.")
         progress(STEP_START, DONE, f"{name} on 127.0.0.1:{port}")
         progress(STEP_HEALTH, RUNNING, f"GET {health.health_url(app, port)[0]}")
-        healthy = _health_check(app, name, port, log)
+        healthy = _health_check(app, name, port, log, app_port)
         progress(STEP_HEALTH, DONE, healthy)
     except (DeployFailed, EngineError) as e:
         message = e.message
@@ -164,6 +165,9 @@ def run_release(
         masked = mask(app_log, log.secrets)
         if masked:
             evidence["last_lines"] = failures.last_lines(masked)
+            if exception := failures.exception_line(masked):
+                evidence["exception"] = exception
+                message = f"{message} The app's log ends with: {exception}"
         raise DeployFailed(message, app_log=masked, code=code, evidence=evidence) from e
     return Started(name, port)
 
@@ -178,14 +182,21 @@ def _exists(path: str) -> bool:
     return bool(path) and Path(path).is_file()
 
 
-def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) -> str:
+def _health_check(
+    app: WebApp, container: str, port: int, log: DeploymentLog, app_port: int = APP_PORT
+) -> str:
     """Like App Service's warm-up: wait for a healthy answer on the health
-    check path (200-399 unless configured), within BERTH_START_TIME_LIMIT.
+    check path (200-399 unless configured), within the app's start time
+    limit (WEBSITES_CONTAINER_START_TIME_LIMIT, else BERTH_START_TIME_LIMIT).
+    An app that answers, but only with 5xx, for BERTH_HTTP_5XX_GRACE seconds
+    fails then: it is up and broken, waiting longer only hides why.
     Returns what answered ("GET / answered 200 after 0.8 s")."""
-    limit = settings.BERTH_START_TIME_LIMIT
+    limit = start_time_limit(app)
+    grace = float(settings.BERTH_HTTP_5XX_GRACE)
     started = time.monotonic()
     last = "no answer yet"
     last_status: int | None = None
+    failing_since: float | None = None  # the first of an unbroken run of 5xx answers
     while time.monotonic() - started < limit:
         ok, last_status, what = health.probe(app, port)
         if ok:
@@ -193,11 +204,24 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
             log.line(f"Health check: {healthy}.")
             return healthy
         last = what
+        now = time.monotonic()
+        if last_status is not None and 500 <= last_status <= 599:
+            failing_since = failing_since if failing_since is not None else now
+            if now - failing_since >= grace:
+                raise DeployFailed(
+                    f"Container {container} answered only {last_status} for {grace:g} s "
+                    f"({last}): the app starts, but fails every request; see the app's log "
+                    "lines below. The app still serves its previous release.",
+                    code=failures.HTTP_5XX,
+                    evidence={"status": last_status, "last": last, "for_s": grace},
+                )
+        else:
+            failing_since = None
         state = engine.container_state(container)
         if state.status in ("exited", "dead") or state.restart_count >= 2:
             raise DeployFailed(
                 f"Container {container} stopped (exit code {state.exit_code}, restarted "
-                f"{state.restart_count} times) before answering HTTP on port {APP_PORT}: "
+                f"{state.restart_count} times) before answering HTTP on port {app_port}: "
                 "see the app's log lines below. The app still serves its previous release.",
                 code=failures.EXITED,
                 evidence={
@@ -215,7 +239,7 @@ def _health_check(app: WebApp, container: str, port: int, log: DeploymentLog) ->
     if last_status is not None:
         code = failures.HTTP_5XX if 500 <= last_status <= 599 else failures.HTTP_STATUS
     raise DeployFailed(
-        f"Container {container} didn't respond to HTTP pings on port: {APP_PORT} within "
+        f"Container {container} didn't respond to HTTP pings on port: {app_port} within "
         f"{limit} s ({last}), failing site start. The app still serves its previous release.",
         code=code,
         evidence={"limit_s": limit, "status": last_status, "last": last},

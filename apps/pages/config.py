@@ -160,10 +160,10 @@ def _apply_op(
 
 
 def _config_context(app: WebApp, s_rows, c_rows, stored_s, stored_c, **extra) -> dict:
-    mark_changes(s_rows, stored_s, services.BUILD_SETTINGS)
+    mark_changes(s_rows, stored_s, services.KNOWN_SETTINGS)
     mark_changes(c_rows, stored_c)
     names = {r.name for r in s_rows if not r.deleted}
-    missing_build = [(n, h) for n, h in services.BUILD_SETTINGS.items() if n not in names]
+    missing_build = [(n, h) for n, h in services.KNOWN_SETTINGS.items() if n not in names]
     return {
         "app": app,
         "nav": "configuration",
@@ -171,7 +171,7 @@ def _config_context(app: WebApp, s_rows, c_rows, stored_s, stored_c, **extra) ->
         "setting_rows": s_rows,
         "connection_rows": c_rows,
         "connection_types": ConnectionString.Type.choices,
-        "build_settings": services.BUILD_SETTINGS,
+        "build_settings": services.KNOWN_SETTINGS,
         "missing_build_settings": missing_build,
         "pending": any(r.status for r in [*s_rows, *c_rows]),
         "any_shown": any(r.shown for r in [*s_rows, *c_rows]),
@@ -205,7 +205,7 @@ def configuration(request: HttpRequest, name: str) -> HttpResponse:
             if op == "save-confirmed" or request.POST.get("confirmed") == "1":
                 return _save_rows(request, app, s_rows, c_rows, stored_s, stored_c)
             confirm = True
-    elif op.startswith("add-") and op[4:] in services.BUILD_SETTINGS:
+    elif op.startswith("add-") and op[4:] in services.KNOWN_SETTINGS:
         s_rows.append(Row(key=new_row_key(), name=op[4:], value="", editing=True))
     else:
         _apply_op(op, s_rows, c_rows, stored_s, stored_c)

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
 from apps.webapps.masking import mask as mask
 from apps.webapps.masking import masking_forms
 from apps.webapps.models import ConnectionString, WebApp
+from apps.webapps.validators import validate_platform_setting
 
 APP_PATH = "/home/site/wwwroot"
+DEFAULT_PORT = 8000
+
+
+def _platform_number(app: WebApp, name: str, default: int) -> int:
+    """An app setting the platform reads, as a number (validators check it
+    at save; a value saved before that rule counts as unset)."""
+    row = app.app_settings.filter(name=name).first()
+    if row is None:
+        return default
+    try:
+        validate_platform_setting(name, row.value)
+    except ValidationError:
+        return default
+    return int(row.value.strip())
+
+
+def container_port(app: WebApp) -> int:
+    """The port the app listens on in its container: WEBSITES_PORT, else
+    8000, as App Service's Python image. $PORT says it to the app."""
+    return _platform_number(app, "WEBSITES_PORT", DEFAULT_PORT)
+
+
+def start_time_limit(app: WebApp) -> int:
+    """How long a new container may take to answer: the app's
+    WEBSITES_CONTAINER_START_TIME_LIMIT (at most 1800 s), else
+    BERTH_START_TIME_LIMIT (230 s, as App Service)."""
+    return _platform_number(
+        app, "WEBSITES_CONTAINER_START_TIME_LIMIT", int(settings.BERTH_START_TIME_LIMIT)
+    )
 
 
 def env_name(name: str) -> str:
@@ -14,7 +47,8 @@ def env_name(name: str) -> str:
     return name.replace(":", "__")
 
 
-def build_environment(app: WebApp, *, instance_id: str = "", port: int = 8000) -> dict[str, str]:
+def build_environment(app: WebApp, *, instance_id: str = "") -> dict[str, str]:
+    port = container_port(app)
     env: dict[str, str] = {
         "WEBSITE_SITE_NAME": app.name,
         "WEBSITE_HOSTNAME": app.default_host_name,

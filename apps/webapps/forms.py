@@ -49,7 +49,9 @@ class GeneralSettingsForm(forms.Form):
         label="Startup Command",
         required=False,
         help_text="Empty: Berth detects Django or Flask at start-up, as App Service does. "
-        "Example: gunicorn --bind=0.0.0.0 --timeout 600 app:app",
+        "Example: gunicorn --bind=0.0.0.0 --timeout 600 app:app. The app must listen on "
+        "0.0.0.0 and $PORT (8000, or the app setting WEBSITES_PORT) and answer within 230 s "
+        "(the app setting WEBSITES_CONTAINER_START_TIME_LIMIT, up to 1800).",
         widget=forms.TextInput(attrs={"class": "mono", "spellcheck": "false"}),
     )
     health_check_path = forms.CharField(

@@ -33,17 +33,20 @@ from apps.webapps.models import (
 )
 from apps.webapps.validators import (
     environment_problem,
+    validate_platform_setting,
     validate_setting_name,
     validate_setting_value,
 )
 
-# The build settings App Service reads from app settings (shown on the
+# The app settings App Service itself reads, for the build and the start (shown on the
 # Application settings page with a hint).
-BUILD_SETTINGS = {
+KNOWN_SETTINGS = {
     "SCM_DO_BUILD_DURING_DEPLOYMENT": "Run the Oryx build (pip install, collectstatic) on deploy.",
     "PRE_BUILD_COMMAND": "A command or script run before pip install.",
     "POST_BUILD_COMMAND": "A command or script run after the build.",
     "DISABLE_COLLECTSTATIC": "true skips `manage.py collectstatic`.",
+    "WEBSITES_PORT": "The port the app listens on ($PORT): 8000 unless set.",
+    "WEBSITES_CONTAINER_START_TIME_LIMIT": "Seconds a new container may take to answer (230; up to 1800).",
 }
 
 
@@ -82,6 +85,7 @@ def _check_values(items: Iterable[SettingInput | ConnectionStringInput], what: s
     for item in items:
         try:
             validate_setting_value(item.value)
+            validate_platform_setting(item.name, item.value)
         except ValidationError as e:
             errors.extend(ValidationError(f"{what} {item.name!r}: {m}") for m in e.messages)
     if errors:

@@ -99,6 +99,31 @@ def validate_setting_value(value: str) -> None:
         )
 
 
+# App settings the platform itself reads, as App Service does: what each
+# must be. WEBSITES_CONTAINER_START_TIME_LIMIT is capped at 1800 s there too.
+MAX_START_TIME_LIMIT = 1800
+PLATFORM_SETTINGS = {
+    "WEBSITES_PORT": (1, 65535, "the port the app listens on, 1-65535"),
+    "WEBSITES_CONTAINER_START_TIME_LIMIT": (
+        1,
+        MAX_START_TIME_LIMIT,
+        f"seconds the app may take to answer its first request, 1-{MAX_START_TIME_LIMIT}",
+    ),
+}
+
+
+def validate_platform_setting(name: str, value: str) -> None:
+    """A setting the platform reads must hold what it expects (a port, a
+    number of seconds); any other setting passes."""
+    rule = PLATFORM_SETTINGS.get(name)
+    if rule is None:
+        return
+    low, high, what = rule
+    text = value.strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValidationError(f"{name} is {what}; {value!r} is not.")
+
+
 def environment_problem(env: dict[str, str]) -> str:
     """Why a process could not start with this environment, or '': a bad
     value (named) or a total over the limit. For the start path, which may

@@ -5,16 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from apps.core import failures
 from apps.diagnostics import source as src
 from apps.diagnostics.evidence import Evidence, LogLine
 from apps.diagnostics.findings import Action, Item
 from apps.lifecycle.source import SourceTree
 from apps.lifecycle.startup import detect
 
-# A Python exception's last line: "ModuleNotFoundError: No module named 'x'".
-EXCEPTION_LINE = re.compile(
-    r"^\s*(?:[A-Za-z_][\w.]*\.)?(?P<type>[A-Z]\w*(?:Error|Exception|Exit|Warning)|KeyboardInterrupt)\b(?::\s*(?P<msg>.*))?$"
-)
+# A Python exception's last line (the pipeline and the detectors read it alike).
+EXCEPTION_LINE = failures.EXCEPTION_LINE
 
 
 def grep(lines: Iterable[LogLine], pattern: str, flags: int = re.IGNORECASE) -> list[LogLine]:
