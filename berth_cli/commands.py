@@ -578,6 +578,41 @@ def log_config(args) -> dict:
     }
 
 
+def log_download(args) -> None:
+    """`az webapp log download`: the zip lands in --log-file; nothing on stdout."""
+    target = Path(args.log_file)
+    if target.is_dir():
+        raise CliError(f"--log-file {args.log_file!r} is a folder: give a file name.")
+    if not target.parent.is_dir():
+        raise CliError(
+            f"--log-file {args.log_file!r}: the folder {str(target.parent)!r} is missing."
+        )
+    client = _client()
+    response = client.request(
+        "GET", _app_path(args.name, "/dump"), params=_group(args), stream=True
+    )
+    kind = response.headers.get("Content-Type", "")
+    if not kind.startswith("application/zip"):
+        response.close()
+        raise CliError(
+            f"The portal at {client.url} answered the log download with {kind or 'no type'}, "
+            "not a zip: update Berth."
+        )
+    partial = target.with_name(target.name + ".part")
+    try:
+        with response, partial.open("wb") as f:
+            for chunk in response.iter_content(chunk_size=65536):
+                f.write(chunk)
+        partial.replace(target)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise CliError(f"Cannot write {args.log_file}: {e.strerror or e}.") from e
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    warn(args, f"Downloaded logs to {args.log_file}")
+
+
 def log_deployment_list(args) -> list:
     client = _client()
     _get_site(client, args)
@@ -632,3 +667,22 @@ def log_deployment_show(args) -> list:
         path = _app_path(args.name, f"/deployments/{deployment['id']}")
     text = client.request("GET", path + "/log").text
     return deployment_log_entries(deployment, text)
+
+
+# --- deployment credentials and local Git -----------------------------------------------
+
+
+def list_publishing_credentials(args) -> dict:
+    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
+    answer = _client().call("GET", _app_path(args.name, "/publishingcredentials"), params=params)
+    if not args.show_values:
+        warn(
+            args,
+            "The publishing password has been redacted. Use `berth webapp deployment "
+            "list-publishing-credentials --show-values` to view.",
+        )
+    return answer
+
+
+def config_local_git(args) -> dict:
+    return _client().call("POST", _app_path(args.name, "/localgit"), params=_group(args))

@@ -143,6 +143,21 @@ def _show_action(request: HttpRequest) -> str:
     return "read_secrets" if request.GET.get("show") == "password" else "read"
 
 
+def _showing_password(request: HttpRequest, app: WebApp) -> bool:
+    """Does this request reveal the publishing password? Then it is in the
+    Activity log, as `berth webapp deployment list-publishing-credentials
+    --show-values` is (Azure lists "List Web App Publishing Credentials")."""
+    if request.GET.get("show") != "password":
+        return False
+    record(
+        app=app,
+        action="publishingcredentials.list",
+        actor=request.user,
+        summary=f"Read the deployment password of {app.publishing_username} (Deployment Center)",
+    )
+    return True
+
+
 def _no_store(response: HttpResponse) -> HttpResponse:
     # The page may carry the publishing password: keep it out of caches.
     response["Cache-Control"] = "no-store"
@@ -156,7 +171,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_GET
 def center(request: HttpRequest, name: str) -> HttpResponse:
     app = app_for(request.user, name, _show_action(request))
-    ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
+    ctx = _center_context(request, app, show_password=_showing_password(request, app))
     return _no_store(render(request, "deployments/center.html", ctx))
 
 
@@ -221,7 +236,7 @@ def _upload_check(request: HttpRequest, deployment: Deployment) -> None:
 def credentials(request: HttpRequest, name: str) -> HttpResponse:
     """The credentials card; `?show=password` reveals the password."""
     app = app_for(request.user, name, _show_action(request))
-    ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
+    ctx = _center_context(request, app, show_password=_showing_password(request, app))
     if request.htmx:
         return _no_store(render(request, "deployments/center.html#credentials", ctx))
     return _no_store(render(request, "deployments/center.html", ctx))
