@@ -345,9 +345,13 @@ def _deploy_zip(
                 f"The deployment {deployment['id']} is still {deployment.get('status')} after "
                 f"{timeout} s: see `berth webapp log deployment show -n {name}`."
             )
-        if deployment.get("status") != last_status:
-            last_status = deployment.get("status")
-            sys.stderr.write(f"Status: {last_status}...\n")
+        # The status, and what the portal says about it when that changes
+        # ("No worker is running: deployments wait in the queue.").
+        now = (deployment.get("status"), deployment.get("status_text") or "")
+        if now != last_status:
+            last_status = now
+            said = f" ({now[1]})" if now[1] else ""
+            sys.stderr.write(f"Status: {now[0]}...{said}\n")
         time.sleep(POLL_EVERY)
         deployment = client.call("GET", path)
     if deployment.get("status") not in ("success", 4):

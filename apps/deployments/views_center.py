@@ -25,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.access.services import app_for
 from apps.audit.services import record
+from apps.core.worker import worker_state
 from apps.deployments import intake, services, snapshot, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
@@ -95,7 +96,8 @@ def progress(d: Deployment) -> Progress:
             state = "todo"
         stages.append(Stage(key, label, "failed" if failed and key == "done" else state))
     if d.status == Deployment.Status.QUEUED:
-        percent, label = 5, "Waiting for a worker"
+        # Say plainly when no worker will take it (none has said it is alive).
+        percent, label = 5, worker_state().message or "Waiting for a worker"
     elif d.status == Deployment.Status.BUILDING and d.status_text.startswith("Queued:"):
         percent, label = 10, d.status_text  # waiting for a build slot
     elif d.status == Deployment.Status.BUILDING:
@@ -125,7 +127,10 @@ def git_url(request: HttpRequest, app: WebApp) -> str:
 
 def _center_context(request: HttpRequest, app: WebApp, **extra) -> dict:
     deployments = list(_deployments(app)[:HISTORY])
+    queued = any(d.status == Deployment.Status.QUEUED for d in deployments)
     return {
+        # A deployment waits for a worker that is not there: say so plainly.
+        "no_worker": worker_state().message if queued else "",
         "app": app,
         "nav": "deployment",
         "form": UploadForm(),
