@@ -34,13 +34,14 @@ fi
 # One section a process. autorestart: a process that dies (a signal, a crash)
 # is started again, with supervisord's back-off; startretries is high so a
 # dependency that is away for a while (the engine restarting) is waited out.
-# stopasgroup/killasgroup: the worker's pool processes stop with it.
+# stopasgroup: SIGTERM goes to the process and what it started (uvicorn's,
+# the archiver's); killasgroup: past stopwaitsecs, SIGKILL reaches them all.
 common_program() {
     cat <<EOF
 directory=$ROOT
 autorestart=true
 startretries=100
-stopasgroup=true
+stopasgroup=${1:-true}
 killasgroup=true
 redirect_stderr=true
 EOF
@@ -77,7 +78,9 @@ startsecs=5
 ; A warm shutdown lets running tasks finish; past this they are redelivered (acks_late).
 stopwaitsecs=30
 EOF
-    common_program
+    # SIGTERM to celery's main process only: it stops its pool and beat
+    # itself (a SIGTERM to each of them as well can hang its warm shutdown).
+    common_program false
     cat <<EOF
 
 [program:archiver]

@@ -4,6 +4,8 @@ folder and ports, against the real engine and nginx:
 
 - a worker killed by a signal is started again, and the next deployment
   succeeds;
+- with the worker stopped, `berth webapp up` says no worker runs and
+  waits; once the worker is back the deployment goes through;
 - a front proxy (nginx) that dies is started again by the proxy watch;
 - Ctrl-C (SIGINT to run.sh's process group) stops the control plane only:
   the app keeps answering through the front proxy the whole time it is
@@ -142,7 +144,7 @@ class Berth:
             ],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=90,  # `stop` waits for the worker's warm shutdown (stopwaitsecs 30)
         )
         return done.stdout.strip()
 
@@ -251,6 +253,49 @@ def test_a_killed_worker_is_started_again_and_deploys(berth, app_name):
     berth.deploy(app_name, "first release of")
     answer = wait_for("the app answering through the proxy", lambda: through_proxy(app_name), 30)
     assert answer.status_code == 200 and answer.text == f"first release of {app_name}"
+
+
+def test_up_says_when_no_worker_runs_and_goes_on_when_one_does(berth, app_name, tmp_path):
+    env = {
+        **berth.env(),
+        "BERTH_CONFIG_DIR": str(tmp_path / "cfg"),
+        "PYTHONPATH": str(ROOT),
+        "NO_PROXY": "127.0.0.1",
+    }
+    cli = [str(ROOT / ".venv" / "bin" / "python"), "-m", "berth_cli"]
+    login = [*cli, "login", "--url", berth.url, "-u", "admin", "--password-stdin"]
+    done = subprocess.run(
+        login, input=ADMIN_PASSWORD + "\n", env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(APP.replace("served by", "second release of"))
+
+    assert berth.supervisorctl("stop", "worker").endswith("stopped")
+    up = subprocess.Popen(
+        [*cli, "webapp", "up", "-n", app_name],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        said = ""
+        deadline = time.monotonic() + 90  # STALE_AFTER (30 s) and a margin
+        while "No worker is running: deployments wait in the queue" not in said:
+            line = up.stderr.readline()
+            assert line and time.monotonic() < deadline, f"up never said so; it said:\n{said}"
+            said += line
+        assert up.poll() is None  # still waiting, not failed
+    finally:
+        berth.supervisorctl("start", "worker")
+    out, err = up.communicate(timeout=300)
+    assert up.returncode == 0, said + err
+    assert json.loads(out)["name"] == app_name
+    answer = wait_for("the new release answering", lambda: through_proxy(app_name), 30)
+    assert answer.text == f"second release of {app_name}"
 
 
 def test_a_proxy_that_dies_is_started_again(berth, app_name):
