@@ -351,9 +351,13 @@ def _wait_for(client: Client, name: str, deployment: dict, timeout: int) -> dict
                 f"The deployment {deployment['id']} is still {deployment.get('status')} after "
                 f"{timeout} s: see `berth webapp log deployment show -n {name}`."
             )
-        if deployment.get("status") != last_status:
-            last_status = deployment.get("status")
-            sys.stderr.write(f"Status: {last_status}...\n")
+        # The status, and what the portal says about it when that changes
+        # ("No worker is running: deployments wait in the queue.").
+        now = (deployment.get("status"), deployment.get("status_text") or "")
+        if now != last_status:
+            last_status = now
+            said = f" ({now[1]})" if now[1] else ""
+            sys.stderr.write(f"Status: {now[0]}...{said}\n")
         time.sleep(POLL_EVERY)
         deployment = client.call("GET", path)
     if deployment.get("status") not in ("success", 4):
@@ -606,6 +610,41 @@ def log_config(args) -> dict:
     }
 
 
+def log_download(args) -> None:
+    """`az webapp log download`: the zip lands in --log-file; nothing on stdout."""
+    target = Path(args.log_file)
+    if target.is_dir():
+        raise CliError(f"--log-file {args.log_file!r} is a folder: give a file name.")
+    if not target.parent.is_dir():
+        raise CliError(
+            f"--log-file {args.log_file!r}: the folder {str(target.parent)!r} is missing."
+        )
+    client = _client()
+    response = client.request(
+        "GET", _app_path(args.name, "/dump"), params=_group(args), stream=True
+    )
+    kind = response.headers.get("Content-Type", "")
+    if not kind.startswith("application/zip"):
+        response.close()
+        raise CliError(
+            f"The portal at {client.url} answered the log download with {kind or 'no type'}, "
+            "not a zip: update Berth."
+        )
+    partial = target.with_name(target.name + ".part")
+    try:
+        with response, partial.open("wb") as f:
+            for chunk in response.iter_content(chunk_size=65536):
+                f.write(chunk)
+        partial.replace(target)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise CliError(f"Cannot write {args.log_file}: {e.strerror or e}.") from e
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    warn(args, f"Downloaded logs to {args.log_file}")
+
+
 def log_deployment_list(args) -> list:
     client = _client()
     _get_site(client, args)
@@ -660,3 +699,22 @@ def log_deployment_show(args) -> list:
         path = _app_path(args.name, f"/deployments/{deployment['id']}")
     text = client.request("GET", path + "/log").text
     return deployment_log_entries(deployment, text)
+
+
+# --- deployment credentials and local Git -----------------------------------------------
+
+
+def list_publishing_credentials(args) -> dict:
+    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
+    answer = _client().call("GET", _app_path(args.name, "/publishingcredentials"), params=params)
+    if not args.show_values:
+        warn(
+            args,
+            "The publishing password has been redacted. Use `berth webapp deployment "
+            "list-publishing-credentials --show-values` to view.",
+        )
+    return answer
+
+
+def config_local_git(args) -> dict:
+    return _client().call("POST", _app_path(args.name, "/localgit"), params=_group(args))

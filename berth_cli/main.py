@@ -251,6 +251,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deployment-id", help="Default: the latest deployment.")
     p = command(deployment, "list", commands.log_deployment_list, "List deployments.")
     _app_args(p)
+    p = command(
+        log, "download", commands.log_download, "Download the app's logs as a zip (masked)."
+    )
+    _app_args(p)
+    p.add_argument(
+        "--log-file", default="webapp_logs.zip", help="The zip to write (default webapp_logs.zip)."
+    )
+
+    deploy = webapp.add_parser("deployment", help="Deployment settings.").add_subparsers(
+        dest="sub2", metavar="COMMAND", parser_class=Parser
+    )
+    p = command(
+        deploy,
+        "list-publishing-credentials",
+        commands.list_publishing_credentials,
+        "The app's publishing credentials (for git and zip deploy).",
+    )
+    _app_args(p)
+    p.add_argument(
+        "--show-values",
+        action="store_true",
+        help="Show the password (needs Contributor or Owner; recorded in the Activity log).",
+    )
+    source = deploy.add_parser("source", help="Deployment from source control.").add_subparsers(
+        dest="sub3", metavar="COMMAND", parser_class=Parser
+    )
+    _app_args(
+        command(
+            source,
+            "config-local-git",
+            commands.config_local_git,
+            "Get the URL of the app's Git repository, to push to for deployment.",
+        )
+    )
     return parser
 
 

@@ -20,7 +20,9 @@ fi
 
 echo "Starting dockerd ..."
 mkdir -p /var/log/berth
-nohup dockerd >/var/log/berth/dockerd.log 2>&1 &
+# A session of its own (setsid): a Ctrl-C on `make run`, or the end of the
+# script that started it, must not reach the engine, which every app runs on.
+setsid nohup dockerd >/var/log/berth/dockerd.log 2>&1 </dev/null &
 for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then
         echo "Docker engine is up."

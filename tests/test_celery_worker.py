@@ -3,6 +3,7 @@ server-less file broker (embedded default) and Redis (production)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,15 @@ def test_a_worker_consumes_tasks_from_the_broker(tmp_path, broker):
             pytest.fail(
                 "the worker did not run the task in 60 s:\n" + worker.communicate(timeout=10)[0]
             )
+        # While it consumes, the worker says it is alive (apps.core.worker),
+        # whatever its slots are doing: the portal reads this file.
+        alive = tmp_path / "worker-alive.json"
+        assert alive.exists(), "the consumer bootstep wrote no worker-alive.json"
+        first = json.loads(alive.read_text())["at"]
+        deadline = time.monotonic() + 30
+        while json.loads(alive.read_text())["at"] == first:
+            assert time.monotonic() < deadline, "worker-alive.json was not written again"
+            time.sleep(0.2)
     finally:
         worker.terminate()
         worker.wait(timeout=20)

@@ -47,8 +47,15 @@ def app_name():
     cleanup_app(name)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def berth(home: Path, *args: str, cwd: Path | None = None, stdin: str | None = None):
-    env = {**os.environ, "BERTH_CONFIG_DIR": str(home / "cfg")}
+    # This tree's CLI whatever folder it runs in: the shared virtual
+    # environment may have another checkout's berth_cli installed.
+    env = {**os.environ, "BERTH_CONFIG_DIR": str(home / "cfg"), "PYTHONPATH": str(ROOT)}
+    for name in ("BERTH_URL", "BERTH_TOKEN", "BERTH_OUTPUT"):
+        env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-m", "berth_cli", *args],
         input=stdin,

@@ -188,6 +188,38 @@ class SiteConfigPatch(Closed):
     )
 
 
+# --- Deployment credentials and local Git ----------------------------------------------
+
+
+class PublishingCredentials(Schema):
+    """As `az webapp deployment list-publishing-credentials` prints it. The
+    password (and the scmUri that carries it) only with showValues=true."""
+
+    id: str
+    name: str
+    type: str
+    kind: None
+    location: str
+    resourceGroup: str
+    publishingUserName: str
+    publishingPassword: str | None = Field(description="null unless showValues=true.")
+    publishingPasswordHash: None
+    publishingPasswordHashSalt: None
+    scmUri: str = Field(
+        description="The portal's address with the user name, and the password only "
+        "with showValues=true."
+    )
+
+
+class LocalGit(Schema):
+    """As `az webapp deployment source config-local-git` prints it."""
+
+    url: str = Field(
+        description="The app's Git remote, with the publishing user name: push the "
+        "deployment branch (main or master) there with the publishing password."
+    )
+
+
 # --- App settings and connection strings ----------------------------------------------
 
 SETTING_NAME = {"pattern": r"^[A-Za-z_][A-Za-z0-9_.:-]*$", "maxLength": 1024}

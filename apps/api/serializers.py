@@ -7,7 +7,9 @@ keep working), plus a few of Berth's own where az has nothing to say.
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from apps.deployments import gitrepo
 from apps.engine.runtimes import Runtime
 from apps.proxy.errors import ProxyError
 from apps.proxy.nginx import app_url as proxy_url
@@ -87,10 +89,46 @@ def site_config(app: WebApp) -> dict:
         "minTlsVersion": "1.2",
         "use32BitWorkerProcess": False,
         "webSocketsEnabled": True,
-        "scmType": "LocalGit" if app.deployment_branch else "None",
+        "scmType": "LocalGit" if app.deployment_branch or gitrepo.has_repo(app) else "None",
         "appSettings": None,
         "connectionStrings": None,
     }
+
+
+def _with_user(url: str, user: str, password: str | None = None) -> str:
+    """`url` with `user` (and `password`) in it, as az prints a remote."""
+    parts = urlsplit(url)
+    auth = quote(user, safe="$")
+    if password is not None:
+        auth += ":" + quote(password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{auth}@{parts.netloc}"))
+
+
+def publishing_credentials(app: WebApp, *, scm_url: str, show_password: bool) -> dict:
+    """`az webapp deployment list-publishing-credentials`. Berth's SCM site is
+    the portal itself (`scm_url`): git at /git/<app>.git, zip deploy at
+    /api/apps/<app>/zipdeploy. The password is null, and left out of scmUri,
+    unless asked for."""
+    password = app.publishing_password if show_password else None
+    return {
+        "id": f"{resource_id(app)}/publishingcredentials/{app.publishing_username}",
+        "name": app.name,
+        "type": "Microsoft.Web/sites/publishingcredentials",
+        "kind": None,
+        "location": LOCATION,
+        "resourceGroup": app.resource_group,
+        "publishingUserName": app.publishing_username,
+        "publishingPassword": password,
+        "publishingPasswordHash": None,
+        "publishingPasswordHashSalt": None,
+        "scmUri": _with_user(scm_url.rstrip("/"), app.publishing_username, password),
+    }
+
+
+def local_git(app: WebApp, *, git_url: str) -> dict:
+    """`az webapp deployment source config-local-git`: the remote, with the
+    publishing user name (git asks for the password)."""
+    return {"url": _with_user(git_url, app.publishing_username)}
 
 
 def app_settings(app: WebApp, *, show_values: bool) -> list[dict]:

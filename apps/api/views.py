@@ -14,7 +14,7 @@ from typing import Annotated
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
@@ -34,8 +34,10 @@ from apps.api.schemas import (
     CreateSite,
     Error,
     LifecycleResult,
+    LocalGit,
     Operation,
     OperationFailed,
+    PublishingCredentials,
     Runtime,
     Site,
     SiteConfig,
@@ -44,11 +46,14 @@ from apps.api.schemas import (
     Token,
     TokenRequest,
 )
-from apps.deployments import teardown
+from apps.audit.models import AuditEvent
+from apps.audit.services import record
+from apps.deployments import gitrepo, teardown
 from apps.deployments.models import Deployment as DeploymentRow
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.lifecycle import operations as lifecycle_ops
+from apps.logs import dump as log_dump
 from apps.webapps import services
 from apps.webapps.groups import DEFAULT_GROUP, RESOURCE_GROUP_RE, RESOURCE_GROUP_RULE, canonical
 from apps.webapps.models import DEFAULT_LINUX_FX_VERSION, WebApp
@@ -720,3 +725,85 @@ def runtimes(
     if os_type == "windows":
         return []
     return [serializers.runtime(rt) for rt in runtime_catalog.catalog()]
+
+
+# --- Deployment credentials, local Git, log download -------------------------------
+
+
+@router.get(
+    "/apps/{name}/publishingcredentials",
+    url_name="publishingcredentials",
+    operation_id="listPublishingCredentials",
+    summary="`az webapp deployment list-publishing-credentials`: the user name for git and "
+    "zip deploy; the password only with showValues=true (which needs Contributor or Owner "
+    "and is recorded in the app's Activity log).",
+    response={200: PublishingCredentials, **APP_ERRORS},
+)
+def publishing_credentials(
+    request: HttpRequest,
+    response: HttpResponse,
+    name: str,
+    showValues: QueryBool = ShowValues,
+    resourceGroup: str | None = ResourceGroup,
+):
+    app = _get_app_for_user(request, name, "read_secrets" if showValues else "read")
+    if showValues:
+        # As Azure's Activity log lists "List Web App Publishing Credentials".
+        record(
+            app=app,
+            action=AuditEvent.Action.CREDENTIALS_LIST,
+            actor=request.user,
+            summary=f"Read the deployment password of {app.publishing_username} (API)",
+        )
+    response["Cache-Control"] = "no-store"  # it may carry the password
+    return serializers.publishing_credentials(
+        app, scm_url=request.build_absolute_uri("/"), show_password=showValues
+    )
+
+
+@router.post(
+    "/apps/{name}/localgit",
+    url_name="localgit",
+    operation_id="configLocalGit",
+    summary="`az webapp deployment source config-local-git`: make the app's Git repository "
+    "(if not yet) and answer its remote. Push with the publishing credentials.",
+    response={200: LocalGit, **APP_ERRORS},
+)
+def local_git(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    app = _get_app_for_user(request, name, "write")
+    gitrepo.ensure_repo(app)
+    url = request.build_absolute_uri(f"/git/{app.name}.git")
+    return serializers.local_git(app, git_url=url)
+
+
+@router.get(
+    "/apps/{name}/dump",
+    url_name="dump",
+    operation_id="downloadLogs",
+    tags=["logs"],
+    summary="`az webapp log download` (Kudu's /api/dump): a zip of the app's container log "
+    f"(the archive, then the serving container's latest lines) and the logs of its "
+    f"{log_dump.DEPLOYMENTS} latest deployments, secrets masked as ***.",
+    response=APP_ERRORS,
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The zip.",
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def download_logs(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+    app = _get_app_for_user(request, name)
+    found = log_dump.dump(app)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = FileResponse(
+        found.file,
+        as_attachment=True,
+        filename=f"{app.name}-logs-{stamp}.zip",
+        content_type="application/zip",
+    )
+    for warning in found.warnings:
+        logger.warning("Log download of %s: %s", app.name, warning)
+    return response

@@ -24,6 +24,7 @@ class AuditEvent(models.Model):
         DEPLOY_ZIP = "deployment.zip", "Zip deploy"
         REDEPLOY = "deployment.redeploy", "Redeploy a release"
         CREDENTIALS_RESET = "publishingcredentials.reset", "Reset publishing credentials"
+        CREDENTIALS_LIST = "publishingcredentials.list", "List publishing credentials"
         ROLE_CREATE = "roleassignment.create", "Add role assignment"
         ROLE_DELETE = "roleassignment.delete", "Remove role assignment"
         SSH_OPEN = "ssh.open", "Open SSH session"

@@ -33,10 +33,20 @@ DEFAULT_BRANCHES = ("main", "master")
 CHUNK = 256 * 1024
 
 
+def _root() -> Path:
+    return settings.DATA_DIR / "repos"
+
+
 def repos_root() -> Path:
-    path = settings.DATA_DIR / "repos"
+    path = _root()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def has_repo(app: WebApp) -> bool:
+    """Has the app's repository been made (a clone, a push, or
+    `berth webapp deployment source config-local-git`)?"""
+    return (_root() / f"{app.name}.git" / "HEAD").exists()
 
 
 def repo_path(app: WebApp) -> Path:

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.access.services import READ, WRITE, PublishingCredential, app_for
+from apps.core.worker import worker_state
 from apps.deployments import gitrepo, intake, services, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
@@ -84,12 +85,19 @@ def _with_app(write: bool | Callable[..., bool]):
     return decorate
 
 
+def _status_text(d: Deployment) -> str:
+    """A queued deployment no worker will take says so (`berth webapp up` prints it)."""
+    if d.status == Deployment.Status.QUEUED and not (state := worker_state()).running:
+        return state.message
+    return d.status_text
+
+
 def deployment_json(request: HttpRequest, d: Deployment) -> dict:
     url = reverse("api:deployment", args=[d.app.name, d.pk])
     return {
         "id": d.pk,
         "status": d.status,
-        "status_text": d.status_text,
+        "status_text": _status_text(d),
         # Why it failed, for machines (apps.core.failures), and what was seen.
         "failure_code": d.failure_code or None,
         "failure_evidence": d.failure_evidence or None,

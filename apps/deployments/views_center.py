@@ -25,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from apps.access.services import app_for
 from apps.audit.services import record
+from apps.core.worker import worker_state
 from apps.deployments import intake, services, snapshot, tasks
 from apps.deployments.models import Deployment
 from apps.webapps.models import WebApp
@@ -95,7 +96,8 @@ def progress(d: Deployment) -> Progress:
             state = "todo"
         stages.append(Stage(key, label, "failed" if failed and key == "done" else state))
     if d.status == Deployment.Status.QUEUED:
-        percent, label = 5, "Waiting for a worker"
+        # Say plainly when no worker will take it (none has said it is alive).
+        percent, label = 5, worker_state().message or "Waiting for a worker"
     elif d.status == Deployment.Status.BUILDING and d.status_text.startswith("Queued:"):
         percent, label = 10, d.status_text  # waiting for a build slot
     elif d.status == Deployment.Status.BUILDING:
@@ -125,7 +127,10 @@ def git_url(request: HttpRequest, app: WebApp) -> str:
 
 def _center_context(request: HttpRequest, app: WebApp, **extra) -> dict:
     deployments = list(_deployments(app)[:HISTORY])
+    queued = any(d.status == Deployment.Status.QUEUED for d in deployments)
     return {
+        # A deployment waits for a worker that is not there: say so plainly.
+        "no_worker": worker_state().message if queued else "",
         "app": app,
         "nav": "deployment",
         "form": UploadForm(),
@@ -143,6 +148,21 @@ def _show_action(request: HttpRequest) -> str:
     return "read_secrets" if request.GET.get("show") == "password" else "read"
 
 
+def _showing_password(request: HttpRequest, app: WebApp) -> bool:
+    """Does this request reveal the publishing password? Then it is in the
+    Activity log, as `berth webapp deployment list-publishing-credentials
+    --show-values` is (Azure lists "List Web App Publishing Credentials")."""
+    if request.GET.get("show") != "password":
+        return False
+    record(
+        app=app,
+        action="publishingcredentials.list",
+        actor=request.user,
+        summary=f"Read the deployment password of {app.publishing_username} (Deployment Center)",
+    )
+    return True
+
+
 def _no_store(response: HttpResponse) -> HttpResponse:
     # The page may carry the publishing password: keep it out of caches.
     response["Cache-Control"] = "no-store"
@@ -156,7 +176,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_GET
 def center(request: HttpRequest, name: str) -> HttpResponse:
     app = app_for(request.user, name, _show_action(request))
-    ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
+    ctx = _center_context(request, app, show_password=_showing_password(request, app))
     return _no_store(render(request, "deployments/center.html", ctx))
 
 
@@ -221,7 +241,7 @@ def _upload_check(request: HttpRequest, deployment: Deployment) -> None:
 def credentials(request: HttpRequest, name: str) -> HttpResponse:
     """The credentials card; `?show=password` reveals the password."""
     app = app_for(request.user, name, _show_action(request))
-    ctx = _center_context(request, app, show_password=request.GET.get("show") == "password")
+    ctx = _center_context(request, app, show_password=_showing_password(request, app))
     if request.htmx:
         return _no_store(render(request, "deployments/center.html#credentials", ctx))
     return _no_store(render(request, "deployments/center.html", ctx))
