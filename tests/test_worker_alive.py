@@ -13,6 +13,8 @@ import pytest
 from apps.core import worker
 from apps.deployments.models import Deployment
 from apps.deployments.views_center import progress
+from apps.webapps import operations
+from apps.webapps.models import Operation
 from berth_cli import commands
 
 pytestmark = [pytest.mark.django_db]
@@ -109,3 +111,10 @@ def test_the_deployment_center_says_it_above_the_list(data, webapp, alice_client
     beat(data, 1)
     page = alice_client.get(f"/apps/{webapp.name}/deployment-center/").content.decode()
     assert 'id="no-worker"' not in page
+
+
+def test_a_queued_restart_says_no_worker_takes_it(data, webapp):
+    op = operations.begin(webapp, Operation.Trigger.RESTART)
+    assert operations.progress(op)["label"].startswith(worker.NO_WORKER)
+    beat(data, 0)
+    assert operations.progress(op)["label"].startswith("Waiting to start")

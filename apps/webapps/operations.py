@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from apps.core.worker import worker_state
 from apps.webapps.models import Operation, WebApp
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,10 @@ def progress(op: Operation) -> dict:
     else:
         percent = round(100 * (done + (0.5 if running else 0)) / total)
         if op.status == Operation.Status.QUEUED:
-            label = "Waiting to start (a worker takes it, after any deployment of the app)"
+            label = (
+                worker_state().message
+                or "Waiting to start (a worker takes it, after any deployment of the app)"
+            )
         elif op.status == Operation.Status.FAILED:
             label = f"Failed at: {failed['title']}" if failed else "Failed"
         elif running:
