@@ -59,6 +59,23 @@ def request_restart(app_id: int, reason: str, operation_id: int) -> None:
         restarter(app_id, reason, operation_id)
 
 
+# greeter(app_id): a new app was created (after its transaction commits);
+# apps.deployments registers what starts its default site.
+Greeter = Callable[[int], None]
+
+_greeters: list[Greeter] = []
+
+
+def register_greeter(greeter: Greeter) -> None:
+    if greeter not in _greeters:
+        _greeters.append(greeter)
+
+
+def app_created(app_id: int) -> None:
+    for greeter in _greeters:
+        greeter(app_id)
+
+
 # rebuilder(app_id, previous_linux_fx_version, actor) -> the id of the
 # deployment that builds the active release again on the app's new stack,
 # or None when there is nothing to build (no release yet). A General

@@ -18,3 +18,5 @@ class DeploymentsConfig(AppConfig):
         hooks.register_restarter(tasks.enqueue_restart)
         # A stack change rebuilds the serving release (apps.webapps asks).
         hooks.register_rebuilder(tasks.rebuild_for_stack)
+        # A new app serves the default site until its first release.
+        hooks.register_greeter(tasks.enqueue_default_site)

@@ -9,8 +9,8 @@ from celery.signals import worker_ready
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
+from apps.lifecycle import defaultsite, locks, reconcile
 from apps.lifecycle import operations as lifecycle_ops
-from apps.lifecycle import reconcile
 from apps.lifecycle import watch as health
 from apps.webapps.models import Operation, WebApp
 
@@ -34,6 +34,24 @@ def rebuild_for_stack(app_id: int, previous: str, actor=None) -> int | None:
     if deployment_id is not None:
         deploy.delay_on_commit(deployment_id=deployment_id)
     return deployment_id
+
+
+def enqueue_default_site(app_id: int) -> None:
+    """Serve a new app's default site (apps.core.hooks.app_created)."""
+    default_site.delay(app_id=app_id)
+
+
+@shared_task(name="deployments.default_site")
+def default_site(*, app_id: int) -> None:
+    app = WebApp.objects.filter(pk=app_id).first()
+    if app is None:
+        return  # deleted meanwhile
+    try:
+        with locks.app_lock(app.name, timeout=0):
+            if done := defaultsite.serve(app):
+                logger.info("%s", done)
+    except locks.AppBusy:
+        pass  # a deployment runs: it serves the app, or reconcile brings the default back
 
 
 @shared_task(name="deployments.deploy")

@@ -23,7 +23,7 @@ from apps.core import failures
 from apps.deployments.models import Deployment  # the release record: see deploylog.py
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import containers, cutover, locks, release, steps
+from apps.lifecycle import containers, cutover, defaultsite, locks, release, steps
 from apps.lifecycle.deploylog import ScratchLog
 from apps.lifecycle.errors import DeployFailed, failure_of
 from apps.webapps import operations
@@ -206,7 +206,10 @@ def _restart_recorded(app: WebApp, recorder: Recorder, *, reason: str) -> Outcom
     app.refresh_from_db()
     current = active_deployment(app)
     if current is None:
-        recorder.succeed("Nothing to restart: the app has no release yet.")
+        if app.state == WebApp.State.RUNNING and defaultsite.serve(app):
+            recorder.succeed("The app has no release yet: the default site serves until one does.")
+        else:
+            recorder.succeed("Nothing to restart: the app has no release yet.")
         return Outcome(True, op.message, operation=op)
     if app.state != WebApp.State.RUNNING:
         recorder.succeed("The app is stopped; it starts with the new settings.")

@@ -38,12 +38,13 @@ from apps.core import failures
 from apps.deployments.models import Deployment  # the release record: see deploylog.py
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import appnet, cutover, locks, release, steps
+from apps.lifecycle import appnet, cutover, defaultsite, locks, release
 from apps.lifecycle import operations as lifecycle_ops
 from apps.lifecycle.deploylog import ScratchLog
 from apps.lifecycle.errors import DeployFailed
 from apps.proxy import nginx
 from apps.webapps import operations
+from apps.webapps.environment import container_port
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ def _reconcile(app: WebApp) -> list[str]:
         if app.name in routes and app.state != WebApp.State.RUNNING:
             cutover.unroute(app)
             done.append(f"{app.name} is stopped: removed its route")
+        if line := defaultsite.serve(app):
+            done.append(line)
         return done
     status = _container_status(active.container)
     if status not in ("running", "restarting"):
@@ -199,7 +202,7 @@ def _reconcile(app: WebApp) -> list[str]:
         return done
     # Running: the proxy must point at its port, which can change when the
     # engine restarts the container.
-    port = engine.published_port(active.container, steps.APP_PORT)
+    port = engine.published_port(active.container, container_port(app))
     if port and port != active.host_port:
         Deployment.objects.filter(pk=active.pk).update(host_port=port)
         done.append(f"{active.container} now listens on 127.0.0.1:{port}")

@@ -100,33 +100,17 @@ def run_release(
             raise DeployFailed(
                 problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
             )
-        # A fixed host port: Docker keeps it when it restarts a crashed
-        # container, so the proxy's route stays right. Another process may
-        # take the port between our probe and the start: try a few.
-        for attempt in range(3):
-            port = _free_port()
-            container = engine.create_container(
-                deployment.image,
-                ["bash", "-c", script],
-                name=name,
-                environment=env,
-                labels=labels(app, deployment, "app"),
-                mem_limit=f"{limits.memory_mb}m",
-                nano_cpus=int(limits.cpus * 1e9),
-                pids_limit=limits.pids,
-                network=network,
-                publish_port=app_port,
-                host_port=port,
-                restart=True,
-                **guard.options(),
-            )
-            try:
-                engine.start_container(container)
-                break
-            except EngineError as e:
-                if "allocated" not in e.message and "in use" not in e.message or attempt == 2:
-                    raise
-                engine.remove_container(name)
+        container = start_container(
+            deployment.image,
+            ["bash", "-c", script],
+            name=name,
+            env=env,
+            labels=labels(app, deployment, "app"),
+            limits=limits,
+            guard=guard,
+            network=network,
+            app_port=app_port,
+        )
         port = engine.published_port(container, app_port)
         if not port:
             raise DeployFailed(
@@ -170,6 +154,49 @@ def run_release(
                 message = f"{message} The app's log ends with: {exception}"
         raise DeployFailed(message, app_log=masked, code=code, evidence=evidence) from e
     return Started(name, port)
+
+
+def start_container(
+    image: str,
+    command: list[str],
+    *,
+    name: str,
+    env: dict[str, str],
+    labels: dict[str, str],
+    limits: containers.Limits,
+    guard: containers.Hardening,
+    network: str,
+    app_port: int,
+) -> str:
+    """Create and start an app container under the app's limits, its
+    `app_port` published on a fixed host port of 127.0.0.1: Docker keeps it
+    when it restarts a crashed container, so the proxy's route stays right.
+    Another process may take the port between our probe and the start: try
+    a few."""
+    for attempt in range(3):
+        container = engine.create_container(
+            image,
+            command,
+            name=name,
+            environment=env,
+            labels=labels,
+            mem_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            network=network,
+            publish_port=app_port,
+            host_port=_free_port(),
+            restart=True,
+            **guard.options(),
+        )
+        try:
+            engine.start_container(container)
+            return container
+        except EngineError as e:
+            if "allocated" not in e.message and "in use" not in e.message or attempt == 2:
+                raise
+            engine.remove_container(name)
+    raise AssertionError("unreachable")
 
 
 def _free_port() -> int:

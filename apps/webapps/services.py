@@ -432,6 +432,8 @@ def create_app(
         summary=f"Created {app.name} ({app.linux_fx_version}) in {app.resource_group}",
     )
     access.grant_creator(app, right, actor=actor if actor is not None else owner)
+    # The default site serves at once (the lifecycle's, through apps.core.hooks).
+    transaction.on_commit(lambda: hooks.app_created(app.pk))
     return app
 
 
