@@ -632,3 +632,46 @@ def log_deployment_show(args) -> list:
         path = _app_path(args.name, f"/deployments/{deployment['id']}")
     text = client.request("GET", path + "/log").text
     return deployment_log_entries(deployment, text)
+
+
+# --- webapp connection (Service Connector) ---------------------------------------------
+
+
+def _connections_path(args, connection: str = "") -> str:
+    suffix = "/connections" + (f"/{quote(connection, safe='')}" if connection else "")
+    return _app_path(args.name, suffix)
+
+
+def connection_create(args) -> Any:
+    body = {"targetType": args.target}
+    if args.client_type:
+        body["clientType"] = args.client_type
+    if args.connection:
+        body["connectionName"] = args.connection
+    result = _client().call("POST", _connections_path(args), params=_group(args), json=body)
+    warn(
+        args,
+        "The app settings the connection set are hidden. Use `berth webapp connection show "
+        "--show-values` to view them.",
+    )
+    return result
+
+
+def connection_list(args) -> list:
+    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
+    return _client().call("GET", _connections_path(args), params=params)
+
+
+def connection_show(args) -> Any:
+    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
+    return _client().call("GET", _connections_path(args, args.connection), params=params)
+
+
+def connection_delete(args) -> Any:
+    params = {**_group(args), "deleteDatabase": "true" if args.delete_database else "false"}
+    return _client().call("DELETE", _connections_path(args, args.connection), params=params)
+
+
+def connection_validate(args) -> Any:
+    path = _connections_path(args, args.connection) + "/validate"
+    return _client().call("POST", path, params=_group(args))

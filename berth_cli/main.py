@@ -230,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
+    _connection_commands(command, webapp)
+
     log = webapp.add_parser("log", help="Logs.").add_subparsers(
         dest="sub2", metavar="COMMAND", parser_class=Parser
     )
@@ -247,6 +249,57 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(deployment, "list", commands.log_deployment_list, "List deployments.")
     _app_args(p)
     return parser
+
+
+def _connection_commands(command, webapp) -> None:
+    """`berth webapp connection ...`: Service Connector's verbs."""
+    connection = webapp.add_parser(
+        "connection", help="Connect the app to Berth's PostgreSQL or Redis (Service Connector)."
+    ).add_subparsers(dest="sub2", metavar="COMMAND", parser_class=Parser)
+    create = connection.add_parser("create", help="Create a connection.").add_subparsers(
+        dest="sub3", metavar="TARGET", parser_class=Parser
+    )
+    for target, what in (
+        ("postgres-flexible", "a database and a role of the app's own on Berth's PostgreSQL"),
+        ("redis", "the app's own Redis"),
+    ):
+        p = command(create, target, commands.connection_create, f"Connect the app to {what}.")
+        _app_args(p)
+        p.set_defaults(target=target)
+        p.add_argument(
+            "--client-type",
+            choices=["django", "python"],
+            help="Which app settings to set (default python).",
+        )
+        p.add_argument("--connection", help="The connection's name.")
+    p = command(connection, "list", commands.connection_list, "List the app's connections.")
+    _app_args(p)
+    p.add_argument("--show-values", action="store_true", help="Show the settings' values.")
+    p = command(connection, "show", commands.connection_show, "Show a connection.")
+    _app_args(p)
+    p.add_argument("--connection", required=True, help="The connection's name.")
+    p.add_argument("--show-values", action="store_true", help="Show the settings' values.")
+    p = command(
+        connection,
+        "validate",
+        commands.connection_validate,
+        "Connect from the app's network with its settings and say whether it works.",
+    )
+    _app_args(p)
+    p.add_argument("--connection", required=True, help="The connection's name.")
+    p = command(
+        connection,
+        "delete",
+        commands.connection_delete,
+        "Delete a connection and the app settings it set; the database stays unless "
+        "--delete-database.",
+    )
+    _app_args(p)
+    p.add_argument("--connection", required=True, help="The connection's name.")
+    p.add_argument(
+        "--delete-database", action="store_true", help="Also drop the database (Redis: its data)."
+    )
+    p.add_argument("-y", "--yes", action="store_true", help="Do not prompt (az's flag).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

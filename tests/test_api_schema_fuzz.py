@@ -68,6 +68,14 @@ def no_engine():
         mock.patch("apps.deployments.tasks.enqueue", autospec=True),
         mock.patch("apps.logs.services.text_lines", _three_lines),
         mock.patch("apps.engine.client.find_containers", return_value=[]),
+        # Connections: no database service is started or changed.
+        mock.patch("apps.databases.postgres.ensure_running", autospec=True),
+        mock.patch("apps.databases.postgres.create_database", autospec=True),
+        mock.patch("apps.databases.postgres.disable", autospec=True),
+        mock.patch("apps.databases.postgres.drop", autospec=True),
+        mock.patch("apps.databases.redis.ensure_running", return_value="berth-redis-fuzz-app"),
+        mock.patch("apps.databases.redis.remove", autospec=True),
+        mock.patch("apps.engine.client.find_networks", return_value=[]),
     ):
         run.side_effect = lambda pk: Deployment.objects.get(pk=pk)
         yield

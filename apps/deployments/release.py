@@ -573,6 +573,12 @@ def run_release(
     for note in limits.notes:
         log.line(f"WARNING: {note}")
     env = build_environment(app, instance_id=name)
+    # The services connected to the app (apps.databases): attached to its
+    # network, their CA mounted and named in the environment.
+    extras = hooks.container_extras(app.name, network)
+    env.update(extras.environment)
+    for warning in extras.warnings:
+        log.line(f"WARNING: {warning}")
     if stale := containers.stale_image_settings(app, deployment.image, env):
         log.line(
             f"WARNING: {deployment.image} was built before Berth kept app settings out of "
@@ -612,6 +618,7 @@ def run_release(
                 publish_port=APP_PORT,
                 host_port=port,
                 restart=True,
+                mounts=extras.mounts or None,
                 **guard.options(),
             )
             try:
