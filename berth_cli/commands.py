@@ -675,3 +675,21 @@ def connection_delete(args) -> Any:
 def connection_validate(args) -> Any:
     path = _connections_path(args, args.connection) + "/validate"
     return _client().call("POST", path, params=_group(args))
+
+
+# --- webapp config backup ------------------------------------------------------------------
+
+
+def backup_create(args) -> Any:
+    body = {"backupName": args.backup_name} if args.backup_name else {}
+    return _client().call("POST", _app_path(args.name, "/backups"), params=_group(args), json=body)
+
+
+def backup_list(args) -> list:
+    return _client().call("GET", _app_path(args.name, "/backups"), params=_group(args))
+
+
+def backup_restore(args) -> Any:
+    body = {"targetName": args.target_name} if args.target_name else {}
+    path = _app_path(args.name, f"/backups/{quote(args.backup_name, safe='')}/restore")
+    return _client().call("POST", path, params=_group(args), json=body)

@@ -231,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _connection_commands(command, webapp)
+    _backup_commands(command, config)
 
     log = webapp.add_parser("log", help="Logs.").add_subparsers(
         dest="sub2", metavar="COMMAND", parser_class=Parser
@@ -249,6 +250,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(deployment, "list", commands.log_deployment_list, "List deployments.")
     _app_args(p)
     return parser
+
+
+def _backup_commands(command, config) -> None:
+    """`berth webapp config backup create|list|restore`, az's verbs."""
+    backup = config.add_parser(
+        "backup", help="Backups: configuration and connected databases."
+    ).add_subparsers(dest="sub3", metavar="COMMAND", parser_class=Parser)
+    p = command(backup, "create", commands.backup_create, "Back the app up now.")
+    p.add_argument("-g", "--resource-group", help="Resource group.")
+    p.add_argument("--webapp-name", "-n", "--name", dest="name", required=True)
+    p.add_argument("--backup-name", help="Default: the time.")
+    p.add_argument("--container-url", help=argparse.SUPPRESS)  # az's storage: kept locally here
+    p = command(backup, "list", commands.backup_list, "List the app's backups.")
+    p.add_argument("-g", "--resource-group", help="Resource group.")
+    p.add_argument("--webapp-name", "-n", "--name", dest="name", required=True)
+    p = command(backup, "restore", commands.backup_restore, "Restore a backup.")
+    p.add_argument("-g", "--resource-group", help="Resource group.")
+    p.add_argument("--webapp-name", "-n", "--name", dest="name", required=True)
+    p.add_argument("--backup-name", required=True)
+    p.add_argument("--target-name", help="Restore into this existing app (default: the same).")
+    p.add_argument("--overwrite", action="store_true", help="az's flag; restoring overwrites.")
 
 
 def _connection_commands(command, webapp) -> None:

@@ -5,13 +5,19 @@ refusing another CA), and cannot reach a database not its own."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import requests
 
-from apps.databases import connections, postgres, redis
+from apps.databases import backups, connections, postgres, redis
 from apps.deployments import services
+from apps.diagnostics import registry
+from apps.diagnostics import services as fixes
+from apps.diagnostics.evidence import collect
 from apps.engine import client as engine
 from apps.engine import dataservices
+from apps.webapps.models import AppSetting
 from tests.deploy_helpers import zip_files
 
 pytestmark = [
@@ -107,6 +113,7 @@ def tidy_services():
     made: list[str] = []
     yield made
     for app_name in made:
+        shutil.rmtree(backups.backups_dir(app_name), ignore_errors=True)
         redis.remove(app_name, keep_data=False)
         if postgres.database_exists(app_name):
             postgres.drop(app_name)
@@ -164,3 +171,58 @@ def test_an_app_reads_and_writes_postgresql_and_redis_over_verified_tls(make_app
     assert postgres.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{app.name}'") == "f"
     with pytest.raises(connections.ConnectionProblem, match="no connection named"):
         connections.validate(app, pg.name)
+
+
+def test_a_backup_restores_the_database_into_the_same_app_and_a_new_one(make_app, tidy_services):
+    app = make_app("dbs-bak")
+    tidy_services.append(app.name)
+    pg = connections.create(app, "postgres-flexible", client_type="django")
+    AppSetting.objects.create(app=app, name="OWN", value="own-secret-value-123")
+    role = f'SET ROLE "{app.name}"; '
+    postgres.psql(
+        role + "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('kept')",
+        database=app.name,
+    )
+
+    backup = backups.create(app)
+    folder = backups.backups_dir(app.name) / backup.name
+    assert backup.databases == [app.name] and backup.size > 0
+    assert {p.name for p in folder.iterdir()} == {f"{app.name}.dump", "config.enc", "manifest.json"}
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        assert pg.password.encode() not in data and b"own-secret-value-123" not in data
+
+    postgres.psql(role + "INSERT INTO notes VALUES ('after')", database=app.name)
+    AppSetting.objects.filter(app=app, name="OWN").update(value="changed")
+    backups.restore(app, backup.name)
+    assert postgres.psql("SELECT string_agg(body, ',') FROM notes", database=app.name) == "kept"
+    assert AppSetting.objects.get(app=app, name="OWN").value == "own-secret-value-123"
+    assert AppSetting.objects.get(app=app, name="AZURE_POSTGRESQL_PASSWORD").value == pg.password
+
+    other = make_app("dbs-bak2")
+    tidy_services.append(other.name)
+    backups.restore(app, backup.name, target=other)
+    made = other.service_connections.get()
+    assert (made.database, made.client_type) == (other.name, "django")
+    assert made.password != pg.password
+    assert postgres.psql("SELECT string_agg(body, ',') FROM notes", database=other.name) == "kept"
+    owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'notes'"
+    assert postgres.psql(owner, database=other.name) == other.name
+    assert AppSetting.objects.get(app=other, name="OWN").value == "own-secret-value-123"
+    assert (
+        AppSetting.objects.get(app=other, name="AZURE_POSTGRESQL_PASSWORD").value == made.password
+    )
+
+
+def test_the_detector_reads_the_real_state_and_its_fix_repairs_it(make_app, tidy_services):
+    app = make_app("dbs-diag")
+    tidy_services.append(app.name)
+    connection = connections.create(app, "postgres-flexible")
+    detector = registry.get("database_connection")
+    assert detector.check(collect(app)) is None
+    postgres.psql(f'ALTER ROLE "{app.name}" NOLOGIN')
+    finding = detector.check(collect(app))
+    assert finding.status == "critical" and "may not log in" in finding.cause
+    fixes.apply_action(app, finding.action)
+    assert connections.state(connection).can_login is True
+    assert detector.check(collect(app)) is None

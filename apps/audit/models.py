@@ -30,6 +30,8 @@ class AuditEvent(models.Model):
         SSH_CLOSE = "ssh.close", "Close SSH session"
         CONNECTION_CREATE = "connection.create", "Create service connection"
         CONNECTION_DELETE = "connection.delete", "Delete service connection"
+        BACKUP_CREATE = "backup.create", "Create backup"
+        BACKUP_RESTORE = "backup.restore", "Restore backup"
 
     created = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

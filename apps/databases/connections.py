@@ -329,3 +329,76 @@ def validate(app: WebApp, name: str) -> Validation:
         text or f"exit code {code}",
     )
     return Validation(name, ok, checks)
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """What is true of a connection's service right now, for the detectors."""
+
+    name: str
+    target: str
+    service: str  # healthy | unhealthy | starting | stopped | missing | unknown
+    database: str = ""
+    role: str = ""
+    can_login: bool | None = None  # PostgreSQL: the role may log in
+    database_exists: bool | None = None
+    sessions: int | None = None  # PostgreSQL: sessions open, all databases
+    max_sessions: int | None = None
+    error: str = ""
+
+
+def state(connection: ServiceConnection) -> ConnectionState:
+    container = (
+        postgres.CONTAINER
+        if connection.target == ServiceConnection.Target.POSTGRES
+        else redis.container_name(connection.app.name)
+    )
+    known = {"database": connection.database, "role": connection.role}
+    try:
+        service = dataservices.health(container)
+    except EngineError as e:
+        return ConnectionState(
+            connection.name, connection.target, "unknown", **known, error=e.message
+        )
+    if connection.target != ServiceConnection.Target.POSTGRES or service != "healthy":
+        return ConnectionState(connection.name, connection.target, service, **known)
+    try:
+        role = postgres.literal(connection.role)
+        login = postgres.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = {role}")
+        sessions = postgres.psql("SELECT count(*) FROM pg_stat_activity")
+        most = postgres.psql("SHOW max_connections")
+        exists = postgres.database_exists(connection.database)
+    except EngineError as e:
+        return ConnectionState(
+            connection.name, connection.target, service, **known, error=e.message
+        )
+    return ConnectionState(
+        connection.name,
+        connection.target,
+        service,
+        **known,
+        can_login=login == "t",
+        database_exists=exists,
+        sessions=int(sessions or 0),
+        max_sessions=int(most or 0),
+    )
+
+
+def repair(app: WebApp, name: str) -> str:
+    """The one-click fix: the service started (or made again on its volume)
+    and the role and database made as the connection says, with its password.
+    Never drops anything."""
+    connection = get(app, name)
+    try:
+        if connection.target == ServiceConnection.Target.POSTGRES:
+            postgres.ensure_running()
+            postgres.create_database(connection.database, connection.password)
+        else:
+            redis.ensure_running(app.name, connection.password)
+    except EngineError as e:
+        raise ConnectionProblem(
+            f"The {connection.target} service could not be repaired: {e.message}",
+            code="ServiceUnavailable",
+            status=503,
+        ) from e
+    return f"{connection.get_target_display()} is running and {connection.name} is set up again."

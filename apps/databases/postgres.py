@@ -8,6 +8,8 @@ import base64
 import hashlib
 import hmac
 import os
+import secrets
+from pathlib import Path
 
 from django.conf import settings
 
@@ -141,3 +143,49 @@ def drop(name: str) -> None:
     """The database and its role, gone."""
     psql(f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
     psql(f"DROP ROLE IF EXISTS {ident(name)}")
+
+
+# Dumps and restores, run as postgres in the service container
+
+PGBIN = '"$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"'
+
+
+def _run(script: str, *args: str) -> str:
+    code, output = engine.exec_quick(CONTAINER, ["sh", "-c", script, "sh", *args], user="postgres")
+    if code != 0:
+        raise EngineError(output.strip()[-500:] or f"exit code {code}")
+    return output
+
+
+def dump(database: str, dest: Path) -> int:
+    """pg_dump's custom format of `database` into `dest`, verified first:
+    pg_restore reads it back in the container. Its size."""
+    inside = f"/tmp/berth-dump-{secrets.token_hex(6)}"
+    try:
+        _run(f'{PGBIN}/pg_dump -Fc -h /run/postgresql -U postgres -f "$1" "$2"', inside, database)
+        _run(f'{PGBIN}/pg_restore --list "$1" > /dev/null', inside)
+        return dataservices.copy_out(CONTAINER, inside, dest)
+    finally:
+        engine.exec_quick(CONTAINER, ["rm", "-f", inside], user="postgres")
+
+
+def restore(database: str, role: str, source: Path) -> None:
+    """Replace what the dump holds in `database` (pg_restore --clean), the
+    objects owned by `role`."""
+    name = f"berth-restore-{secrets.token_hex(6)}"
+    dataservices.copy_in(CONTAINER, source, "/tmp", name, owner=postgres_uid())
+    try:
+        _run(
+            f'{PGBIN}/pg_restore --clean --if-exists --no-owner --no-privileges --role="$1" '
+            '-h /run/postgresql -U postgres -d "$2" "$3"',
+            role,
+            database,
+            f"/tmp/{name}",
+        )
+    finally:
+        engine.exec_quick(CONTAINER, ["rm", "-f", f"/tmp/{name}"], user="postgres")
+
+
+def postgres_uid() -> int:
+    code, output = engine.exec_quick(CONTAINER, ["id", "-u", "postgres"])
+    return int(output.strip()) if code == 0 and output.strip().isdigit() else 0

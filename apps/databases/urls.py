@@ -18,4 +18,11 @@ urlpatterns = [
         views.connector_delete,
         name="delete",
     ),
+    path("apps/<str:name>/backups/", views.backup_list, name="backups"),
+    path("apps/<str:name>/backups/create/", views.backup_create, name="backup-create"),
+    path(
+        "apps/<str:name>/backups/<str:backup>/restore/",
+        views.backup_restore,
+        name="backup-restore",
+    ),
 ]

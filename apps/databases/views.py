@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.access.services import READ, WRITE, app_for
-from apps.databases import connections
+from apps.access.services import READ, READ_SECRETS, WRITE, app_for
+from apps.databases import backups, connections
 from apps.databases.models import ServiceConnection
 
 WHAT = "Changing service connections"
@@ -92,3 +92,58 @@ def connector_delete(request: HttpRequest, name: str, connection: str) -> HttpRe
     for warning in deleted.warnings:
         messages.warning(request, warning)
     return redirect("databases:connector", app.name)
+
+
+# Backups: list, back up now, restore (after a confirmation page).
+
+
+@login_required
+@require_GET
+def backup_list(request: HttpRequest, name: str) -> HttpResponse:
+    app = app_for(request.user, name, READ)
+    ctx = {"app": app, "nav": "backups", "backups": backups.list_backups(app)}
+    return render(request, "databases/backups.html", ctx)
+
+
+@login_required
+@require_POST
+def backup_create(request: HttpRequest, name: str) -> HttpResponse:
+    app = app_for(request.user, name, READ_SECRETS, what="Backing up")
+    try:
+        made = backups.create(app, actor=request.user)
+    except backups.BackupProblem as e:
+        messages.error(request, f"No backup was made: {e.message}")
+    else:
+        what = ", ".join(["configuration", *(f"database {d}" for d in made.databases)])
+        messages.success(request, f"Backup {made.name} made ({what}), {made.size} bytes.")
+    return redirect("databases:backups", app.name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def backup_restore(request: HttpRequest, name: str, backup: str) -> HttpResponse:
+    app = app_for(request.user, name, READ_SECRETS, what="Restoring a backup")
+    found = next((b for b in backups.list_backups(app) if b.name == backup), None)
+    if found is None:
+        raise Http404("No such backup.")
+    error = ""
+    if request.method == "POST":
+        target_name = request.POST.get("target", "").strip() or app.name
+        try:
+            target = app_for(request.user, target_name, WRITE, what="Restoring into")
+        except Http404:
+            error = f"There is no app {target_name!r} you can see: create it first."
+        else:
+            try:
+                backups.restore(app, backup, target=target, actor=request.user)
+            except backups.BackupProblem as e:
+                error = e.message
+            else:
+                messages.success(
+                    request,
+                    f"Restored backup {backup} of {app.name} into {target.name}; "
+                    "it restarts to take it.",
+                )
+                return redirect("databases:backups", target.name)
+    ctx = {"app": app, "nav": "backups", "backup": found, "error": error}
+    return render(request, "databases/backup_restore.html", ctx, status=400 if error else 200)

@@ -65,3 +65,7 @@ def log_stream(app: str) -> str:
 
 def diagnose(app: str) -> str:
     return reverse("diagnostics:index", kwargs={"name": app})
+
+
+def connector(app: str) -> str:
+    return _url(("databases:connector",), app, f"/apps/{app}/connector/")

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import re
 import shutil
+import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,3 +452,33 @@ def probe(
             )
         ],
     )
+
+
+def copy_out(container: str, path: str, dest: Path) -> int:
+    """Copy one file out of a container to `dest`; its size."""
+    with docker_api.translated(f"Copying {path} out of {container}"):
+        stream, _ = docker_api.client().api.get_archive(container, path)
+        with tempfile.TemporaryFile() as tar_file:
+            for chunk in stream:
+                tar_file.write(chunk)
+            tar_file.seek(0)
+            with tarfile.open(fileobj=tar_file) as tar:
+                member = tar.next()
+                source = tar.extractfile(member) if member else None
+                if source is None:
+                    raise EngineError(f"{path} in {container} is not a file")
+                with dest.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+    return dest.stat().st_size
+
+
+def copy_in(container: str, source: Path, directory: str, name: str, owner: int = 0) -> None:
+    """Copy one file into a container's `directory` as `name`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tar.gettarinfo(str(source), arcname=name)
+        info.uid = info.gid = owner
+        info.mode = 0o600
+        with source.open("rb") as f:
+            tar.addfile(info, f)
+    containers.put_archive(container, directory, buffer.getvalue())
