@@ -78,6 +78,7 @@ def no_engine(settings, tmp_path):
         mock.patch("apps.engine.client.find_networks", return_value=[]),
         mock.patch("apps.databases.postgres.dump", autospec=True, return_value=1),
         mock.patch("apps.databases.postgres.restore", autospec=True),
+        mock.patch("apps.databases.postgres.retire", autospec=True, return_value=""),
     ):
         settings.DATA_DIR = tmp_path  # backups are written there
         run.side_effect = lambda pk: Deployment.objects.get(pk=pk)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from apps.databases import backups, connections, postgres, redis
-from apps.deployments import services
+from apps.deployments import appnet, services, teardown
 from apps.diagnostics import registry
 from apps.diagnostics import services as fixes
 from apps.diagnostics.evidence import collect
@@ -226,3 +226,29 @@ def test_the_detector_reads_the_real_state_and_its_fix_repairs_it(make_app, tidy
     fixes.apply_action(app, finding.action)
     assert connections.state(connection).can_login is True
     assert detector.check(collect(app)) is None
+
+
+def test_deleting_a_connected_app_removes_its_network_and_redis_and_retires_its_database(
+    make_app, tidy_services
+):
+    app = make_app("dbs-del")
+    tidy_services.append(app.name)
+    connections.create(app, "postgres-flexible")
+    connections.create(app, "redis")
+    network = appnet.ensure(app.name, app.python_version)
+    connections.container_extras(app.name, network)  # as the app's container start does
+    assert network in engine.container_networks(postgres.CONTAINER)
+
+    teardown.delete_app(app)
+    assert not engine.find_networks({"io.berth.app": app.name})
+    assert network not in engine.container_networks(postgres.CONTAINER)
+    assert dataservices.health(postgres.CONTAINER) == "healthy"
+    assert dataservices.health(redis.container_name(app.name)) == "missing"
+    # Kept, as az webapp delete keeps the server's databases, but out of reach
+    # of a later app of the same name.
+    assert not postgres.database_exists(app.name)
+    kept = postgres.psql(f"SELECT datname FROM pg_database WHERE datname LIKE 'del-%-{app.name}'")
+    assert kept.startswith("del-")
+    login = postgres.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{kept}'")
+    assert login == "f"
+    postgres.drop(kept)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 from apps.core import hooks
 
@@ -15,5 +16,9 @@ class DatabasesConfig(AppConfig):
         # what an app's container needs from its services. Imported here, not
         # at the top: connections imports models, loaded after the app configs.
         from apps.databases import connections
+        from apps.webapps.models import WebApp
 
         hooks.register_container_extras(connections.container_extras)
+        # Deleting an app (apps.deployments.teardown, not imported: a layer
+        # apart) retires its database through Django's own signal.
+        pre_delete.connect(connections.retire_app, sender=WebApp, dispatch_uid="retire-app-db")

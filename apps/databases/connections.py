@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
@@ -402,3 +403,21 @@ def repair(app: WebApp, name: str) -> str:
             status=503,
         ) from e
     return f"{connection.get_target_display()} is running and {connection.name} is set up again."
+
+
+def retire_app(sender, instance: WebApp, **kwargs) -> None:
+    """pre_delete of an app: its PostgreSQL database is kept (as az webapp
+    delete keeps the server's databases) but renamed, its role locked, so an
+    app made later with the same name starts clean."""
+    connection = instance.service_connections.filter(
+        target=ServiceConnection.Target.POSTGRES
+    ).first()
+    if connection is None:
+        return
+    try:
+        postgres.ensure_running()
+        kept = postgres.retire(connection.database, timezone.now().strftime("%Y%m%d%H%M%S"))
+    except EngineError as e:
+        logger.error("The database of deleted app %s was not retired: %s", instance.name, e)
+        return
+    logger.info("Deleted app %s: its database is kept as %s", instance.name, kept)

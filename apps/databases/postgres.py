@@ -189,3 +189,17 @@ def restore(database: str, role: str, source: Path) -> None:
 def postgres_uid() -> int:
     code, output = engine.exec_quick(CONTAINER, ["id", "-u", "postgres"])
     return int(output.strip()) if code == 0 and output.strip().isdigit() else 0
+
+
+def retire(name: str, stamp: str) -> str:
+    """Keep the database of a deleted app out of reach of a later app of the
+    same name: its sessions ended, the role's login and password gone, both
+    renamed to `del-<stamp>-<name>`. Its new name ("" when it had none)."""
+    if not database_exists(name):
+        return ""
+    kept = f"del-{stamp}-{name}"[:63]
+    disable(name)
+    psql(f"ALTER ROLE {ident(name)} WITH PASSWORD NULL")
+    psql(f"ALTER ROLE {ident(name)} RENAME TO {ident(kept)}")
+    psql(f"ALTER DATABASE {ident(name)} RENAME TO {ident(kept)}")
+    return kept
