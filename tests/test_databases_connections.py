@@ -228,3 +228,11 @@ def test_validate_says_what_is_missing_before_the_app_has_a_network(api, shop, s
     assert r.json()["ok"] is False
     assert "deploy or start it" in r.json()["checks"][0]["detail"]
     find.assert_called_once_with({"io.berth.app": "shop", "io.berth.role": "app-network"})
+
+
+def test_a_long_app_name_still_gives_redis_a_valid_host_name():
+    long = "a" * 60
+    name = redis.container_name(long)
+    assert len(name) <= 63 and name.startswith("berth-redis-aaaa")
+    assert redis.container_name("b" + "a" * 59) != name
+    assert redis.container_name("shop") == "berth-redis-shop"

@@ -5,6 +5,8 @@ TLS on 6380, its data in a volume of its own."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 
 from apps.databases import tls
@@ -17,7 +19,11 @@ APP_LABEL = "io.berth.app"
 
 
 def container_name(app_name: str) -> str:
-    return f"berth-redis-{app_name}"
+    """Also its host name, so one DNS label (63 characters at most)."""
+    name = f"berth-redis-{app_name}"
+    if len(name) > 63:
+        name = f"berth-redis-{app_name[:42]}-{hashlib.sha256(app_name.encode()).hexdigest()[:8]}"
+    return name
 
 
 def volume_name(app_name: str) -> str:
