@@ -718,3 +718,64 @@ def list_publishing_credentials(args) -> dict:
 
 def config_local_git(args) -> dict:
     return _client().call("POST", _app_path(args.name, "/localgit"), params=_group(args))
+
+
+# --- webapp connection (Service Connector) ---------------------------------------------
+
+
+def _connections_path(args, connection: str = "") -> str:
+    suffix = "/connections" + (f"/{quote(connection, safe='')}" if connection else "")
+    return _app_path(args.name, suffix)
+
+
+def connection_create(args) -> Any:
+    body = {"targetType": args.target}
+    if args.client_type:
+        body["clientType"] = args.client_type
+    if args.connection:
+        body["connectionName"] = args.connection
+    result = _client().call("POST", _connections_path(args), params=_group(args), json=body)
+    warn(
+        args,
+        "The app settings the connection set are hidden. Use `berth webapp connection show "
+        "--show-values` to view them.",
+    )
+    return result
+
+
+def connection_list(args) -> list:
+    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
+    return _client().call("GET", _connections_path(args), params=params)
+
+
+def connection_show(args) -> Any:
+    params = {**_group(args), "showValues": "true" if args.show_values else "false"}
+    return _client().call("GET", _connections_path(args, args.connection), params=params)
+
+
+def connection_delete(args) -> Any:
+    params = {**_group(args), "deleteDatabase": "true" if args.delete_database else "false"}
+    return _client().call("DELETE", _connections_path(args, args.connection), params=params)
+
+
+def connection_validate(args) -> Any:
+    path = _connections_path(args, args.connection) + "/validate"
+    return _client().call("POST", path, params=_group(args))
+
+
+# --- webapp config backup ------------------------------------------------------------------
+
+
+def backup_create(args) -> Any:
+    body = {"backupName": args.backup_name} if args.backup_name else {}
+    return _client().call("POST", _app_path(args.name, "/backups"), params=_group(args), json=body)
+
+
+def backup_list(args) -> list:
+    return _client().call("GET", _app_path(args.name, "/backups"), params=_group(args))
+
+
+def backup_restore(args) -> Any:
+    body = {"targetName": args.target_name} if args.target_name else {}
+    path = _app_path(args.name, f"/backups/{quote(args.backup_name, safe='')}/restore")
+    return _client().call("POST", path, params=_group(args), json=body)

@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
+    _connection_commands(command, webapp)
+    _backup_commands(command, config)
+
     log = webapp.add_parser("log", help="Logs.").add_subparsers(
         dest="sub2", metavar="COMMAND", parser_class=Parser
     )
@@ -286,6 +289,78 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     return parser
+
+
+def _backup_commands(command, config) -> None:
+    """`berth webapp config backup create|list|restore`, az's verbs."""
+    backup = config.add_parser(
+        "backup", help="Backups: configuration and connected databases."
+    ).add_subparsers(dest="sub3", metavar="COMMAND", parser_class=Parser)
+    p = command(backup, "create", commands.backup_create, "Back the app up now.")
+    p.add_argument("-g", "--resource-group", help="Resource group.")
+    p.add_argument("--webapp-name", "-n", "--name", dest="name", required=True)
+    p.add_argument("--backup-name", help="Default: the time.")
+    p.add_argument("--container-url", help=argparse.SUPPRESS)  # az's storage: kept locally here
+    p = command(backup, "list", commands.backup_list, "List the app's backups.")
+    p.add_argument("-g", "--resource-group", help="Resource group.")
+    p.add_argument("--webapp-name", "-n", "--name", dest="name", required=True)
+    p = command(backup, "restore", commands.backup_restore, "Restore a backup.")
+    p.add_argument("-g", "--resource-group", help="Resource group.")
+    p.add_argument("--webapp-name", "-n", "--name", dest="name", required=True)
+    p.add_argument("--backup-name", required=True)
+    p.add_argument("--target-name", help="Restore into this existing app (default: the same).")
+    p.add_argument("--overwrite", action="store_true", help="az's flag; restoring overwrites.")
+
+
+def _connection_commands(command, webapp) -> None:
+    """`berth webapp connection ...`: Service Connector's verbs."""
+    connection = webapp.add_parser(
+        "connection", help="Connect the app to Berth's PostgreSQL or Redis (Service Connector)."
+    ).add_subparsers(dest="sub2", metavar="COMMAND", parser_class=Parser)
+    create = connection.add_parser("create", help="Create a connection.").add_subparsers(
+        dest="sub3", metavar="TARGET", parser_class=Parser
+    )
+    for target, what in (
+        ("postgres-flexible", "a database and a role of the app's own on Berth's PostgreSQL"),
+        ("redis", "the app's own Redis"),
+    ):
+        p = command(create, target, commands.connection_create, f"Connect the app to {what}.")
+        _app_args(p)
+        p.set_defaults(target=target)
+        p.add_argument(
+            "--client-type",
+            choices=["django", "python"],
+            help="Which app settings to set (default python).",
+        )
+        p.add_argument("--connection", help="The connection's name.")
+    p = command(connection, "list", commands.connection_list, "List the app's connections.")
+    _app_args(p)
+    p.add_argument("--show-values", action="store_true", help="Show the settings' values.")
+    p = command(connection, "show", commands.connection_show, "Show a connection.")
+    _app_args(p)
+    p.add_argument("--connection", required=True, help="The connection's name.")
+    p.add_argument("--show-values", action="store_true", help="Show the settings' values.")
+    p = command(
+        connection,
+        "validate",
+        commands.connection_validate,
+        "Connect from the app's network with its settings and say whether it works.",
+    )
+    _app_args(p)
+    p.add_argument("--connection", required=True, help="The connection's name.")
+    p = command(
+        connection,
+        "delete",
+        commands.connection_delete,
+        "Delete a connection and the app settings it set; the database stays unless "
+        "--delete-database.",
+    )
+    _app_args(p)
+    p.add_argument("--connection", required=True, help="The connection's name.")
+    p.add_argument(
+        "--delete-database", action="store_true", help="Also drop the database (Redis: its data)."
+    )
+    p.add_argument("-y", "--yes", action="store_true", help="Do not prompt (az's flag).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

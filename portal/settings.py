@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.diagnostics",
     "apps.logs",
+    "apps.databases",
 ]
 
 MIDDLEWARE = [
@@ -309,6 +310,21 @@ BERTH_TLS_KEY = os.getenv("BERTH_TLS_KEY", "")
 # the subnets from its default-address-pools (about 30 bridges by default).
 BERTH_APP_HOST_GUARD = envbool("BERTH_APP_HOST_GUARD", "true")
 BERTH_APP_SUBNET_POOL = os.getenv("BERTH_APP_SUBNET_POOL", "")
+# Database services (apps.databases): PostgreSQL and Redis containers made
+# from Debian's packages of BERTH_SERVICE_SUITE (empty: the host's suite),
+# pulled on BERTH_SERVICE_BASE_IMAGE or bootstrapped as BERTH_RUNTIME_SOURCE says.
+BERTH_SERVICE_SUITE = os.getenv("BERTH_SERVICE_SUITE", "")
+BERTH_SERVICE_BASE_IMAGE = os.getenv("BERTH_SERVICE_BASE_IMAGE", "debian:{suite}-slim")
+BERTH_POSTGRES_MEMORY_MB = envint("BERTH_POSTGRES_MEMORY_MB", "512", minimum=64)
+BERTH_POSTGRES_CPUS = envfloat("BERTH_POSTGRES_CPUS", "1", minimum=0.1)
+BERTH_POSTGRES_MAX_CONNECTIONS = envint("BERTH_POSTGRES_MAX_CONNECTIONS", "100", minimum=10)
+BERTH_REDIS_MEMORY_MB = envint("BERTH_REDIS_MEMORY_MB", "128", minimum=32)
+# Backups of apps with connections (apps.databases.backups): one every
+# BERTH_BACKUP_INTERVAL_HOURS (beat checks hourly), the newest BERTH_BACKUP_KEEP
+# scheduled ones kept (manual ones stay until deleted).
+BERTH_BACKUP_INTERVAL_HOURS = envfloat("BERTH_BACKUP_INTERVAL_HOURS", "24", minimum=1)
+BERTH_BACKUP_KEEP = envint("BERTH_BACKUP_KEEP", "7", minimum=1)
+CELERY_BEAT_SCHEDULE["berth-backups"] = {"task": "databases.backup_due", "schedule": 3600.0}
 
 BERTH_ADMIN_USER = os.getenv("BERTH_ADMIN_USER", "")
 BERTH_ADMIN_PASSWORD = envsecret("BERTH_ADMIN_PASSWORD")

@@ -23,3 +23,6 @@ urlpatterns += [path("", include("apps.console.urls"))]
 
 # Access control (IAM): per-app roles.
 urlpatterns += [path("", include("apps.access.urls"))]
+
+# Service Connector: the app's database connections (apps.databases).
+urlpatterns += [path("", include("apps.databases.urls"))]

@@ -31,6 +31,7 @@ def zip_sample(name: str, replace: dict[str, str] | None = None, *, root: Path =
 
 def cleanup_app(app_name: str) -> None:
     from apps.engine import client as engine
+    from apps.lifecycle.appnet import SERVICE_CONTAINERS
 
     with contextlib.suppress(Exception):
         for name in engine.find_containers({"io.berth.app": app_name}):
@@ -45,7 +46,7 @@ def cleanup_app(app_name: str) -> None:
     # Its network too: Docker's default address pools hold only about 30.
     with contextlib.suppress(Exception):
         for name in engine.find_networks({"io.berth.app": app_name}):
-            engine.remove_network(name)
+            engine.remove_network(name, detach=SERVICE_CONTAINERS)
 
 
 def zip_files(files: dict[str, str]) -> bytes:

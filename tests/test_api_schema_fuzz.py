@@ -59,7 +59,7 @@ async def _three_lines(app, **kwargs) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def no_engine():
+def no_engine(settings, tmp_path):
     """The fuzz stays in the process: a zip deploy or redeploy is recorded and
     queued but not built, the log stream ends after three lines, and the
     diagnostics' evidence is collected without an engine."""
@@ -68,7 +68,21 @@ def no_engine():
         mock.patch("apps.deployments.tasks.enqueue", autospec=True),
         mock.patch("apps.logs.services.text_lines", _three_lines),
         mock.patch("apps.engine.client.find_containers", return_value=[]),
+        # A start of an app without a release serves no default site here.
+        mock.patch("apps.lifecycle.defaultsite.serve", autospec=True, return_value=""),
+        # Connections: no database service is started or changed.
+        mock.patch("apps.databases.postgres.ensure_running", autospec=True),
+        mock.patch("apps.databases.postgres.create_database", autospec=True),
+        mock.patch("apps.databases.postgres.disable", autospec=True),
+        mock.patch("apps.databases.postgres.drop", autospec=True),
+        mock.patch("apps.databases.redis.ensure_running", return_value="berth-redis-fuzz-app"),
+        mock.patch("apps.databases.redis.remove", autospec=True),
+        mock.patch("apps.engine.client.find_networks", return_value=[]),
+        mock.patch("apps.databases.postgres.dump", autospec=True, return_value=1),
+        mock.patch("apps.databases.postgres.restore", autospec=True),
+        mock.patch("apps.databases.postgres.retire", autospec=True, return_value=""),
     ):
+        settings.DATA_DIR = tmp_path  # backups are written there
         run.side_effect = lambda pk: Deployment.objects.get(pk=pk)
         yield
 

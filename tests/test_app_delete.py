@@ -68,7 +68,7 @@ class Engine:
 
     def patches(self):
         def remove(kind):
-            return lambda name: self.calls.append(f"{kind} {name}")
+            return lambda name, **options: self.calls.append(f"{kind} {name}")
 
         def remove_route(name):
             self.calls.append(f"route {name}")

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from ninja import NinjaAPI
 
-from apps.api import borrowed, views
+from apps.api import backups, borrowed, connections, views
 from apps.api.http import BearerAuth, install_error_handlers
 from apps.api.schemas import Error
 
@@ -39,6 +39,8 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("", views.router)
 api.add_router("", borrowed.router)
+api.add_router("", connections.router)
+api.add_router("", backups.router)
 
 PATH_PREFIX = "/api/"
 

@@ -29,6 +29,10 @@ class AuditEvent(models.Model):
         ROLE_DELETE = "roleassignment.delete", "Remove role assignment"
         SSH_OPEN = "ssh.open", "Open SSH session"
         SSH_CLOSE = "ssh.close", "Close SSH session"
+        CONNECTION_CREATE = "connection.create", "Create service connection"
+        CONNECTION_DELETE = "connection.delete", "Delete service connection"
+        BACKUP_CREATE = "backup.create", "Create backup"
+        BACKUP_RESTORE = "backup.restore", "Restore backup"
 
     created = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

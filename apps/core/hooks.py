@@ -13,11 +13,15 @@ AppConfig.ready), so every portal and worker process has them.
 - request_restart: configuration (apps.webapps) sits below the app's
   lifecycle; a settings Save asks for a restart through this, and
   apps.deployments registers the task that does it.
+- container_extras: an app's container gets what the services connected
+  to it need (apps.databases: its services attached to the app's network,
+  the CA that signs their certificates); the release pipeline asks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # keeper(app_name, container_names) -> warnings, one per container whose
@@ -140,3 +144,37 @@ def precheck(path: Path, app_command_line: str, tree: object) -> list[dict]:
 
 def precheck_log_lines(findings: list[dict]) -> list[str]:
     return [line for _, lines in _prechecks for line in lines(findings)]
+
+
+# What the services connected to an app add to each of its containers
+# (apps.databases, above the release pipeline that starts them): extras(
+# app_name, network) makes sure the app's services run and are attached to
+# `network`, and returns the environment and mounts (host path or volume ->
+# (container path, "ro"|"rw")) the container gets, and warnings to log.
+@dataclass(frozen=True)
+class ContainerExtras:
+    environment: dict[str, str] = field(default_factory=dict)
+    mounts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+Extras = Callable[[str, str], ContainerExtras]
+
+_extras: list[Extras] = []
+
+
+def register_container_extras(extras: Extras) -> None:
+    if extras not in _extras:
+        _extras.append(extras)
+
+
+def container_extras(app_name: str, network: str) -> ContainerExtras:
+    environment: dict[str, str] = {}
+    mounts: dict[str, tuple[str, str]] = {}
+    warnings: list[str] = []
+    for extras in _extras:
+        found = extras(app_name, network)
+        environment.update(found.environment)
+        mounts.update(found.mounts)
+        warnings += found.warnings
+    return ContainerExtras(environment, mounts, warnings)

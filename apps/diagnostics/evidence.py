@@ -19,6 +19,8 @@ from typing import IO
 from django.conf import settings
 from django.utils import timezone
 
+from apps.databases.connections import ConnectionState
+from apps.databases.connections import state as connection_state
 from apps.diagnostics import source as src
 from apps.engine import client
 from apps.engine.errors import EngineError
@@ -164,6 +166,8 @@ class Evidence:
     collected_at: datetime | None = None
     # What could not be gathered, said plainly ("the Docker engine is not reachable ...").
     problems: tuple[str, ...] = ()
+    # The real state of each Service Connector connection (apps.databases).
+    connections: tuple[ConnectionState, ...] = ()
 
     @property
     def latest(self) -> DeploymentRecord | None:
@@ -461,4 +465,5 @@ def collect(app: WebApp, *, deployments: int = 5, tail: int = 500) -> Evidence:
         containers=tuple(containers),
         collected_at=timezone.now(),
         problems=tuple(problems),
+        connections=tuple(connection_state(c) for c in app.service_connections.all()),
     )

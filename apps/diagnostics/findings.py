@@ -35,7 +35,7 @@ class Step:
 class Action:
     """A one-click fix. Only changes Berth can make safely and undo by hand."""
 
-    kind: str  # startup_command | linux_fx_version
+    kind: str  # startup_command | linux_fx_version | repair_connection
     value: str
     label: str
 

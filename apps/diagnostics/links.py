@@ -40,3 +40,7 @@ def log_stream(app: str) -> str:
 
 def diagnose(app: str) -> str:
     return _page("diagnostics:index", app)
+
+
+def connector(app: str) -> str:
+    return _page("databases:connector", app)

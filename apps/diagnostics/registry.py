@@ -51,6 +51,7 @@ MODULES = (
     "python_version",
     "static_files",
     "database_ssl",
+    "database_connection",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from apps.databases import connections
 from apps.diagnostics import runner
 from apps.diagnostics.findings import Action
 from apps.webapps import services as webapp_services
@@ -40,6 +41,10 @@ def apply_action(app: WebApp, action: Action) -> str:
         if action.kind == "linux_fx_version":
             webapp_services.update_general_settings(app, linux_fx_version=action.value)
             return f"Stack changed to {action.value}; the app is restarting."
+        if action.kind == "repair_connection":
+            return connections.repair(app, action.value)
+    except connections.ConnectionProblem as e:
+        raise FixError(e.message) from e
     except ValidationError as e:
         raise FixError("The fix could not be saved: " + "; ".join(e.messages)) from e
     raise FixError(f"Unknown fix {action.kind!r}.")

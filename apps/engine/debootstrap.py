@@ -57,8 +57,37 @@ class DebootstrapStages:
 
 
 def build_by_debootstrap(chosen: buildplan.Plan, progress: buildstate.Progress) -> None:
+    labels = recipe.image_labels(chosen.version, "debootstrap")
+    bootstrap_image(
+        what=f"Python {chosen.version}",
+        key=chosen.version,
+        suite=chosen.suite,
+        packages=recipe.DEBIAN_PACKAGES,
+        tag=image_tag(chosen.version),
+        changes=import_changes(chosen.version, labels),
+        finish=_finish_rootfs,
+        progress=progress,
+    )
+
+
+def bootstrap_image(
+    *,
+    what: str,
+    key: str,
+    suite: str,
+    packages: list[str],
+    tag: str,
+    changes: list[str],
+    finish: Callable[[Path], None],
+    progress: buildstate.Progress,
+) -> None:
+    """debootstrap `suite` with `packages` from the host's Debian archive,
+    let `finish` add files to the root file system, import it as `tag`.
+    `key` names the build's scratch folders (one build per key at a time:
+    the caller holds its lock). The runtime images and the database service
+    images (apps.engine.dataservices) are both made this way."""
     if missing := buildplan.debootstrap_missing():
-        raise RuntimeUnavailable(f"Cannot build Python {chosen.version} here: {missing}.")
+        raise RuntimeUnavailable(f"Cannot build {what} here: {missing}.")
     progress(6, "Resolving the Debian archive from the host's apt sources")
     mirror = buildplan.find_debian_mirror()
     if not mirror:
@@ -66,31 +95,28 @@ def build_by_debootstrap(chosen: buildplan.Plan, progress: buildstate.Progress) 
             "No Debian archive in the host's apt sources (/etc/apt/sources.list.d/*.sources "
             "or /etc/apt/sources.list); add one, or set BERTH_RUNTIME_SOURCE=pull."
         )
-    tag = image_tag(chosen.version)
-    # A build killed half-way leaves its folder behind; we hold the version's lock.
-    for stale in buildstate.runtimes_dir().glob(f"build-{chosen.version}-*"):
+    # A build killed half-way leaves its folder behind; we hold the key's lock.
+    for stale in buildstate.runtimes_dir().glob(f"build-{key}-*"):
         _remove_tree(stale)
-    workdir = Path(
-        tempfile.mkdtemp(prefix=f"build-{chosen.version}-", dir=buildstate.runtimes_dir())
-    )
+    workdir = Path(tempfile.mkdtemp(prefix=f"build-{key}-", dir=buildstate.runtimes_dir()))
     rootfs = workdir / "rootfs"
     tarball = workdir / "rootfs.tar"
     try:
         command = [
             "debootstrap",
             "--variant=minbase",
-            f"--include={','.join(recipe.DEBIAN_PACKAGES)}",
-            chosen.suite,
+            f"--include={','.join(packages)}",
+            suite,
             str(rootfs),
             mirror,
         ]
-        if script := buildplan.debootstrap_script(chosen.suite):
+        if script := buildplan.debootstrap_script(suite):
             command.append(script)
-        progress(8, f"debootstrap {chosen.suite} (Python {chosen.version})")
+        progress(8, f"debootstrap {suite} ({what})")
         _stream(command, progress, 10, DebootstrapStages())
 
-        progress(76, "Adding the default site and cleaning apt caches")
-        _finish_rootfs(rootfs)
+        progress(76, "Adding Berth's files and cleaning apt caches")
+        finish(rootfs)
 
         progress(80, "Packing the root file system")
         subprocess.run(
@@ -101,12 +127,11 @@ def build_by_debootstrap(chosen: buildplan.Plan, progress: buildstate.Progress) 
         )
         _remove_tree(rootfs)
         progress(85, f"Importing {tarball.stat().st_size / 1e6:.0f} MB into the engine as {tag}")
-        labels = recipe.image_labels(chosen.version, "debootstrap")
-        client.import_image(str(tarball), tag, import_changes(chosen.version, labels))
+        client.import_image(str(tarball), tag, changes)
     except subprocess.CalledProcessError as e:
         detail = (e.stderr or b"").decode(errors="replace").strip()[-500:]
         raise RuntimeUnavailable(
-            f"Building Python {chosen.version} failed: {' '.join(map(str, e.cmd[:2]))} "
+            f"Building {what} failed: {' '.join(map(str, e.cmd[:2]))} "
             f"exited with {e.returncode}. {detail}"
         ) from e
     finally:
@@ -138,6 +163,14 @@ def import_changes(version: str, labels: dict[str, str]) -> list[str]:
 def _finish_rootfs(rootfs: Path) -> None:
     shutil.copytree(recipe.RUNTIME_FILES, rootfs, dirs_exist_ok=True, symlinks=True)
     _mkdir_public(rootfs, recipe.WORKDIR.lstrip("/"))
+    clean_apt(rootfs)
+    for path in rootfs.rglob("__pycache__"):
+        if "defaultsite" in path.parts:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_apt(rootfs: Path) -> None:
+    """Empty apt's lists and caches (and the man pages), keeping the folders apt needs."""
     for junk in ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf", "usr/share/man"):
         path = rootfs / junk
         if path.is_dir():
@@ -148,9 +181,6 @@ def _finish_rootfs(rootfs: Path) -> None:
                     child.unlink(missing_ok=True)
     _mkdir_public(rootfs, "var/lib/apt/lists/partial")
     _mkdir_public(rootfs, "var/cache/apt/archives/partial")
-    for path in rootfs.rglob("__pycache__"):
-        if "defaultsite" in path.parts:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def _mkdir_public(rootfs: Path, relative: str) -> None:

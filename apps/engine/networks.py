@@ -77,13 +77,21 @@ def find_networks(labels: dict[str, str]) -> list[str]:
         return sorted(n["Name"] for n in docker_api.client().api.networks(filters=filters))
 
 
-def remove_network(name: str) -> None:
+def remove_network(name: str, *, detach: tuple[str, ...] = ()) -> None:
     """Remove a network; a missing one is fine. Containers still attached
-    make the engine refuse (EngineError)."""
+    make the engine refuse (EngineError), except those whose name starts
+    with one of `detach` (shared services attached to it): they are detached."""
     with (
         docker_api.translated(f"Removing network {name}"),
         contextlib.suppress(docker_api.NotFound),
     ):
+        if detach:
+            attached = docker_api.client().api.inspect_network(name).get("Containers") or {}
+            for info in attached.values():
+                if str(info.get("Name", "")).startswith(detach):
+                    docker_api.client().api.disconnect_container_from_network(
+                        info["Name"], name, force=True
+                    )
         docker_api.client().api.remove_network(name)
 
 

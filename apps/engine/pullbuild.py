@@ -58,19 +58,36 @@ def build_args(base: str) -> dict[str, str]:
 
 
 def build_by_pull(chosen: buildplan.Plan, progress: buildstate.Progress) -> None:
-    tag = image_tag(chosen.version)
-    progress(10, f"Pulling {chosen.base_image}")
-    client.pull_image(chosen.base_image)
-    context = Path(
-        tempfile.mkdtemp(prefix=f"context-{chosen.version}-", dir=buildstate.runtimes_dir())
+    build_on_base(
+        key=chosen.version,
+        tag=image_tag(chosen.version),
+        base=chosen.base_image,
+        dockerfile=dockerfile(chosen.version),
+        files={"runtime_files": recipe.RUNTIME_FILES},
+        progress=progress,
     )
+
+
+def build_on_base(
+    *,
+    key: str,
+    tag: str,
+    base: str,
+    dockerfile: str,
+    files: dict[str, Path],
+    progress: buildstate.Progress,
+) -> None:
+    """Pull `base` and `docker build` `dockerfile` on it (ARG BASE), with
+    `files` (context name -> folder) and the build's CA bundle as
+    build-ca.crt in the context. The runtime images and the database service
+    images (apps.engine.dataservices) are both made this way."""
+    progress(10, f"Pulling {base}")
+    client.pull_image(base)
+    context = Path(tempfile.mkdtemp(prefix=f"context-{key}-", dir=buildstate.runtimes_dir()))
     try:
-        (context / "Dockerfile").write_text(dockerfile(chosen.version))
-        shutil.copytree(
-            recipe.RUNTIME_FILES,
-            context / "runtime_files",
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
+        (context / "Dockerfile").write_text(dockerfile)
+        for name, folder in files.items():
+            shutil.copytree(folder, context / name, ignore=shutil.ignore_patterns("__pycache__"))
         # The CA bundle pip trusts inside the build, so it works behind an
         # intercepting proxy (an empty file leaves pip on its own bundle).
         ca = Path(settings.BERTH_BUILD_CA_BUNDLE) if settings.BERTH_BUILD_CA_BUNDLE else None
@@ -80,8 +97,8 @@ def build_by_pull(chosen: buildplan.Plan, progress: buildstate.Progress) -> None
             (context / "build-ca.crt").write_text("")
         (context / "build-ca.crt").chmod(0o644)
         percent = 30
-        progress(percent, f"docker build {tag} FROM {chosen.base_image}")
-        for line in client.build_image(str(context), tag, buildargs=build_args(chosen.base_image)):
+        progress(percent, f"docker build {tag} FROM {base}")
+        for line in client.build_image(str(context), tag, buildargs=build_args(base)):
             percent = min(percent + 2, 90)
             progress(percent, line)
     finally:

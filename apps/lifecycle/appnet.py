@@ -44,6 +44,9 @@ SHARED_NETWORK = "berth"
 BRIDGE_PREFIX = "berth"
 APP_LABEL = "io.berth.app"
 ROLE = "app-network"
+# Containers of the database services, attached to the networks of the apps
+# connected to them (apps.engine.dataservices).
+SERVICE_CONTAINERS = ("berth-postgres", "berth-redis-")
 
 
 def network_name(app_name: str) -> str:
@@ -123,5 +126,6 @@ def remove(app_name: str) -> list[str]:
     """Remove the app's networks (its containers must be gone); their names."""
     names = engine.find_networks({APP_LABEL: app_name, "io.berth.role": ROLE})
     for name in names:
-        engine.remove_network(name)
+        # Database services (apps.databases) are shared and outlive the app.
+        engine.remove_network(name, detach=SERVICE_CONTAINERS)
     return names

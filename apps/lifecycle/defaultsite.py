@@ -51,9 +51,19 @@ def wanted(app: WebApp) -> bool:
 def serve(app: WebApp) -> str:
     """Start the default site and route the app's address to it, if the app
     wants it and it is not already serving. Returns what it did ("" for
-    nothing). Call it with the app's lock held (apps.lifecycle.locks)."""
+    nothing). Never raises: the default site is a courtesy, and an engine or
+    proxy that fails it is logged (reconcile tries again). Call it with the
+    app's lock held (apps.lifecycle.locks)."""
     if not wanted(app):
         return ""
+    try:
+        return _serve(app)
+    except (EngineError, DeployFailed) as e:
+        logger.warning("The default site of %s: %s", app.name, e.message)
+        return ""
+
+
+def _serve(app: WebApp) -> str:
     name = container_name(app)
     image = image_tag(app.python_version)
     if not engine.image_exists(image):

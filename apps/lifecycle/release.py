@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from apps.core import failures
+from apps.core import failures, hooks
 from apps.deployments.models import Deployment  # the release record: see deploylog.py
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
@@ -78,6 +78,12 @@ def run_release(
     for note in limits.notes:
         log.line(f"WARNING: {note}")
     env = build_environment(app, instance_id=name)
+    # The services connected to the app (apps.databases): attached to its
+    # network, their CA mounted and named in the environment.
+    extras = hooks.container_extras(app.name, network)
+    env.update(extras.environment)
+    for warning in extras.warnings:
+        log.line(f"WARNING: {warning}")
     if stale := containers.stale_image_settings(app, deployment.image, env):
         log.line(
             f"WARNING: {deployment.image} was built before Berth kept app settings out of "
@@ -110,6 +116,7 @@ def run_release(
             guard=guard,
             network=network,
             app_port=app_port,
+            mounts=extras.mounts,
         )
         port = engine.published_port(container, app_port)
         if not port:
@@ -167,6 +174,7 @@ def start_container(
     guard: containers.Hardening,
     network: str,
     app_port: int,
+    mounts: dict | None = None,
 ) -> str:
     """Create and start an app container under the app's limits, its
     `app_port` published on a fixed host port of 127.0.0.1: Docker keeps it
@@ -187,6 +195,7 @@ def start_container(
             publish_port=app_port,
             host_port=_free_port(),
             restart=True,
+            mounts=mounts or None,
             **guard.options(),
         )
         try:

@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from apps.access.services import app_for
+from apps.databases import connections
 from apps.engine import builders, tasks
 from apps.engine import runtimes as runtime_catalog
 from apps.webapps import services
@@ -60,18 +62,34 @@ def app_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # Through the service, so the API, the CLI and the page record it alike.
         try:
-            app = services.create_app(
-                name=form.cleaned_data["name"],
-                resource_group=form.cleaned_data["resource_group"],
-                linux_fx_version=form.cleaned_data["linux_fx_version"],
-                owner=request.user,
-                actor=request.user,
-            )
+            with transaction.atomic():
+                app = services.create_app(
+                    name=form.cleaned_data["name"],
+                    resource_group=form.cleaned_data["resource_group"],
+                    linux_fx_version=form.cleaned_data["linux_fx_version"],
+                    owner=request.user,
+                    actor=request.user,
+                )
+                _connect_services(app, form.cleaned_data, actor=request.user)
         except PermissionDenied as e:
             form.add_error("resource_group", str(e))
             return render(request, "webapps/create.html", {"form": form}, status=403)
+        except connections.ConnectionProblem as e:
+            # The app and its connections are made together, or not at all.
+            form.add_error(None, f"Nothing was created: {e.message}")
+            return render(request, "webapps/create.html", {"form": form}, status=e.status)
         return redirect("webapps:overview", name=app.name)
     return render(request, "webapps/create.html", {"form": form})
+
+
+def _connect_services(app: WebApp, data: dict, *, actor) -> None:
+    """ "Web App + Database": the connections the Create page asked for."""
+    for target, wanted in (
+        ("postgres-flexible", data.get("database")),
+        ("redis", data.get("cache")),
+    ):
+        if wanted:
+            connections.create(app, target, client_type=data.get("client_type") or "", actor=actor)
 
 
 @login_required

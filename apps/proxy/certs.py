@@ -43,6 +43,21 @@ def names_for(domain: str, app_names: list[str] | tuple[str, ...] = ()) -> list[
     return list(dict.fromkeys(names))
 
 
+def ca_key_usage(*, crl_sign: bool = False) -> x509.KeyUsage:
+    """What a certificate that signs certificates may do."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write atomically, readable only by this user."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -122,20 +137,7 @@ def make_self_signed(
         # A self-signed certificate is its own issuer: marking it a CA lets
         # clients trust it with --cacert / cafile= instead of turning checks off.
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(ca_key_usage(), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )

@@ -25,6 +25,26 @@ def python_version_choices() -> list[tuple[str, str]]:
 
 class CreateWebAppForm(forms.ModelForm):
     linux_fx_version = forms.ChoiceField(label="Runtime stack", choices=python_version_choices)
+    # "Web App + Database": connections made with the app (apps.databases).
+    database = forms.BooleanField(
+        label="Also create a PostgreSQL database",
+        required=False,
+        help_text="A database and a role of the app's own on Berth's PostgreSQL, "
+        "connected the Service Connector way.",
+    )
+    cache = forms.BooleanField(
+        label="Also create a Redis cache",
+        required=False,
+        help_text="A Redis of the app's own (TLS on 6380).",
+    )
+    client_type = forms.ChoiceField(
+        label="Client type for the connections",
+        choices=[("django", "Django"), ("python", "Python")],
+        initial="django",
+        required=False,
+        help_text="Django: AZURE_POSTGRESQL_HOST/NAME/USER/PASSWORD; Python: "
+        "AZURE_POSTGRESQL_CONNECTIONSTRING. Redis: AZURE_REDIS_CONNECTIONSTRING.",
+    )
 
     class Meta:
         model = WebApp

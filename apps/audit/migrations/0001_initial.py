@@ -7,32 +7,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('webapps', '0001_initial'),
+        ("webapps", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(blank=True, default='', max_length=150)),
-                ('app_name', models.CharField(db_index=True, max_length=60)),
-                ('action', models.CharField(choices=[('app.create', 'Create web app'), ('app.delete', 'Delete web app'), ('appsettings.update', 'Update application settings'), ('connectionstrings.update', 'Update connection strings'), ('generalsettings.update', 'Update general settings')], max_length=40)),
-                ('summary', models.TextField(blank=True, default='')),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('app', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_events', to='webapps.webapp')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_name", models.CharField(blank=True, default="", max_length=150)),
+                ("app_name", models.CharField(db_index=True, max_length=60)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("app.create", "Create web app"),
+                            ("app.delete", "Delete web app"),
+                            ("appsettings.update", "Update application settings"),
+                            ("connectionstrings.update", "Update connection strings"),
+                            ("generalsettings.update", "Update general settings"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("summary", models.TextField(blank=True, default="")),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "app",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_events",
+                        to="webapps.webapp",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('-created', '-pk'),
-                'indexes': [models.Index(fields=['app_name', '-created'], name='audit_app_created')],
+                "ordering": ("-created", "-pk"),
+                "indexes": [
+                    models.Index(fields=["app_name", "-created"], name="audit_app_created")
+                ],
             },
         ),
     ]

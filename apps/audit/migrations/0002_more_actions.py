@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0001_initial'),
+        ("audit", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('app.create', 'Create web app'), ('app.delete', 'Delete web app'), ('appsettings.update', 'Update application settings'), ('connectionstrings.update', 'Update connection strings'), ('generalsettings.update', 'Update general settings'), ('deployment.zip', 'Zip deploy'), ('deployment.redeploy', 'Redeploy a release'), ('publishingcredentials.reset', 'Reset publishing credentials'), ('roleassignment.create', 'Add role assignment'), ('roleassignment.delete', 'Remove role assignment'), ('ssh.open', 'Open SSH session'), ('ssh.close', 'Close SSH session')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("app.create", "Create web app"),
+                    ("app.delete", "Delete web app"),
+                    ("appsettings.update", "Update application settings"),
+                    ("connectionstrings.update", "Update connection strings"),
+                    ("generalsettings.update", "Update general settings"),
+                    ("deployment.zip", "Zip deploy"),
+                    ("deployment.redeploy", "Redeploy a release"),
+                    ("publishingcredentials.reset", "Reset publishing credentials"),
+                    ("roleassignment.create", "Add role assignment"),
+                    ("roleassignment.delete", "Remove role assignment"),
+                    ("ssh.open", "Open SSH session"),
+                    ("ssh.close", "Close SSH session"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

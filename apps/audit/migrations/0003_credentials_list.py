@@ -4,15 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0002_more_actions'),
+        ("audit", "0002_more_actions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('app.create', 'Create web app'), ('app.delete', 'Delete web app'), ('appsettings.update', 'Update application settings'), ('connectionstrings.update', 'Update connection strings'), ('generalsettings.update', 'Update general settings'), ('deployment.zip', 'Zip deploy'), ('deployment.redeploy', 'Redeploy a release'), ('publishingcredentials.reset', 'Reset publishing credentials'), ('publishingcredentials.list', 'List publishing credentials'), ('roleassignment.create', 'Add role assignment'), ('roleassignment.delete', 'Remove role assignment'), ('ssh.open', 'Open SSH session'), ('ssh.close', 'Close SSH session')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("app.create", "Create web app"),
+                    ("app.delete", "Delete web app"),
+                    ("appsettings.update", "Update application settings"),
+                    ("connectionstrings.update", "Update connection strings"),
+                    ("generalsettings.update", "Update general settings"),
+                    ("deployment.zip", "Zip deploy"),
+                    ("deployment.redeploy", "Redeploy a release"),
+                    ("publishingcredentials.reset", "Reset publishing credentials"),
+                    ("publishingcredentials.list", "List publishing credentials"),
+                    ("roleassignment.create", "Add role assignment"),
+                    ("roleassignment.delete", "Remove role assignment"),
+                    ("ssh.open", "Open SSH session"),
+                    ("ssh.close", "Close SSH session"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

@@ -1,0 +1,5 @@
+from django import forms
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(max_length=200)
