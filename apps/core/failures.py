@@ -36,6 +36,7 @@ ENGINE_ERROR = "engine_error"  # the engine answered with an error: error
 LOCK_TIMEOUT = "lock_timeout"  # another deployment or restart held the app: waited_s
 WORKER_LOST = "worker_lost"  # the worker doing it stopped (found by reconcile)
 NOT_PICKED_UP = "not_picked_up"  # no worker took the task in time (found by reconcile)
+STORAGE_FAILED = "storage_failed"  # the release's code could not be put into /home: volume, error
 INTERNAL_ERROR = "internal_error"  # an error in Berth itself: error
 
 CODES = (
@@ -56,6 +57,7 @@ CODES = (
     LOCK_TIMEOUT,
     WORKER_LOST,
     NOT_PICKED_UP,
+    STORAGE_FAILED,
     INTERNAL_ERROR,
 )
 

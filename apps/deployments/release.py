@@ -41,7 +41,7 @@ from apps.deployments.source import SourceTree
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
-from apps.lifecycle import containers, health
+from apps.lifecycle import containers, health, storage
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps.environment import build_environment, mask, secret_values
@@ -586,6 +586,7 @@ def run_release(
         + (guard.why_root + "." if guard.why_root else "")
     )
     container = ""
+    placed = None
     since = time.time()
     progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
@@ -594,6 +595,7 @@ def run_release(
             raise DeployFailed(
                 problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
             )
+        placed = _place_code(app, deployment, log)
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
         # take the port between our probe and the start: try a few.
@@ -612,6 +614,7 @@ def run_release(
                 publish_port=APP_PORT,
                 host_port=port,
                 restart=True,
+                mounts=storage.mounts(app) if placed else None,
                 **guard.options(),
             )
             try:
@@ -656,11 +659,55 @@ def run_release(
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
             remove_app_containers(app, [name], stop_timeout=0)
+        if placed:
+            _put_back_code(app, deployment, log)
         masked = mask(app_log, log.secrets)
         if masked:
             evidence["last_lines"] = failures.last_lines(masked)
         raise DeployFailed(message, app_log=masked, code=code, evidence=evidence) from e
     return Started(name, port)
+
+
+def _place_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> storage.Placed | None:
+    """Put the release's code into the app's persistent /home (apps.lifecycle.storage);
+    None when the app turned persistent storage off."""
+    if not storage.enabled(app):
+        log.line(
+            f"Persistent storage is off ({storage.SETTING}=false): this container's /home "
+            "starts from the release image and is lost when it stops."
+        )
+        return None
+    try:
+        placed = storage.place_code(app, deployment.image, str(deployment.pk))
+    except storage.StorageError as e:
+        raise DeployFailed(
+            f"{e.message} The app still serves its previous release.",
+            code=failures.STORAGE_FAILED,
+            evidence={"volume": storage.volume_name(app), "error": e.message},
+        ) from e
+    for line in placed.lines():
+        log.line(line)
+    return placed
+
+
+def _put_back_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> None:
+    """The new release did not start: put the serving release's code back
+    into /home/site/wwwroot, so the container still serving runs its own."""
+    serving = Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).first()
+    if serving is None or not serving.image or serving.image == deployment.image:
+        return
+    try:
+        placed = storage.place_code(app, serving.image, str(serving.pk), undo=str(deployment.pk))
+        log.line(
+            f"Put release {serving.pk}'s code back into /home/site/wwwroot (it still serves)"
+            + (
+                f" and the app's {len(placed.restored)} replaced file(s)."
+                if placed.restored
+                else "."
+            )
+        )
+    except storage.StorageError as e:
+        log.line(f"WARNING: {e.message}")
 
 
 def _free_port() -> int:

@@ -25,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.access.services import app_for
 from apps.engine import runtimes
+from apps.lifecycle import storage
 from apps.webapps import services
 from apps.webapps.forms import (
     AdvancedEditForm,
@@ -385,6 +386,9 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "confirm": confirm,
         "changes": changes,
         "restarts": restarts,
+        "home_storage": storage.enabled(app),
+        "home_volume": storage.volume_name(app),
+        "home_setting": storage.SETTING,
         **operation_context(app, shown_on_configuration(request, app)),
     }
     return render(request, "webapps/configuration_general.html", ctx)
