@@ -586,7 +586,7 @@ def run_release(
         + (guard.why_root + "." if guard.why_root else "")
     )
     container = ""
-    placed = None
+    home = storage.enabled(app)
     since = time.time()
     progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
@@ -595,7 +595,7 @@ def run_release(
             raise DeployFailed(
                 problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
             )
-        placed = _place_code(app, deployment, log)
+        _place_code(app, deployment, log, home)
         # A fixed host port: Docker keeps it when it restarts a crashed
         # container, so the proxy's route stays right. Another process may
         # take the port between our probe and the start: try a few.
@@ -614,7 +614,7 @@ def run_release(
                 publish_port=APP_PORT,
                 host_port=port,
                 restart=True,
-                mounts=storage.mounts(app) if placed else None,
+                mounts=storage.mounts(app) if home else None,
                 **guard.options(),
             )
             try:
@@ -659,7 +659,7 @@ def run_release(
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
             remove_app_containers(app, [name], stop_timeout=0)
-        if placed:
+        if home and code != failures.BAD_SETTINGS:  # the code may have reached /home
             _put_back_code(app, deployment, log)
         masked = mask(app_log, log.secrets)
         if masked:
@@ -668,15 +668,15 @@ def run_release(
     return Started(name, port)
 
 
-def _place_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> storage.Placed | None:
-    """Put the release's code into the app's persistent /home (apps.lifecycle.storage);
-    None when the app turned persistent storage off."""
-    if not storage.enabled(app):
+def _place_code(app: WebApp, deployment: Deployment, log: DeploymentLog, home: bool) -> None:
+    """Put the release's code into the app's persistent /home (apps.lifecycle.storage),
+    unless the app turned persistent storage off (`home` false)."""
+    if not home:
         log.line(
             f"Persistent storage is off ({storage.SETTING}=false): this container's /home "
             "starts from the release image and is lost when it stops."
         )
-        return None
+        return
     try:
         placed = storage.place_code(app, deployment.image, str(deployment.pk))
     except storage.StorageError as e:
@@ -687,7 +687,6 @@ def _place_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> stor
         ) from e
     for line in placed.lines():
         log.line(line)
-    return placed
 
 
 def _put_back_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> None:

@@ -24,6 +24,7 @@ code, never older data.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,15 +101,18 @@ class Placed:
     kept_count: int = 0
     backup: str = ""
     restored: list[str] = field(default_factory=list)
-    created: bool = False  # the volume was made for this start
+    created: bool = False
+    seconds: float = (
+        0.0  # how long the copy took, its container included  # the volume was made for this start
+    )
 
     def lines(self) -> list[str]:
         """The deployment log's words for it."""
         out = [
             f"Persistent storage: {self.volume_words()} /home/site/wwwroot holds release "
             f"{self.release}'s {self.shipped} files ({self.copied} copied, {self.unchanged} "
-            f"already there, {self.removed} of the previous release's removed); everything "
-            "else under /home is kept as the app left it."
+            f"already there, {self.removed} of the previous release's removed, "
+            f"{self.seconds:.1f} s); everything else under /home is kept as the app left it."
         ]
         if self.replaced_count:
             more = self.replaced_count - len(self.replaced)
@@ -139,6 +143,7 @@ def place_code(app: WebApp, image: str, release: str, *, undo: str = "") -> Plac
     volume the first time); see the module's doc. StorageError says what
     went wrong; the volume's other files are never touched. With `undo` (a
     release that did not start), the app's files it replaced come back."""
+    started = time.monotonic()
     try:
         created = ensure(app, image)
         code, output = engine.run_once(
@@ -173,7 +178,7 @@ def place_code(app: WebApp, image: str, release: str, *, undo: str = "") -> Plac
             f"Could not put the release's code into /home ({volume_name(app)}): the copy "
             f"exited with code {code}: {tail}"
         )
-    return Placed(**result, created=created)
+    return Placed(**result, created=created, seconds=time.monotonic() - started)
 
 
 def parse_result(output: str) -> dict | None:
