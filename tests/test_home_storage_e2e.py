@@ -220,16 +220,27 @@ def test_what_the_app_writes_under_home_survives_everything_short_of_deleting_it
 WSGI = """
 import os
 
+WWW = os.path.dirname(os.path.abspath(__file__))
+
+
 def app(environ, start_response):
-    path = environ.get("PATH_INFO", "/")
-    if path == "/write":
+    if environ.get("PATH_INFO") == "/write":
         os.makedirs("/home/data", exist_ok=True)
         with open("/home/data/x.txt", "w") as f:
             f.write("written")
-    body = repr(os.path.exists("/home/data/x.txt")).encode()
+        with open(os.path.join(WWW, "db.txt"), "w") as f:
+            f.write("rows")
+    found = [os.path.exists(p) for p in ("/home/data/x.txt", os.path.join(WWW, "db.txt"))]
     start_response("200 OK", [("Content-Type", "text/plain")])
-    return [body]
+    return [repr(found).encode()]
 """
+
+
+def get(app: WebApp, path: str) -> str:
+    port = services.active_deployment(app).host_port
+    session = requests.Session()
+    session.trust_env = False  # 127.0.0.1 only
+    return session.get(f"http://127.0.0.1:{port}{path}", timeout=10).text
 
 
 def test_with_app_service_storage_off_home_starts_fresh_each_time(make_app, deploy_settings):
@@ -238,13 +249,23 @@ def test_with_app_service_storage_off_home_starts_fresh_each_time(make_app, depl
     d = deploy(app, zip_files({"app.py": WSGI}))
     assert "Persistent storage is off" in d.log
 
-    def get(path: str) -> str:
-        port = services.active_deployment(app).host_port
-        session = requests.Session()
-        session.trust_env = False
-        return session.get(f"http://127.0.0.1:{port}{path}", timeout=10).text
-
-    assert get("/write") == "True"
+    assert get(app, "/write") == "[True, True]"
     assert services.restart_app(app, reason="test").ok
-    assert get("/") == "False"
+    assert get(app, "/") == "[False, False]"
     assert storage.volume_name(app) not in engine.find_volumes({"io.berth.app": app.name})
+
+
+def test_turning_storage_on_keeps_what_the_serving_container_wrote(make_app, deploy_settings):
+    """Also what an upgrade from a Berth without persistent storage does: the
+    first start with the volume copies the serving container's /home in."""
+    app = make_app("adopt")
+    setting = app.app_settings.create(name=storage.SETTING, value="false")
+    deploy(app, zip_files({"app.py": WSGI}))
+    assert get(app, "/write") == "[True, True]"
+    setting.delete()
+    assert services.restart_app(app, reason="storage on").ok
+    assert get(app, "/") == "[True, True]"
+    # Its db.txt is the app's, not the release's: a new release keeps it.
+    d = deploy(app, zip_files({"app.py": WSGI + "# v2\n"}))
+    assert "a new volume" not in d.log and "ships" not in d.log, d.log
+    assert get(app, "/") == "[True, True]"

@@ -167,3 +167,40 @@ def test_a_changed_file_of_the_same_size_and_time_is_copied(tmp_path, home):
     homesync.sync(str(r1), str(home), 0, "1")
     result = homesync.sync(str(r2), str(home), 0, "2")
     assert (www(home) / "version.txt").read_text() == "v2" and result["copied"] == 1
+
+
+def test_adopting_a_containers_home_records_shipped_files_and_keeps_the_apps(tmp_path, home):
+    # /home copied from a container that ran release 1 without the volume:
+    # its code, a shipped db the app changed, and a file of the app's.
+    r1 = release(tmp_path / "r1", {"app.py": "code", "db.sqlite3": "empty", "gone.py": "x"})
+    release(www(home), {"app.py": "code", "db.sqlite3": "rows", "notes.txt": "mine"})
+    result = homesync.sync(str(r1), str(home), 0, "1", adopt=True)
+    assert (result["copied"], result["unchanged"], result["replaced"]) == (1, 1, [])
+    assert (www(home) / "db.sqlite3").read_text() == "rows"
+    manifest = json.loads((home / ".berth/manifest.json").read_text())["files"]
+    assert sorted(manifest) == ["app.py", "gone.py"]  # the changed db is the app's
+    # The next release ships a db too: the app's rows are replaced, and kept aside.
+    r2 = release(tmp_path / "r2", {"app.py": "code 2", "db.sqlite3": "empty"})
+    result = homesync.sync(str(r2), str(home), 0, "2")
+    assert result["replaced"] == ["db.sqlite3"] and result["removed"] == 1
+    assert (home / ".berth/replaced/2/db.sqlite3").read_text() == "rows"
+    assert (www(home) / "notes.txt").read_text() == "mine"
+
+
+def test_the_script_reads_its_options(tmp_path, home):
+    r1 = release(tmp_path / "r1", {"a.py": "a"})
+    r2 = release(tmp_path / "r2", {"a.py": "b"})
+    script = storage.SYNC_SCRIPT.read_text()
+
+    def run(src: Path, *args: str) -> dict | None:
+        argv = [sys.executable, "-c", script, str(src), str(home), str(os.getuid()), *args]
+        done = subprocess.run(argv, check=True, capture_output=True, text=True)
+        return storage.parse_result(done.stdout)
+
+    run(r1, "1")
+    (www(home) / "a.py").write_text("the app's")
+    assert run(r2, "2")["replaced"] == ["a.py"]
+    assert (www(home) / "a.py").read_text() == "b"
+    # Release 2 did not start: release 1's code, and the app's file, come back.
+    assert run(r1, "1", "--undo=2")["restored"] == ["a.py"]
+    assert (www(home) / "a.py").read_text() == "the app's"

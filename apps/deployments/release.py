@@ -677,8 +677,16 @@ def _place_code(app: WebApp, deployment: Deployment, log: DeploymentLog, home: b
             "starts from the release image and is lost when it stops."
         )
         return
+    serving = Deployment.objects.filter(app=app, active=True).exclude(container="").first()
     try:
-        placed = storage.place_code(app, deployment.image, str(deployment.pk))
+        placed = storage.place_code(
+            app,
+            deployment.image,
+            str(deployment.pk),
+            serving=storage.Serving(serving.container, serving.image, str(serving.pk))
+            if serving
+            else None,
+        )
     except storage.StorageError as e:
         raise DeployFailed(
             f"{e.message} The app still serves its previous release.",

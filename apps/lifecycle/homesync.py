@@ -2,9 +2,10 @@
 
 Runs INSIDE a throwaway container made from the release image, with the
 app's volume mounted at another path (apps.lifecycle.storage runs it as
-`python3 -c <this file> SRC DST UID RELEASE [FAILED]`): the image's own
-/home/site/wwwroot is the release's code (SRC), the volume's site/wwwroot
-is DST. Standard library only, Python 3.9+ (the oldest runtime), no Django.
+`python3 -c <this file> SRC DST UID RELEASE [--undo=FAILED] [--adopt]`):
+the image's own /home/site/wwwroot is the release's code (SRC), the
+volume's site/wwwroot is DST. Standard library only, Python 3.9+ (the
+oldest runtime), no Django.
 
 For the release the volume already holds (a restart, a settings change),
 nothing the app changed is touched: only shipped files that are missing
@@ -20,7 +21,7 @@ deploy does, with a record of it:
   unless the app changed it since (then it is kept and named);
 - everything else in DST (the app's own files) is left alone.
 The manifest of shipped files (<state>/manifest.json) is written last,
-atomically. With FAILED (a release that did not start), the app's files
+atomically. With --undo=FAILED (a release that did not start), the app's files
 that release replaced are moved back from its backup afterwards. The last
 line of output is `BERTH-HOMESYNC {json}`.
 """
@@ -127,8 +128,11 @@ def _move_aside(dst: str, backup: str, top: str, uid: int) -> None:
     os.replace(dst, backup)
 
 
-def sync(src: str, home: str, uid: int, release: str) -> dict:
-    """Sync src (the release's code) into home/site/wwwroot; see the module's doc."""
+def sync(src: str, home: str, uid: int, release: str, *, adopt: bool = False) -> dict:
+    """Sync src (the release's code) into home/site/wwwroot; see the module's
+    doc. With `adopt` (a /home just copied from a container that ran this
+    release without the volume), only what is missing is copied and a
+    shipped path holding other bytes is left as the app's."""
     dst_root = os.path.join(home, "site", "wwwroot")
     state = os.path.join(home, STATE)
     for folder in (home, os.path.join(home, "site"), dst_root, state):
@@ -167,6 +171,11 @@ def sync(src: str, home: str, uid: int, release: str) -> dict:
             unchanged += 1
             new[rel] = old.get(rel) or _stamp(dstat)
             continue
+        if dstat is not None and adopt:
+            if _same(s, d, sst, dstat):
+                unchanged += 1
+                new[rel] = _stamp(dstat)
+            continue  # other bytes: the app's, not in the manifest
         if dstat is not None and _same(s, d, sst, dstat):
             unchanged += 1
         else:
@@ -243,11 +252,12 @@ def _prune(folder: str, top: str) -> None:
 
 def main(argv: list[str]) -> int:
     src, home, uid, release = argv[0], argv[1], int(argv[2]), argv[3]
+    options = dict(a[2:].partition("=")[::2] for a in argv[4:] if a.startswith("--"))
     if not os.path.isdir(src):
         os.makedirs(src, exist_ok=True)  # an image with no code: an empty wwwroot
-    result = sync(src, home, uid, release)
-    if len(argv) > 4:  # putting back the code after release argv[4] failed to start
-        result["restored"] = undo_replaced(home, argv[4], uid)[:LISTED]
+    result = sync(src, home, uid, release, adopt="adopt" in options)
+    if options.get("undo"):  # putting back the code after that release failed to start
+        result["restored"] = undo_replaced(home, options["undo"], uid)[:LISTED]
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return 0
 

@@ -24,6 +24,7 @@ code, never older data.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ VOLUME_PREFIX = "berth-home-"
 ROLE = "home"
 # Where the sync container sees the volume; the image's own /home stays visible.
 HOME_MOUNT = "/berth-home"
+# Where a helper container sees the volume while a serving container's /home is copied in.
+ADOPT_MOUNT = "/berth-adopt"
 CODE_PATH = "/home/site/wwwroot"
 SYNC_SCRIPT = Path(__file__).with_name("homesync.py")
 SYNC_TIMEOUT = 600  # seconds: a large virtual environment copied the first time
@@ -102,6 +105,7 @@ class Placed:
     backup: str = ""
     restored: list[str] = field(default_factory=list)
     created: bool = False
+    adopted: bool = False  # the serving container's /home was copied in first
     seconds: float = (
         0.0  # how long the copy took, its container included  # the volume was made for this start
     )
@@ -135,42 +139,76 @@ class Placed:
         return out
 
     def volume_words(self) -> str:
+        if self.adopted:
+            return (
+                "a new volume at /home, holding a copy of the /home of the container that "
+                "served until now;"
+            )
         return "a new volume at /home;" if self.created else "the app's volume at /home;"
 
 
-def place_code(app: WebApp, image: str, release: str, *, undo: str = "") -> Placed:
+@dataclass(frozen=True)
+class Serving:
+    """The container serving the app and its release, for adopting its /home."""
+
+    container: str
+    image: str
+    release: str
+
+
+def place_code(
+    app: WebApp, image: str, release: str, *, undo: str = "", serving: Serving | None = None
+) -> Placed:
     """Copy the release image's code into the app's volume (creating the
     volume the first time); see the module's doc. StorageError says what
     went wrong; the volume's other files are never touched. With `undo` (a
-    release that did not start), the app's files it replaced come back."""
+    release that did not start), the app's files it replaced come back.
+
+    When the volume is made now and `serving` runs without it (started by a
+    Berth before persistent storage, or with it turned off), that
+    container's /home is copied into the volume first, so what the app
+    wrote there is not lost by this start."""
     started = time.monotonic()
+    adopted = False
     try:
         created = ensure(app, image)
-        code, output = engine.run_once(
-            image,
-            [
-                "python3",
-                "-c",
-                SYNC_SCRIPT.read_text(encoding="utf-8"),
-                CODE_PATH,
-                HOME_MOUNT,
-                RUN_AS.partition(":")[0],
-                release,
-                *([undo] if undo else []),
-            ],
-            timeout=SYNC_TIMEOUT,
-            user="0",
-            network_disabled=True,
-            cap_drop=["ALL"],
-            cap_add=SYNC_CAPS,
-            security_opt=["no-new-privileges"],
-            mem_limit=SYNC_MEMORY,
-            mounts=[_volume_mount(volume_name(app), HOME_MOUNT)],
-        )
+        if created and serving and engine.container_exists(serving.container):
+            _adopt(app, serving)
+            adopted = True
+        code, output = _sync(app, image, release, f"--undo={undo}" if undo else "")
     except EngineError as e:
         raise StorageError(
             f"Could not put the release's code into /home ({volume_name(app)}): {e.message}"
         ) from e
+    result = _result(app, code, output)
+    return Placed(**result, created=created, adopted=adopted, seconds=time.monotonic() - started)
+
+
+def _sync(app: WebApp, image: str, release: str, option: str) -> tuple[int, str]:
+    return engine.run_once(
+        image,
+        [
+            "python3",
+            "-c",
+            SYNC_SCRIPT.read_text(encoding="utf-8"),
+            CODE_PATH,
+            HOME_MOUNT,
+            RUN_AS.partition(":")[0],
+            release,
+            *([option] if option else []),
+        ],
+        timeout=SYNC_TIMEOUT,
+        user="0",
+        network_disabled=True,
+        cap_drop=["ALL"],
+        cap_add=SYNC_CAPS,
+        security_opt=["no-new-privileges"],
+        mem_limit=SYNC_MEMORY,
+        mounts=[_volume_mount(volume_name(app), HOME_MOUNT)],
+    )
+
+
+def _result(app: WebApp, code: int, output: str) -> dict:
     result = parse_result(output)
     if code != 0 or result is None:
         tail = "\n".join(output.strip().splitlines()[-5:])
@@ -178,7 +216,29 @@ def place_code(app: WebApp, image: str, release: str, *, undo: str = "") -> Plac
             f"Could not put the release's code into /home ({volume_name(app)}): the copy "
             f"exited with code {code}: {tail}"
         )
-    return Placed(**result, created=created, seconds=time.monotonic() - started)
+    return result
+
+
+def _adopt(app: WebApp, serving: Serving) -> None:
+    """Copy the serving container's /home into the (new, empty) volume, then
+    record which files in its wwwroot its release shipped (homesync --adopt):
+    the others are the app's."""
+    helper = f"berth-home-adopt-{app.name}-{secrets.token_hex(3)}"
+    engine.create_container(
+        serving.image,
+        ["true"],
+        name=helper,
+        environment={},
+        labels={"io.berth.app": app.name, "io.berth.role": "home-adopt"},
+        network="none",
+        mounts={volume_name(app): (ADOPT_MOUNT + HOME, "rw")},
+    )
+    try:
+        # The tar holds home/...: unpacked at ADOPT_MOUNT it lands in the volume.
+        engine.put_archive(helper, ADOPT_MOUNT, engine.get_archive(serving.container, HOME))
+    finally:
+        engine.remove_container(helper)
+    _result(app, *_sync(app, serving.image, serving.release, "--adopt"))
 
 
 def parse_result(output: str) -> dict | None:
