@@ -110,6 +110,8 @@ def http(app: WebApp, path: str) -> dict:
 def deploy(app: WebApp, data: bytes) -> Deployment:
     d = services.run_deployment(services.create_deployment(app, data).pk)
     assert d.status == Deployment.Status.SUCCESS, d.log
+    # What the copy into /home took, for the report (pytest -rP shows it).
+    print(*(line for line in d.log.splitlines() if "Persistent storage:" in line), sep="\n")
     return d
 
 

@@ -9,7 +9,7 @@ the evidence, never the English sentence a log line happened to say.
 Where each is set: see the README's "Failure codes" table; in short
 build_* and queue_timeout in apps.deployments.release (the build),
 runtime_missing/bad_settings/start_failed/exited/start_timeout/http_5xx/
-http_status/oom/proxy_refused in the release steps, lock_timeout where the
+http_status/oom/proxy_refused/storage_failed in the release steps, lock_timeout where the
 app's lock is waited for, worker_lost/not_picked_up in reconcile,
 engine_unreachable/engine_error from the engine's errors, internal_error
 for Berth's own bugs.

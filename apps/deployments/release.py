@@ -701,7 +701,7 @@ def _put_back_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> N
     """The new release did not start: put the serving release's code back
     into /home/site/wwwroot, so the container still serving runs its own."""
     serving = Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).first()
-    if serving is None or not serving.image or serving.image == deployment.image:
+    if serving is None or not serving.image:
         return
     try:
         placed = storage.place_code(app, serving.image, str(serving.pk), undo=str(deployment.pk))
