@@ -51,6 +51,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.urls import path
 
+from mysite.version import VERSION
+
 WWW = Path(settings.BASE_DIR)
 DATA = Path("/home/data")
 
@@ -83,7 +85,7 @@ def read(request):
         "rows": rows,
         "home": notes.read_text() if notes.exists() else None,
         "upload": upload.read_text() if upload.exists() else None,
-        "version": (WWW / "version.txt").read_text().strip(),
+        "version": VERSION,
         "uid": os.getuid(),
     })
 
@@ -94,7 +96,12 @@ BROKEN_WSGI = "raise SystemExit('this release is broken on purpose')\n"
 
 
 def probe_zip(version: str, extra: dict[str, str] | None = None) -> bytes:
-    files = {"mysite/settings.py": SETTINGS, "mysite/urls.py": URLS, "version.txt": version}
+    # In code, same size each time: a stale bytecode cache would show the old one.
+    files = {
+        "mysite/settings.py": SETTINGS,
+        "mysite/urls.py": URLS,
+        "mysite/version.py": f"VERSION = {version!r}\n",
+    }
     return zip_sample("django_app", {**files, **(extra or {})})
 
 

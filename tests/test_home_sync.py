@@ -204,3 +204,17 @@ def test_the_script_reads_its_options(tmp_path, home):
     # Release 2 did not start: release 1's code, and the app's file, come back.
     assert run(r1, "1", "--undo=2")["restored"] == ["a.py"]
     assert (www(home) / "a.py").read_text() == "the app's"
+
+
+def test_a_new_release_drops_the_bytecode_python_wrote_for_the_old_code(tmp_path, home):
+    # Same size, same (zip) time: Python's own check would take the old cache.
+    r1 = release(tmp_path / "r1", {"app.py": 'V = "v1"', "lib/__pycache__/x.cpython-311.pyc": "s"})
+    r2 = release(tmp_path / "r2", {"app.py": 'V = "v2"', "lib/__pycache__/x.cpython-311.pyc": "s"})
+    homesync.sync(str(r1), str(home), 0, "1")
+    release(www(home), {"__pycache__/app.cpython-311.pyc": "compiled v1"})
+    again = homesync.sync(str(r1), str(home), 0, "1")  # a restart keeps it
+    assert again["bytecode_dropped"] == 0
+    result = homesync.sync(str(r2), str(home), 0, "2")
+    assert result["bytecode_dropped"] == 1 and result["replaced"] == []
+    assert not (www(home) / "__pycache__/app.cpython-311.pyc").exists()
+    assert (www(home) / "lib/__pycache__/x.cpython-311.pyc").exists()  # shipped: kept

@@ -19,6 +19,8 @@ deploy does, with a record of it:
   byte the app wrote is lost; the result names it;
 - a file the previous release shipped and this one doesn't is removed,
   unless the app changed it since (then it is kept and named);
+- bytecode caches (__pycache__/*.pyc) it does not ship are removed: they
+  were written for the previous code;
 - everything else in DST (the app's own files) is left alone.
 The manifest of shipped files (<state>/manifest.json) is written last,
 atomically. With --undo=FAILED (a release that did not start), the app's files
@@ -204,6 +206,8 @@ def sync(src: str, home: str, uid: int, release: str, *, adopt: bool = False) ->
             _prune(os.path.dirname(d), dst_root)
         else:
             kept.append(rel)  # shipped once, changed by the app since: its data now
+    dropped = [] if again or adopt else _drop_bytecode(dst_root, new)
+    kept = [rel for rel in kept if rel not in set(dropped)]
     tmp = f"{manifest_path}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump({"release": release, "files": new}, f)
@@ -220,7 +224,25 @@ def sync(src: str, home: str, uid: int, release: str, *, adopt: bool = False) ->
         "kept": kept[:LISTED],
         "kept_count": len(kept),
         "backup": f"/home/{STATE}/{REPLACED}/{release}" if replaced else "",
+        "bytecode_dropped": len(dropped),
     }
+
+
+def _drop_bytecode(dst_root: str, shipped: dict[str, list]) -> list[str]:
+    """Remove the bytecode caches (__pycache__/*.pyc) the new release does
+    not ship: Python wrote them for the previous release's code, and checks
+    a cache against its source's size and time only, which an upload of the
+    same size (files from a zip all carry one time) would pass."""
+    dropped = []
+    for root, _dirs, files in os.walk(dst_root):
+        if os.path.basename(root) != "__pycache__":
+            continue
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), dst_root)
+            if name.endswith(".pyc") and rel not in shipped:
+                os.unlink(os.path.join(root, name))
+                dropped.append(rel)
+    return dropped
 
 
 def undo_replaced(home: str, release: str, uid: int) -> list[str]:

@@ -104,6 +104,7 @@ class Placed:
     kept_count: int = 0
     backup: str = ""
     restored: list[str] = field(default_factory=list)
+    bytecode_dropped: int = 0
     created: bool = False
     adopted: bool = False  # the serving container's /home was copied in first
     seconds: float = (
