@@ -10,6 +10,7 @@ WEBSITES_ENABLE_APP_SERVICE_STORAGE=false, /home starts fresh each time."""
 from __future__ import annotations
 
 import re
+import time
 from unittest import mock
 
 import pytest
@@ -149,8 +150,10 @@ def test_what_the_app_writes_under_home_survives_everything_short_of_deleting_it
 
     assert kept("v1")["uid"] == 1000
 
+    started = time.monotonic()
     outcome = services.restart_app(app, reason="test")
     assert outcome.ok, outcome.message
+    print(f"restart with /home (copy included): {time.monotonic() - started:.1f} s")
     kept("v1")
 
     assert services.stop_app(app).ok
