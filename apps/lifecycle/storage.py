@@ -105,11 +105,9 @@ class Placed:
     backup: str = ""
     restored: list[str] = field(default_factory=list)
     bytecode_dropped: int = 0
-    created: bool = False
+    created: bool = False  # the volume was made for this start
     adopted: bool = False  # the serving container's /home was copied in first
-    seconds: float = (
-        0.0  # how long the copy took, its container included  # the volume was made for this start
-    )
+    seconds: float = 0.0  # how long it took, the copy's container included
 
     def lines(self) -> list[str]:
         """The deployment log's words for it."""
