@@ -3,6 +3,7 @@ real-engine tests are tests/test_operations_e2e.py) and a serving release."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.client import ContainerState, LogLine
 from apps.engine.errors import ContainerMissing, EngineError
-from apps.lifecycle import health
+from apps.lifecycle import health, storage
 from apps.webapps.models import WebApp
 
 FLASK = {
@@ -52,6 +53,8 @@ class FakeEngine:
             "remove_container",
             "image_facts",
             "container_oom_events",
+            "ensure_volume",
+            "run_once",
         ):
             monkeypatch.setattr(engine, name, getattr(self, name))
         monkeypatch.setattr(health, "probe", self.probe)
@@ -62,6 +65,16 @@ class FakeEngine:
 
     def guard_host(self, image: str, interfaces: str, allow_tcp_ports: list[int]) -> None:
         pass
+
+    def ensure_volume(self, name: str, labels=None, **options) -> bool:
+        self.events.append(f"volume {name}")
+        return False
+
+    def run_once(self, image: str, command: list[str], timeout: int = 120, **options):
+        """The code sync into /home (apps.lifecycle.storage): nothing to copy."""
+        self.events.append(f"sync {image}")
+        result = {"release": command[-1], "shipped": 1, "copied": 0, "unchanged": 1, "removed": 0}
+        return 0, storage.RESULT_PREFIX + json.dumps(result) + "\n"
 
     def container_exists(self, name: str) -> bool:
         return name in self.containers

@@ -133,7 +133,8 @@ def test_deleting_leaves_nothing_behind_and_the_name_starts_clean(routed, alice,
         wait_for(lambda: any(a.container == serving_v2 for a in archive.tail(name)))
         before = leftovers(name, routed)
         assert len(before["containers"]) == 2 and len(before["images"]) == 2
-        assert before["volumes"] == [f"berth-pip-cache-{name}"]  # its own wheel cache
+        # Its persistent /home and its own wheel cache.
+        assert before["volumes"] == [f"berth-home-{name}", f"berth-pip-cache-{name}"]
         assert before["networks"] == [f"berth-app-{name}"]
         assert before["route"] and before["artifacts"] and before["repo"] and before["logs"]
 

@@ -9,7 +9,7 @@ the evidence, never the English sentence a log line happened to say.
 Where each is set: see the README's "Failure codes" table; in short
 build_* and queue_timeout in apps.deployments.buildrun (the build),
 runtime_missing/bad_settings/start_failed/exited/start_timeout/http_5xx/
-http_status/oom/proxy_refused in the release steps, lock_timeout where the
+http_status/oom/proxy_refused/storage_failed in the release steps, lock_timeout where the
 app's lock is waited for, worker_lost/not_picked_up in reconcile,
 engine_unreachable/engine_error from the engine's errors, internal_error
 for Berth's own bugs.
@@ -38,6 +38,7 @@ ENGINE_ERROR = "engine_error"  # the engine answered with an error: error
 LOCK_TIMEOUT = "lock_timeout"  # another deployment or restart held the app: waited_s
 WORKER_LOST = "worker_lost"  # the worker doing it stopped (found by reconcile)
 NOT_PICKED_UP = "not_picked_up"  # no worker took the task in time (found by reconcile)
+STORAGE_FAILED = "storage_failed"  # the release's code could not be put into /home: volume, error
 INTERNAL_ERROR = "internal_error"  # an error in Berth itself: error
 
 CODES = (
@@ -58,6 +59,7 @@ CODES = (
     LOCK_TIMEOUT,
     WORKER_LOST,
     NOT_PICKED_UP,
+    STORAGE_FAILED,
     INTERNAL_ERROR,
 )
 

@@ -270,7 +270,7 @@ class Validation:
 
 
 def _app_network(app: WebApp) -> str:
-    # apps.deployments.appnet names it; found by its labels, not imported (layers).
+    # apps.lifecycle.appnet names it; found by its labels, not imported (layers).
     found = engine.find_networks({"io.berth.app": app.name, "io.berth.role": "app-network"})
     return found[0] if found else ""
 

@@ -160,6 +160,13 @@ def put_archive(container: str, path: str, data: Any) -> None:
             raise EngineError(f"Copying files into {container} failed")
 
 
+def get_archive(container: str, path: str) -> Iterator[bytes]:
+    """A tar stream of `path` in a container (running or not), as `docker cp` reads it."""
+    with docker_api.translated(f"Copying {path} out of {container}"):
+        stream, _ = docker_api.client().api.get_archive(container, path)
+    return stream
+
+
 def start_container(container: str) -> None:
     with docker_api.translated(f"Starting container {container}"):
         docker_api.client().api.start(container)

@@ -24,7 +24,7 @@ from apps.core import failures, hooks
 from apps.deployments.models import Deployment  # the release record: see deploylog.py
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import appnet, containers, health, startup
+from apps.lifecycle import appnet, containers, health, startup, storage
 from apps.lifecycle.cutover import remove_app_containers
 from apps.lifecycle.deploylog import DeploymentLog
 from apps.lifecycle.errors import DeployFailed
@@ -98,6 +98,7 @@ def run_release(
     )
     container = ""
     app_port = container_port(app)
+    home = storage.enabled(app)
     since = time.time()
     progress(STEP_START, RUNNING, f"{name} from {deployment.image}")
     try:
@@ -106,6 +107,7 @@ def run_release(
             raise DeployFailed(
                 problem + " (Configuration > Application settings)", code=failures.BAD_SETTINGS
             )
+        _place_code(app, deployment, log, home)
         container = start_container(
             deployment.image,
             ["bash", "-c", script],
@@ -116,7 +118,7 @@ def run_release(
             guard=guard,
             network=network,
             app_port=app_port,
-            mounts=extras.mounts,
+            mounts={**extras.mounts, **(storage.mounts(app) if home else {})},
         )
         port = engine.published_port(container, app_port)
         if not port:
@@ -153,6 +155,8 @@ def run_release(
             log.write("---- the app's last log lines ----\n" + app_log + "\n----\n")
         with contextlib.suppress(EngineError):
             remove_app_containers(app, [name], stop_timeout=0)
+        if home and code != failures.BAD_SETTINGS:  # the code may have reached /home
+            _put_back_code(app, deployment, log)
         masked = mask(app_log, log.secrets)
         if masked:
             evidence["last_lines"] = failures.last_lines(masked)
@@ -161,6 +165,55 @@ def run_release(
                 message = f"{message} The app's log ends with: {exception}"
         raise DeployFailed(message, app_log=masked, code=code, evidence=evidence) from e
     return Started(name, port)
+
+
+def _place_code(app: WebApp, deployment: Deployment, log: DeploymentLog, home: bool) -> None:
+    """Put the release's code into the app's persistent /home (apps.lifecycle.storage),
+    unless the app turned persistent storage off (`home` false)."""
+    if not home:
+        log.line(
+            f"Persistent storage is off ({storage.SETTING}=false): this container's /home "
+            "starts from the release image and is lost when it stops."
+        )
+        return
+    serving = Deployment.objects.filter(app=app, active=True).exclude(container="").first()
+    try:
+        placed = storage.place_code(
+            app,
+            deployment.image,
+            str(deployment.pk),
+            serving=storage.Serving(serving.container, serving.image, str(serving.pk))
+            if serving
+            else None,
+        )
+    except storage.StorageError as e:
+        raise DeployFailed(
+            f"{e.message} The app still serves its previous release.",
+            code=failures.STORAGE_FAILED,
+            evidence={"volume": storage.volume_name(app), "error": e.message},
+        ) from e
+    for line in placed.lines():
+        log.line(line)
+
+
+def _put_back_code(app: WebApp, deployment: Deployment, log: DeploymentLog) -> None:
+    """The new release did not start: put the serving release's code back
+    into /home/site/wwwroot, so the container still serving runs its own."""
+    serving = Deployment.objects.filter(app=app, active=True).exclude(pk=deployment.pk).first()
+    if serving is None or not serving.image:
+        return
+    try:
+        placed = storage.place_code(app, serving.image, str(serving.pk), undo=str(deployment.pk))
+        log.line(
+            f"Put release {serving.pk}'s code back into /home/site/wwwroot (it still serves)"
+            + (
+                f" and the app's {len(placed.restored)} replaced file(s)."
+                if placed.restored
+                else "."
+            )
+        )
+    except storage.StorageError as e:
+        log.line(f"WARNING: {e.message}")
 
 
 def start_container(

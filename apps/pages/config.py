@@ -26,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from apps.access.services import app_for
 from apps.deployments.models import Deployment
 from apps.engine import runtimes
+from apps.lifecycle import storage
 from apps.pages.operations import operation_context, shown_on_configuration
 from apps.webapps import services
 from apps.webapps.forms import (
@@ -406,6 +407,9 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "changes": changes,
         "restarts": restarts,
         "rebuilds": rebuilds,
+        "home_storage": storage.enabled(app),
+        "home_volume": storage.volume_name(app),
+        "home_setting": storage.SETTING,
         **operation_context(app, shown_on_configuration(request, app)),
     }
     return render(request, "webapps/configuration_general.html", ctx)

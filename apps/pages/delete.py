@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from apps.access.services import MANAGE_ACCESS, app_for
 from apps.deployments import gitrepo, teardown
 from apps.deployments.models import Deployment
+from apps.lifecycle import storage
 from apps.webapps.models import WebApp
 
 # Names the refused action in the 403 page's reason (apps.access.services.refusal).
@@ -66,7 +67,8 @@ class Removal:
 def what_goes(app: WebApp) -> list[Removal]:
     """What delete_app removes (apps.deployments.teardown, then the rows), in
     the words of App Service and with this app's numbers; read from the
-    database only, so the page answers when the engine does not."""
+    database, and the engine for the size of /home (the page still answers,
+    "size unknown", when the engine does not)."""
     deployments = Deployment.objects.filter(app=app).count()
     settings = app.app_settings.count()
     strings = app.connection_strings.count()
@@ -76,6 +78,11 @@ def what_goes(app: WebApp) -> list[Removal]:
             "Containers",
             "the one serving the site (which stops answering), older and build containers, "
             "its own network and its route in the front proxy",
+        ),
+        Removal(
+            "Persistent storage (/home)",
+            f"the volume {storage.usage(app).describe()}: everything the app wrote under /home, "
+            "its files in /home/site/wwwroot (a SQLite database, uploads) included",
         ),
         Removal(
             "Release images",
