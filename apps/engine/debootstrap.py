@@ -79,7 +79,7 @@ def build_by_debootstrap(chosen: buildplan.Plan, progress: buildstate.Progress) 
         command = [
             "debootstrap",
             "--variant=minbase",
-            f"--include={','.join(recipe.DEBIAN_PACKAGES)}",
+            f"--include={','.join(recipe.debian_packages())}",
             chosen.suite,
             str(rootfs),
             mirror,
@@ -138,6 +138,9 @@ def import_changes(version: str, labels: dict[str, str]) -> list[str]:
 def _finish_rootfs(rootfs: Path) -> None:
     shutil.copytree(recipe.RUNTIME_FILES, rootfs, dirs_exist_ok=True, symlinks=True)
     _mkdir_public(rootfs, recipe.WORKDIR.lstrip("/"))
+    # Anyone's, sticky, as on any Linux and on App Service: the app's user writes there.
+    (rootfs / "tmp").mkdir(exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
     for junk in ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf", "usr/share/man"):
         path = rootfs / junk
         if path.is_dir():

@@ -53,10 +53,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"[{version}] {error}")
                 failed.append(version)
                 continue
-            if result.built:
+            if result.built and result.source:
                 self.stdout.write(
                     f"[{version}] built {result.tag} ({result.source}) in {result.seconds:.0f} s, "
                     f"{result.size / 1e6:.0f} MB, Python {result.python}"
+                )
+            if result.build_seconds:
+                self.stdout.write(
+                    f"[{version}] built {result.build_tag} in {result.build_seconds:.0f} s"
                 )
         if failed:
             raise CommandError(f"Could not make the runtime image for {', '.join(failed)}.")
