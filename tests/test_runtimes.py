@@ -248,7 +248,7 @@ def test_it_rejects_an_unknown_source_setting(settings, engine):
 
 
 def test_it_lists_every_version_with_its_status(engine, can_debootstrap):
-    engine.image_exists.side_effect = lambda tag: tag == "berth/python:3.11"
+    engine.image_exists.side_effect = lambda tag: tag.endswith(":3.11")
     engine.image_labels.return_value = {
         builders.LABEL_SOURCE: "debootstrap",
         builders.LABEL_REVISION: builders.runtime_revision(),
@@ -711,3 +711,13 @@ def test_a_build_image_made_on_another_runtime_image_is_not_current(engine):
     assert not build_image.is_current("3.11")
     built["layers"] = ("sha256:new", "sha256:tools")
     assert build_image.is_current("3.11")
+
+
+def test_a_runtime_without_its_build_image_is_not_ready(engine):
+    engine.image_exists.side_effect = lambda tag: tag == "berth/python:3.11"
+    rt = runtimes.runtime("3.11")
+    assert rt.status == runtimes.Status.BUILDABLE
+    assert "its build image berth/python-build:3.11 is missing" in rt.detail
+    engine.image_exists.side_effect = None
+    engine.image_exists.return_value = True
+    assert runtimes.runtime("3.11").status == runtimes.Status.READY
