@@ -73,6 +73,11 @@ echo "startup.txt ran its third line"; exit 3
 """
 
 
+def saved_line(deployment: Deployment) -> str:
+    """The log's line on making the release image, with how long it took."""
+    return next((ln for ln in deployment.log.splitlines() if "Release image" in ln), "")
+
+
 def get(deployment: Deployment, path: str = "/", timeout: float = 10) -> requests.Response:
     session = requests.Session()
     session.trust_env = False
@@ -103,6 +108,7 @@ def test_startup_txt_runs_whole_and_gunicorn_keeps_its_600_s_timeout(
     d = services.run_deployment(services.create_deployment(app, zip_files(files)).pk)
     assert d.status == "success", d.log
     assert "build-tmp=1777" in d.log
+    print("\n" + saved_line(d))
     assert (
         "-c /home/site/wwwroot/gunicorn.conf.py --timeout 600 --access-logfile - "
         "--error-logfile - app:app"
@@ -209,6 +215,7 @@ def test_the_build_image_compiles_native_packages_and_runs_npm(make_app, setting
     assert d.status == "success", d.log[-6000:]
     assert f"Build container berth-build-{app.name}-{d.pk} from {build_tag('3.11')}" in d.log
     assert f"saved: {image_tag('3.11')} plus the build's /home/site/wwwroot" in d.log
+    print("\n" + saved_line(d))
     lowered = d.log.lower()
     for package in ("psycopg2", "mysqlclient", "pillow"):
         assert f"building wheel for {package}" in lowered, package
@@ -227,6 +234,8 @@ def test_the_build_image_compiles_native_packages_and_runs_npm(make_app, setting
     assert again.status == "success", again.log[-4000:]
     assert "reusing its virtual environment" in again.log
     assert "Copied antenv from" in again.log
+    print("\n" + next(ln for ln in again.log.splitlines() if "Copied antenv" in ln))
+    print(saved_line(again))
     page = get(again).json()
     assert page["bundle"].startswith("rebuilt by node v")
     assert page["pillow"] and page["mysqlclient"]
