@@ -553,6 +553,28 @@ def test_the_command_fails_with_the_reason(engine, can_debootstrap):
     assert "no Debian suite carries it" in err.getvalue()
 
 
+def test_the_command_ensures_every_available_version_and_says_why_not_the_others(engine):
+    engine.image_exists.return_value = True
+    engine.image_labels.return_value = {builders.LABEL_REVISION: builders.runtime_revision()}
+    out = StringIO()
+    with mock.patch.object(buildplan, "debootstrap_missing", return_value="no debootstrap here"):
+        call_command("runtime", "ensure", "--available", stdout=out)
+    text = out.getvalue()
+    # The images are there: every version is ready, so every one is ensured.
+    for version in runtimes.PYTHON_VERSIONS:
+        assert f"[{version} 100%] berth/python:{version} and" in text
+    engine.image_exists.return_value = False
+    out = StringIO()
+    with mock.patch.object(buildplan, "debootstrap_missing", return_value="no debootstrap here"):
+        call_command("runtime", "ensure", "--available", stdout=out)
+    # Nothing can be built: each says why, and nothing is attempted.
+    assert "[3.10] not available here: 3.10: no Debian suite carries it" in out.getvalue()
+    assert "[3.11] not available here: 3.11: no debootstrap here" in out.getvalue()
+    assert "100%" not in out.getvalue()
+    with pytest.raises(CommandError, match="--available"):
+        call_command("runtime", "ensure", stdout=StringIO())
+
+
 # The page
 
 

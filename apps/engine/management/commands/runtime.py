@@ -1,4 +1,6 @@
-"""`manage.py runtime list` and `manage.py runtime ensure 3.11 [3.13 ...]`."""
+"""`manage.py runtime list`, `manage.py runtime ensure 3.11 [3.13 ...]` and
+`manage.py runtime ensure --available` (every version that can be built
+here; the others are listed with why not)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,20 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="what `az webapp list-runtimes --os linux` would show here")
         ensure = sub.add_parser("ensure", help="build the images that are missing or outdated")
-        ensure.add_argument("versions", nargs="+", metavar="VERSION", help="e.g. 3.11")
+        ensure.add_argument("versions", nargs="*", metavar="VERSION", help="e.g. 3.11")
+        ensure.add_argument(
+            "--available",
+            action="store_true",
+            help="every version the catalog can build here (the others: why not)",
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         if action == "list":
             self.list()
+        elif options["available"] or options["versions"]:
+            self.ensure([*options["versions"], *self.available()])
         else:
-            self.ensure(options["versions"])
+            raise CommandError("Name the versions to ensure (e.g. 3.11), or --available.")
 
     def list(self) -> None:
         rows = [("VERSION", "CONFIG", "IMAGE", "STATUS", "END OF LIFE", "DETAIL")]
@@ -35,7 +44,18 @@ class Command(BaseCommand):
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
             self.stdout.write("  ".join([*cells, row[-1]]).rstrip())
 
+    def available(self) -> list[str]:
+        """The versions ready or buildable here; says why for the others."""
+        chosen = []
+        for rt in runtimes.catalog():
+            if rt.status == runtimes.Status.UNAVAILABLE:
+                self.stdout.write(f"[{rt.version}] not available here: {rt.detail}")
+            else:
+                chosen.append(rt.version)
+        return chosen
+
     def ensure(self, versions: list[str]) -> None:
+        versions = list(dict.fromkeys(versions))
         failed = []
         for version in versions:
             last = -1
