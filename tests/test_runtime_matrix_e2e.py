@@ -31,7 +31,7 @@ def _answer(port: int) -> dict:
 def test_every_available_runtime_serves_flask_and_django(version, make_app, settings):
     rt = runtimes.runtime(version)
     if rt.status != runtimes.Status.READY:
-        pytest.skip(f"Python {version} is {rt.status} here: {rt.detail}")
+        pytest.skip(f"Python {version} is not ready here ({rt.status}): {rt.detail}")
     settings.BERTH_BUILD_TIMEOUT = 600
     for sample, expect in (("flask_app", "version"), ("django_app", "framework")):
         app = make_app(
