@@ -544,6 +544,7 @@ def test_the_command_prints_progress(engine):
     out = StringIO()
     call_command("runtime", "ensure", "3.11", stdout=out)
     assert "[3.11 100%] berth/python:3.11 and berth/python-build:3.11 are ready" in out.getvalue()
+    assert "3.13" not in out.getvalue()  # only the version named
 
 
 def test_the_command_fails_with_the_reason(engine, can_debootstrap):

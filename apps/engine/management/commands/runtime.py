@@ -29,7 +29,8 @@ class Command(BaseCommand):
         if action == "list":
             self.list()
         elif options["available"] or options["versions"]:
-            self.ensure([*options["versions"], *self.available()])
+            more = self.available() if options["available"] else []
+            self.ensure([*options["versions"], *more])
         else:
             raise CommandError("Name the versions to ensure (e.g. 3.11), or --available.")
 
