@@ -275,6 +275,12 @@ BERTH_RUNTIME_IMAGE_PREFIX = os.getenv("BERTH_RUNTIME_IMAGE_PREFIX", "berth/pyth
 # and falls back to bootstrapping from the host's Debian archive).
 BERTH_RUNTIME_SOURCE = os.getenv("BERTH_RUNTIME_SOURCE", "auto")  # auto | pull | debootstrap
 BERTH_RUNTIME_BASE_IMAGE = os.getenv("BERTH_RUNTIME_BASE_IMAGE", "python:{version}-slim")
+# More Debian packages (space-separated) for the build image
+# (berth/python-build:<version>: headers a package compiles against) and for
+# the runtime image (the libraries it then loads); `manage.py runtime ensure`
+# rebuilds the images when these change.
+BERTH_BUILD_EXTRA_PACKAGES = os.getenv("BERTH_BUILD_EXTRA_PACKAGES", "").split()
+BERTH_RUNTIME_EXTRA_PACKAGES = os.getenv("BERTH_RUNTIME_EXTRA_PACKAGES", "").split()
 # CA bundle and pip configuration handed to build containers, so pip works
 # behind an intercepting proxy. Defaults to the host's.
 BERTH_BUILD_CA_BUNDLE = os.getenv(

@@ -180,7 +180,11 @@ def test_build_hooks_gunicorn_conf_a_failing_startup_script_and_restart(make_app
     assert "this startup script is broken" in app_log
     assert "exited with code 7" in app_log
     assert "Falling back to automatic detection" in app_log
-    assert "-c /home/site/wwwroot/gunicorn.conf.py app:app" in app_log
+    # The file sets neither the timeout nor the logs: App Service's defaults stay.
+    assert (
+        "-c /home/site/wwwroot/gunicorn.conf.py --timeout 600 --access-logfile - "
+        "--error-logfile - app:app"
+    ) in app_log
 
     # A changed setting reaches the app through a health-checked restart.
     AppSetting.objects.create(app=app, name="GREETING", value="restarted")

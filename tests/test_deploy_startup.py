@@ -80,10 +80,42 @@ def test_it_serves_the_default_site_when_nothing_matches():
 
 
 def test_it_honours_gunicorn_conf_py_and_still_binds_the_port():
+    # The file sets no timeout nor logs: App Service's defaults still apply.
     d = detect(SourceTree.from_files({"app.py": FLASK, "gunicorn.conf.py": "workers = 2\n"}))
     assert d.command == (
-        "gunicorn --bind=0.0.0.0:$PORT -c /home/site/wwwroot/gunicorn.conf.py app:app"
+        "gunicorn --bind=0.0.0.0:$PORT -c /home/site/wwwroot/gunicorn.conf.py "
+        "--timeout 600 --access-logfile - --error-logfile - app:app"
     )
+
+
+def test_a_gunicorn_conf_py_setting_replaces_only_its_own_default():
+    conf = "import os\ntimeout = int(os.getenv('T', '45'))\naccesslog, errorlog = None, '-'\n"
+    d = detect(SourceTree.from_files({"app.py": FLASK, "gunicorn.conf.py": conf}))
+    assert (
+        d.command == "gunicorn --bind=0.0.0.0:$PORT -c /home/site/wwwroot/gunicorn.conf.py app:app"
+    )
+    only = detect(
+        SourceTree.from_files({"app.py": FLASK, "gunicorn.conf.py": "timeout: int = 5\n"})
+    )
+    assert "--timeout" not in only.command
+    assert "--access-logfile - --error-logfile - app:app" in only.command
+
+
+def test_a_startup_command_running_gunicorn_gets_the_defaults_it_does_not_set():
+    files = {"app.py": FLASK, "startup.txt": "echo hi\ngunicorn app:app\n"}
+    d = detect(SourceTree.from_files(files))
+    text = script(d, "startup.txt", SourceTree.from_files(files))
+    assert (
+        'GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS---timeout 600 --access-logfile - '
+        '--error-logfile -}" bash startup.txt &'
+    ) in text
+    # Its own config file wins: no GUNICORN_CMD_ARGS over it.
+    own = script(d, "gunicorn -c conf/g.py app:app", SourceTree.from_files(files))
+    assert "GUNICORN_CMD_ARGS" not in own
+    # The root gunicorn.conf.py's settings are left out.
+    files["gunicorn.conf.py"] = "timeout = 90\n"
+    text = script(d, "gunicorn app:app", SourceTree.from_files(files))
+    assert '"${GUNICORN_CMD_ARGS---access-logfile - --error-logfile -}"' in text
 
 
 def test_it_classifies_custom_startup_commands():
@@ -91,7 +123,7 @@ def test_it_classifies_custom_startup_commands():
     assert classify_custom("", t).kind == ""
     assert classify_custom("startup.sh", t).kind == "script"
     assert classify_custom("./startup.sh", t).kind == "script"
-    assert classify_custom("startup.txt", t).kind == "first-line"
+    assert classify_custom("startup.txt", t).kind == "script"
     assert classify_custom("missing.sh", t).kind == "missing-file"
     assert classify_custom("gunicorn --bind=0.0.0.0 app:app", t).kind == "command"
 

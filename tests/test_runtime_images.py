@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from apps.engine import builders, client, runtimes
+from apps.engine import build_image, builders, client, runtimes
 
 pytestmark = pytest.mark.runtime
 
@@ -109,3 +109,30 @@ def test_ensure_runtime_makes_the_default_image():
     assert builders.is_current("3.11")
     assert seen[-1][0] == 100
     assert runtimes.runtime("3.11").status == runtimes.Status.READY
+
+
+@pytest.mark.parametrize("version", list(runtimes.PYTHON_VERSIONS))
+def test_the_image_has_the_libraries_builds_link_to_but_no_tools(version):
+    tag = _ready_image(version)
+    script = (
+        "stat -c 'tmp=%a' /tmp; ldconfig -p | grep -oE 'lib(pq|mariadb|jpeg|xslt|xml2|z)\\.so\\.[0-9]+' "
+        "| sort -u; command -v gcc node npm || echo no-tools"
+    )
+    exit_code, output = client.run_once(tag, ["sh", "-c", script], timeout=30)
+    assert exit_code == 0, output
+    for line in ("tmp=1777", "libpq.so.5", "libmariadb.so.3", "libjpeg.so.62", "libxslt.so.1"):
+        assert line in output.split(), output
+    assert output.split()[-1] == "no-tools", output
+
+
+@pytest.mark.parametrize("version", list(runtimes.PYTHON_VERSIONS))
+def test_the_build_image_compiles_and_has_node(version):
+    _ready_image(version)
+    if not client.image_exists(build_image.build_tag(version)):
+        pytest.skip(f"{build_image.build_tag(version)} is not built here")
+    output = build_image.verify(version, lambda p, m: None, 96)
+    assert "Python.h in" in output and "node v" in output
+    exit_code, output = client.run_once(
+        build_image.build_tag(version), ["stat", "-c", "%a", "/tmp"], timeout=30
+    )
+    assert (exit_code, output.strip()) == (0, "1777")

@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from apps.engine import (
+    build_image,
     builders,
     buildplan,
     buildstate,
@@ -87,6 +88,7 @@ ENGINE_CALLS = (
     "import_image",
     "pull_image",
     "build_image",
+    "image_facts",
 )
 
 
@@ -97,10 +99,13 @@ def engine():
     fake.image_exists.return_value = False
     fake.image_labels.return_value = {}
     fake.registry_has.return_value = False
+    fake.image_facts.return_value = None
     # The builder's modules call the seam as client.<name>: patch it there.
     with contextlib.ExitStack() as stack:
         for name in ENGINE_CALLS:
             stack.enter_context(mock.patch.object(client, name, getattr(fake, name)))
+        # The build image on top is tested on its own (tests/test_missing_header.py).
+        fake.build_image_build = stack.enter_context(mock.patch.object(build_image, "build"))
         yield fake
 
 
@@ -243,7 +248,7 @@ def test_it_rejects_an_unknown_source_setting(settings, engine):
 
 
 def test_it_lists_every_version_with_its_status(engine, can_debootstrap):
-    engine.image_exists.side_effect = lambda tag: tag == "berth/python:3.11"
+    engine.image_exists.side_effect = lambda tag: tag.endswith(":3.11")
     engine.image_labels.return_value = {
         builders.LABEL_SOURCE: "debootstrap",
         builders.LABEL_REVISION: builders.runtime_revision(),
@@ -353,11 +358,29 @@ def test_a_second_builder_waits_and_says_so(engine):
 
 def test_it_returns_quickly_when_the_current_image_exists(engine):
     engine.image_exists.return_value = True
-    engine.image_labels.return_value = {builders.LABEL_REVISION: builders.runtime_revision()}
+    labels = {
+        builders.LABEL_REVISION: builders.runtime_revision(),
+        build_image.LABEL_BUILD_REVISION: build_image.build_revision(""),
+    }
+    engine.image_labels.return_value = labels
+    engine.image_facts.return_value = client.ImageFacts("sha256:1", 1, labels, (), ("sha256:a",))
     with mock.patch.object(runtime_image, "_build") as build:
         result = builders.ensure_runtime("3.11")
     assert result.built is False
     build.assert_not_called()
+    engine.build_image_build.assert_not_called()
+
+
+def test_a_current_runtime_with_an_old_build_image_rebuilds_only_the_build_image(engine):
+    engine.image_exists.return_value = True
+    engine.image_labels.return_value = {builders.LABEL_REVISION: builders.runtime_revision()}
+    seen = []
+    with mock.patch.object(runtime_image, "_build") as build:
+        result = builders.ensure_runtime("3.11", progress=lambda p, m: seen.append((p, m)))
+    build.assert_not_called()
+    engine.build_image_build.assert_called_once()
+    assert result.built and result.build_tag == "berth/python-build:3.11"
+    assert seen[-1] == (100, "berth/python:3.11 and berth/python-build:3.11 are ready")
 
 
 def test_it_rebuilds_an_image_from_an_older_recipe(engine, can_debootstrap):
@@ -441,7 +464,7 @@ def test_the_debootstrap_command_reads_the_mirror_and_includes_the_packages(
         builders.build_by_debootstrap(chosen, lambda p, m: None)
     command = commands[0]
     assert command[:2] == ["debootstrap", "--variant=minbase"]
-    assert command[2] == "--include=" + ",".join(recipe.DEBIAN_PACKAGES)
+    assert command[2] == "--include=" + ",".join(recipe.debian_packages())
     assert command[3] == "bookworm"
     assert command[5] == "http://mirror.example/debian"
     tarball, tag, changes = engine.import_image.call_args.args
@@ -496,7 +519,7 @@ def test_the_task_records_progress_and_success(engine):
     tasks.build_runtime(version="3.11")
     state = builders.read_state("3.11")
     assert (state.status, state.percent, state.error) == ("done", 100, "")
-    assert "berth/python:3.11 is ready" in state.log
+    assert "berth/python:3.11 and berth/python-build:3.11 are ready" in state.log
 
 
 def test_the_task_records_a_failure(engine, cannot_debootstrap):
@@ -520,7 +543,8 @@ def test_the_command_prints_progress(engine):
     engine.image_labels.return_value = {builders.LABEL_REVISION: builders.runtime_revision()}
     out = StringIO()
     call_command("runtime", "ensure", "3.11", stdout=out)
-    assert "[3.11 100%] berth/python:3.11 is ready" in out.getvalue()
+    assert "[3.11 100%] berth/python:3.11 and berth/python-build:3.11 are ready" in out.getvalue()
+    assert "3.13" not in out.getvalue()  # only the version named
 
 
 def test_the_command_fails_with_the_reason(engine, can_debootstrap):
@@ -528,6 +552,28 @@ def test_the_command_fails_with_the_reason(engine, can_debootstrap):
     with pytest.raises(CommandError, match="3.10"):
         call_command("runtime", "ensure", "3.10", stdout=StringIO(), stderr=err)
     assert "no Debian suite carries it" in err.getvalue()
+
+
+def test_the_command_ensures_every_available_version_and_says_why_not_the_others(engine):
+    engine.image_exists.return_value = True
+    engine.image_labels.return_value = {builders.LABEL_REVISION: builders.runtime_revision()}
+    out = StringIO()
+    with mock.patch.object(buildplan, "debootstrap_missing", return_value="no debootstrap here"):
+        call_command("runtime", "ensure", "--available", stdout=out)
+    text = out.getvalue()
+    # The images are there: every version is ready, so every one is ensured.
+    for version in runtimes.PYTHON_VERSIONS:
+        assert f"[{version} 100%] berth/python:{version} and" in text
+    engine.image_exists.return_value = False
+    out = StringIO()
+    with mock.patch.object(buildplan, "debootstrap_missing", return_value="no debootstrap here"):
+        call_command("runtime", "ensure", "--available", stdout=out)
+    # Nothing can be built: each says why, and nothing is attempted.
+    assert "[3.10] not available here: 3.10: no Debian suite carries it" in out.getvalue()
+    assert "[3.11] not available here: 3.11: no debootstrap here" in out.getvalue()
+    assert "100%" not in out.getvalue()
+    with pytest.raises(CommandError, match="--available"):
+        call_command("runtime", "ensure", stdout=StringIO())
 
 
 # The page
@@ -669,3 +715,32 @@ def test_the_catalog_does_not_probe_the_registry_for_versions_debian_carries(
     engine.registry_has.return_value = True
     builders.plan("3.11")
     assert builders.how_to_build("3.11").startswith("pull python:3.11-slim and add gunicorn")
+
+
+def test_a_build_image_made_on_another_runtime_image_is_not_current(engine):
+    labels = {
+        builders.LABEL_REVISION: builders.runtime_revision(),
+        build_image.LABEL_BUILD_REVISION: build_image.build_revision(""),
+    }
+    runtime = client.ImageFacts("sha256:r", 1, labels, (), ("sha256:new",))
+    built = {"layers": ("sha256:old", "sha256:tools")}
+
+    def facts(tag):
+        if tag == "berth/python-build:3.11":
+            return client.ImageFacts("sha256:b", 2, labels, (), built["layers"])
+        return runtime
+
+    engine.image_facts.side_effect = facts
+    assert not build_image.is_current("3.11")
+    built["layers"] = ("sha256:new", "sha256:tools")
+    assert build_image.is_current("3.11")
+
+
+def test_a_runtime_without_its_build_image_is_not_ready(engine):
+    engine.image_exists.side_effect = lambda tag: tag == "berth/python:3.11"
+    rt = runtimes.runtime("3.11")
+    assert rt.status == runtimes.Status.BUILDABLE
+    assert "its build image berth/python-build:3.11 is missing" in rt.detail
+    engine.image_exists.side_effect = None
+    engine.image_exists.return_value = True
+    assert runtimes.runtime("3.11").status == runtimes.Status.READY

@@ -1,7 +1,7 @@
-"""Run a build: in a container from the runtime image (or, when nothing the
+"""Run a build: in a container from the build image (or, when nothing the
 virtual environment depends on changed, from the previous release's image),
 as the app's user with capabilities dropped, streaming its output into the
-deployment's log, then commit it as the release image.
+deployment's log, then make the release image (apps.deployments.handoff).
 
 What the build runs is apps.deployments.build's; its environment is
 apps.deployments.buildenv's. A failure raises DeployFailed with a code from
@@ -12,6 +12,7 @@ runtime_missing, bad_settings).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import queue
 import threading
@@ -21,12 +22,13 @@ from pathlib import Path
 from django.conf import settings
 
 from apps.core import failures
-from apps.deployments import build, buildenv, buildqueue
+from apps.deployments import build, buildenv, buildqueue, handoff
 from apps.deployments.intake import to_tar
 from apps.deployments.models import Deployment
 from apps.engine import buildplan
 from apps.engine import client as engine
 from apps.engine import runtime_image as runtime_images
+from apps.engine.build_image import build_tag
 from apps.engine.errors import EngineError
 from apps.engine.runtimes import image_tag
 from apps.lifecycle import appnet, containers, startup
@@ -44,11 +46,12 @@ def release_tag(app: WebApp, deployment: Deployment) -> str:
 
 
 def runtime_image(app: WebApp, log: DeploymentLog | None = None) -> str:
-    """The app's runtime image, built first when it is not here (once for
-    every app on that Python: about a minute), its progress in the log."""
+    """The app's runtime image, built first when it or its build image is
+    not here (once for every app on that Python: a few minutes), its
+    progress in the log."""
     version = app.python_version
     tag = image_tag(version)
-    if engine.image_exists(tag):
+    if engine.image_exists(tag) and engine.image_exists(build_tag(version)):
         return tag
     evidence = {"image": tag, "python_version": version}
     if not buildplan.how_to_build(version):
@@ -61,7 +64,12 @@ def runtime_image(app: WebApp, log: DeploymentLog | None = None) -> str:
             evidence={**evidence, "error": why},
         )
     say = log.line if log else (lambda text: None)
-    say(f"The runtime image {tag} is not here yet: building it first.")
+    missing = (
+        f"runtime image {tag}"
+        if not engine.image_exists(tag)
+        else f"build image {build_tag(version)}"
+    )
+    say(f"The {missing} is not here yet: building it first.")
     _, error = runtime_images.ensure_and_record(
         version, echo=lambda percent, message: say(f"Runtime image: {percent:3d}% {message}")
     )
@@ -71,6 +79,19 @@ def runtime_image(app: WebApp, log: DeploymentLog | None = None) -> str:
             "The app still serves its previous release.",
             code=failures.RUNTIME_MISSING,
             evidence={**evidence, "error": error},
+        )
+    return tag
+
+
+def build_image(app: WebApp) -> str:
+    """The build image of the app's Python (compiler, headers, Node.js)."""
+    tag = build_tag(app.python_version)
+    if not engine.image_exists(tag):
+        raise DeployFailed(
+            f"The build image {tag} for Python {app.python_version} is not here yet: "
+            f"run `python manage.py runtime ensure {app.python_version}`, then deploy again.",
+            code=failures.RUNTIME_MISSING,
+            evidence={"image": tag, "python_version": app.python_version},
         )
     return tag
 
@@ -99,10 +120,12 @@ def previous_release(app: WebApp, deployment: Deployment) -> build.PreviousRelea
 def build_release(
     deployment: Deployment, tree: SourceTree, detection: startup.Detection, log: DeploymentLog
 ) -> str:
-    """Run the build in a container, commit it as the release image, return
-    its tag. The container comes from the runtime image (a full build), or,
-    when nothing the virtual environment depends on changed, from the previous
-    release's image: its antenv is kept and only the code is replaced."""
+    """Run the build in a container, make the release image, return its tag.
+    The container comes from the build image (a full build; the release is
+    the runtime image plus the build's /home/site/wwwroot), or, when nothing
+    the virtual environment depends on changed, from the previous release's
+    image: its antenv is kept and only the code is replaced (in the build
+    image, with that antenv copied in, when PRE/POST_BUILD commands run)."""
     app = deployment.app
     # Values saved before Berth checked them cannot reach the build: say which.
     if problem := environment_problem(build_environment(app)):
@@ -118,7 +141,12 @@ def build_release(
     if decision.message:
         log.line(decision.message)
     reuse = decision.reuse and previous is not None
-    base = previous.image if reuse and previous else runtime
+    # pip and PRE/POST_BUILD commands run in the build image (a reusing one
+    # gets the previous antenv copied in); a reusing build with neither only
+    # swaps the code, offline, on the previous release's image.
+    tools = not reuse or build.needs_network(app_settings, reuse)
+    base = build_image(app) if tools or previous is None else previous.image
+    seed = previous.image if reuse and tools and previous else ""
     script = build.script(tree, app_settings, decision.message if reuse else "")
     env, mounts = buildenv.build_env(app)
     if warning := buildenv.ca_bundle_warning():
@@ -130,7 +158,8 @@ def build_release(
         image=runtime,
     )
     name = f"berth-build-{app.name}-{deployment.pk}"
-    engine.remove_container(name)  # a leftover from a crashed worker
+    for leftover in (name, f"{name}-seed", f"{name}-release"):  # from a crashed worker
+        engine.remove_container(leftover)
     with _build_slot(deployment, log):
         return _build_in_container(
             deployment,
@@ -145,6 +174,8 @@ def build_release(
             inputs,
             decision,
             reuse,
+            runtime if tools else "",
+            seed,
         )
 
 
@@ -190,7 +221,12 @@ def _build_in_container(
     inputs: dict[str, str],
     decision: build.ReuseDecision,
     reuse: bool,
+    runtime: str = "",
+    seed: str = "",
 ) -> str:
+    """`runtime`: the build runs in the build image and the release is this
+    runtime image plus its /home/site/wwwroot; else the container is
+    committed. `seed`: the image whose antenv a reusing build starts from."""
     app = deployment.app
     app_settings = {s.name: s.value for s in app.app_settings.all()}
     cpus = float(settings.BERTH_BUILD_CPUS)
@@ -226,11 +262,17 @@ def _build_in_container(
         network=appnet.ensure(app.name, app.python_version) if online else "none",
     )
     try:
+        if seed:
+            copied = handoff.seed_antenv(seed, container, f"{name}-seed", owner=build.APP_UID)
+            log.line(
+                f"Copied {build.VENV} from {seed} into the build image "
+                f"({copied.bytes / 1e6:.0f} MB, {copied.seconds:.1f} s)."
+            )
         prefix = build.STAGING if reuse else APP_PATH.lstrip("/")
         upload = to_tar(Path(deployment.artifact), prefix=prefix, owner=build.APP_UID)
         engine.put_archive(container, "/", upload)
         engine.start_container(container)
-        if not reuse:  # a reused image has the name already
+        if runtime:  # a reused release image has the name already
             engine.exec_quick(container, ["bash", "-c", build.NAME_THE_APP_USER], user="0")
         code = _stream_until_exit(container, log, settings.BERTH_BUILD_TIMEOUT, script, env)
         if code != 0:
@@ -261,8 +303,16 @@ def _build_in_container(
         pythonpath = f"{APP_PATH}/antenv/lib/python{app.python_version}/site-packages"
         saving = time.monotonic()
         engine.stop_container(container, timeout=0)  # nothing the build started lives on
-        engine.commit_container(
-            container,
+        commit = functools.partial(engine.commit_container, container)
+        if runtime:
+            commit = functools.partial(
+                handoff.release_from_build,
+                container,
+                runtime,
+                f"{name}-release",
+                owner=build.APP_UID,
+            )
+        commit(
             tag,
             changes=[
                 # The build's user would stay the image's: root, as the
@@ -276,11 +326,13 @@ def _build_in_container(
             labels={
                 **labels(app, deployment, "release"),
                 build.INPUTS_LABEL: json.dumps(inputs, sort_keys=True),
-                build.DEPTH_LABEL: str(decision.depth if reuse else 0),
+                # A release made from the runtime image is flat again.
+                build.DEPTH_LABEL: str(decision.depth if reuse and not runtime else 0),
                 containers.RUN_AS_LABEL: containers.RUN_AS,
             },
         )
-        log.line(f"Release image {tag} saved ({time.monotonic() - saving:.1f} s).")
+        made = f"{runtime} plus the build's {APP_PATH}" if runtime else f"the build on {base}"
+        log.line(f"Release image {tag} saved: {made} ({time.monotonic() - saving:.1f} s).")
         return tag
     finally:
         engine.remove_container(container)

@@ -123,7 +123,7 @@ def _startup(
     looked = tuple(detection.looked_for)
     custom = classify_custom(app_command_line, tree)
     detected = f"{detection.rule} ({detection.reason}); command: {detection.command}"
-    if custom.kind in ("script", "first-line", "command"):
+    if custom.kind in ("script", "command"):
         text = (
             f"the {custom.explain} runs first; command: {custom.value}. "
             f"If it exits, it falls back to {detected}"

@@ -47,6 +47,7 @@ MODULES = (
     "startup_timeout",
     "startup_command_failed",
     "build_failed",
+    "missing_header",
     "requirements_file",
     "python_version",
     "static_files",

@@ -141,6 +141,7 @@ __all__ = [
     "kill_container",
     "published_port",
     "pull_image",
+    "get_archive",
     "put_archive",
     "registry_has",
     "remove_container",

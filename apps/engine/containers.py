@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from apps.engine import docker_api
 from apps.engine.errors import EngineError
@@ -160,11 +161,21 @@ def put_archive(container: str, path: str, data: Any) -> None:
             raise EngineError(f"Copying files into {container} failed")
 
 
-def get_archive(container: str, path: str) -> Iterator[bytes]:
-    """A tar stream of `path` in a container (running or not), as `docker cp` reads it."""
-    with docker_api.translated(f"Copying {path} out of {container}"):
-        stream, _ = docker_api.client().api.get_archive(container, path)
-    return stream
+def get_archive(container: str, path: str) -> BinaryIO:
+    """A tar of `path` in a container (created or stopped will do), spooled
+    to a temporary file (on disk past 64 MB), rewound for reading. Entries
+    keep their owners and modes; the top one is named after `path`'s last part."""
+    out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115 (returned)
+    try:
+        with docker_api.translated(f"Copying {path} out of {container}"):
+            chunks, _stat = docker_api.client().api.get_archive(container, path)
+            for chunk in chunks:
+                out.write(chunk)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
 
 
 def start_container(container: str) -> None:

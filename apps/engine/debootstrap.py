@@ -62,7 +62,7 @@ def build_by_debootstrap(chosen: buildplan.Plan, progress: buildstate.Progress) 
         what=f"Python {chosen.version}",
         key=chosen.version,
         suite=chosen.suite,
-        packages=recipe.DEBIAN_PACKAGES,
+        packages=recipe.debian_packages(),
         tag=image_tag(chosen.version),
         changes=import_changes(chosen.version, labels),
         finish=_finish_rootfs,
@@ -163,6 +163,9 @@ def import_changes(version: str, labels: dict[str, str]) -> list[str]:
 def _finish_rootfs(rootfs: Path) -> None:
     shutil.copytree(recipe.RUNTIME_FILES, rootfs, dirs_exist_ok=True, symlinks=True)
     _mkdir_public(rootfs, recipe.WORKDIR.lstrip("/"))
+    # Anyone's, sticky, as on any Linux and on App Service: the app's user writes there.
+    (rootfs / "tmp").mkdir(exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
     clean_apt(rootfs)
     for path in rootfs.rglob("__pycache__"):
         if "defaultsite" in path.parts:

@@ -105,6 +105,7 @@ class ImageFacts:
     layers: int  # file system layers (overlay2 stacks them; keep it well under 128)
     labels: dict[str, str]
     env_names: tuple[str, ...] = ()  # of its config's Env (names only: values may be secrets)
+    layer_ids: tuple[str, ...] = ()  # an image built FROM another starts with its layers
 
 
 def image_facts(tag: str) -> ImageFacts | None:
@@ -114,9 +115,11 @@ def image_facts(tag: str) -> ImageFacts | None:
     if attrs is None:
         return None
     config = attrs.get("Config") or {}
+    layer_ids = tuple((attrs.get("RootFS") or {}).get("Layers") or [])
     return ImageFacts(
         id=attrs.get("Id", ""),
-        layers=len((attrs.get("RootFS") or {}).get("Layers") or []),
+        layers=len(layer_ids),
+        layer_ids=layer_ids,
         labels=config.get("Labels") or {},
         env_names=tuple(item.partition("=")[0] for item in config.get("Env") or []),
     )

@@ -22,11 +22,15 @@ ARG BASE
 FROM ${{BASE}}
 ARG PIP_INDEX_URL=""
 ARG PIP_EXTRA_INDEX_URL=""
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {libraries} \\
+ && rm -rf /var/lib/apt/lists/*
 COPY build-ca.crt /tmp/build-ca.crt
 RUN if [ -s /tmp/build-ca.crt ]; then export PIP_CERT=/tmp/build-ca.crt; fi \\
  && PIP_INDEX_URL="$PIP_INDEX_URL" PIP_EXTRA_INDEX_URL="$PIP_EXTRA_INDEX_URL" \\
     python -m pip install --no-cache-dir --disable-pip-version-check {packages} \\
- && rm -f /tmp/build-ca.crt
+ && rm -f /tmp/build-ca.crt \\
+ && chmod 1777 /tmp
 COPY runtime_files/ /
 {env}
 {labels}
@@ -41,6 +45,7 @@ def dockerfile(version: str) -> str:
     labels = "\n".join(f'LABEL {k}="{v}"' for k, v in recipe.image_labels(version, "pull").items())
     return DOCKERFILE.format(
         packages=" ".join(recipe.PIP_PACKAGES),
+        libraries=" ".join(recipe.extra_libraries()),
         env=env,
         labels=labels,
         workdir=recipe.WORKDIR,

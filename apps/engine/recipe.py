@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from django.conf import settings
+
 from apps.engine import client
 
 # Berth's processes make files private (umask 077, portal.settings); a
@@ -16,6 +18,12 @@ from apps.engine import client
 IMAGE_UMASK = 0o022
 
 RUNTIME_FILES = Path(__file__).resolve().parent / "runtime_files"
+
+# The shared libraries the build image's development headers build against,
+# so what pip compiled there (psycopg2, mysqlclient, lxml, Pillow) loads in
+# the app's container. Every suite from bullseye on names them the same
+# (libxslt1.1 brings libxml2, whatever the suite calls it).
+RUNTIME_LIBRARIES = ["libpq5", "libmariadb3", "libjpeg62-turbo", "libxslt1.1", "zlib1g"]
 
 # What goes into a debootstrapped image. Every suite from bullseye on names
 # them the same (bullseye's `gunicorn` ships /usr/bin/gunicorn for python3).
@@ -27,6 +35,7 @@ DEBIAN_PACKAGES = [
     "gunicorn",
     "python3-flask",
     "ca-certificates",
+    *RUNTIME_LIBRARIES,
 ]
 PIP_PACKAGES = ["gunicorn", "flask"]
 
@@ -43,16 +52,26 @@ DEFAULT_CMD = (
     "--access-logfile '-' --error-logfile '-' --chdir /opt/defaultsite app:app"
 )
 # Bump when the recipe changes in a way runtime_files don't show.
-RECIPE = "2"
+RECIPE = "3"
 
 
 # The recipe's revision
 
 
+def debian_packages() -> list[str]:
+    """The image's Debian packages: the recipe's, then BERTH_RUNTIME_EXTRA_PACKAGES."""
+    return [*DEBIAN_PACKAGES, *settings.BERTH_RUNTIME_EXTRA_PACKAGES]
+
+
+def extra_libraries() -> list[str]:
+    """What a pulled image installs with apt: the libraries, and the extra packages."""
+    return [*RUNTIME_LIBRARIES, *settings.BERTH_RUNTIME_EXTRA_PACKAGES]
+
+
 def runtime_revision() -> str:
     """A short hash of everything that goes into an image, so changes rebuild."""
     digest = hashlib.sha256()
-    for part in (RECIPE, " ".join(DEBIAN_PACKAGES), " ".join(PIP_PACKAGES), DEFAULT_CMD):
+    for part in (RECIPE, " ".join(debian_packages()), " ".join(PIP_PACKAGES), DEFAULT_CMD):
         digest.update(part.encode() + b"\0")
     for path in sorted(p for p in RUNTIME_FILES.rglob("*") if p.is_file()):
         if "__pycache__" in path.parts:

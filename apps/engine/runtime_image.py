@@ -5,9 +5,17 @@ the chosen plan under the build lock, verify it, record the outcome.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from apps.engine import buildplan, buildstate, client, debootstrap, pullbuild, recipe
+from apps.engine import (
+    build_image,
+    buildplan,
+    buildstate,
+    client,
+    debootstrap,
+    pullbuild,
+    recipe,
+)
 from apps.engine.errors import EngineError, RuntimeUnavailable
 from apps.engine.versions import image_tag
 
@@ -54,6 +62,8 @@ class RuntimeImage:
     seconds: float = 0.0
     size: int = 0
     python: str = ""
+    build_tag: str = ""
+    build_seconds: float = 0.0  # making the build image, when it was made
 
 
 def is_current(version: str) -> bool:
@@ -68,18 +78,35 @@ def _quiet(percent: int, message: str) -> None:
 
 
 def ensure_runtime(version: str, progress: buildstate.Progress | None = None) -> RuntimeImage:
-    """Make sure `berth/python:<version>` exists with the current recipe."""
+    """Make sure `berth/python:<version>` and its build image
+    `berth/python-build:<version>` exist with the current recipe."""
     progress = progress or _quiet
     tag = image_tag(version)
-    if is_current(version):
-        progress(100, f"{tag} is ready")
-        return RuntimeImage(version, tag, built=False)
+    if is_current(version) and build_image.is_current(version):
+        progress(100, f"{tag} and {build_image.build_tag(version)} are ready")
+        return RuntimeImage(version, tag, built=False, build_tag=build_image.build_tag(version))
     with buildstate.build_lock(version, progress):
-        # Someone else may have built it while we waited for the lock.
-        if is_current(version):
-            progress(100, f"{tag} is ready")
-            return RuntimeImage(version, tag, built=False)
-        return _build(version, progress)
+        # Someone else may have built them while we waited for the lock.
+        result = RuntimeImage(version, tag, built=False)
+        if not is_current(version):
+
+            def runtime_part(percent: int, message: str) -> None:
+                progress(percent * RUNTIME_SHARE // 100, message)
+
+            result = _build(version, runtime_part)
+        if not build_image.is_current(version):
+            started = time.monotonic()
+            start = RUNTIME_SHARE if result.built else 5
+            build_image.build(version, progress, start=start, end=100)
+            seconds = time.monotonic() - started
+            result = replace(result, built=True, build_seconds=seconds)
+        built = build_image.build_tag(version)
+        progress(100, f"{tag} and {built} are ready")
+        return replace(result, build_tag=built)
+
+
+# Of a build that makes both images, the runtime image's share of the percent.
+RUNTIME_SHARE = 70
 
 
 def _build(version: str, progress: buildstate.Progress) -> RuntimeImage:

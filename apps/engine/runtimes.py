@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.engine import builders, client
+from apps.engine import build_image, builders, client
 from apps.engine.errors import EngineError
 
 # Callers take the versions and image names from here too.
@@ -61,11 +61,16 @@ def runtime(version: str) -> Runtime:
         return Runtime(version, Status.BUILDING, detail, progress=state)
     try:
         ready = client.image_exists(image_tag(version))
+        tools = ready and client.image_exists(build_image.build_tag(version))
     except EngineError as e:
         return Runtime(version, Status.UNAVAILABLE, e.message)
-    if ready:
+    if tools:
         return Runtime(version, Status.READY, builders.ready_detail(version))
     last = builders.last_failure(state)
+    if ready:
+        # Deploys build in the build image: without it the version is not usable yet.
+        missing = f"its build image {build_image.build_tag(version)} is missing"
+        return Runtime(version, Status.BUILDABLE, f"{last}{missing}; building makes it")
     how = builders.how_to_build(version)
     if how:
         return Runtime(version, Status.BUILDABLE, f"{last}{how}")

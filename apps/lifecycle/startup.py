@@ -14,12 +14,17 @@ code tree so the portal can show which rule matched and the exact command.
 
 gunicorn always gets `--bind=0.0.0.0:$PORT` (without it, gunicorn binds
 127.0.0.1 when PORT is unset) and a root gunicorn.conf.py is passed with `-c`
-(Oryx's own `-c` silently hides it today).
+(Oryx's own `-c` silently hides it today). App Service's `--timeout 600
+--access-logfile - --error-logfile -` are passed for each setting that file
+leaves unset (a command-line argument beats the file), and reach a gunicorn
+the custom startup command runs through GUNICORN_CMD_ARGS (its own
+arguments beat those).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -52,13 +57,48 @@ class Detection:
         return cls(**data)
 
 
+# App Service's gunicorn defaults, each with the gunicorn.conf.py setting that
+# replaces it: a command-line argument beats the config file, so only those
+# the file leaves unset are passed.
+GUNICORN_DEFAULTS = {
+    "timeout": "--timeout 600",
+    "accesslog": "--access-logfile -",
+    "errorlog": "--error-logfile -",
+}
+
+
+def conf_settings(source: str) -> set[str]:
+    """The names a gunicorn.conf.py assigns at its top level (it is Python)."""
+    try:
+        module = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in module.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            elements = target.elts if isinstance(target, ast.Tuple) else [target]
+            names.update(e.id for e in elements if isinstance(e, ast.Name))
+    return names
+
+
+def gunicorn_defaults(tree: SourceTree) -> str:
+    """App Service's default arguments the app's gunicorn.conf.py does not set."""
+    own = conf_settings(tree.read(GUNICORN_CONF)) if tree.has(GUNICORN_CONF) else set()
+    return " ".join(arg for name, arg in GUNICORN_DEFAULTS.items() if name not in own)
+
+
 def _gunicorn(tree: SourceTree, target: str, *, chdir: str = "") -> str:
     parts = ["gunicorn", BIND]
     if tree.has(GUNICORN_CONF):
-        # The user's config owns timeouts and logging; the bind stays ours.
+        # The user's config wins for what it sets; the bind stays ours.
         parts += ["-c", f"{APP_PATH}/{GUNICORN_CONF}"]
-    else:
-        parts.append(GUNICORN_ARGS)
+    if defaults := gunicorn_defaults(tree):
+        parts.append(defaults)
     if chdir:
         parts += ["--chdir", chdir]
     parts.append(shlex.quote(target))  # create_app() needs quoting
@@ -185,14 +225,15 @@ def detect(tree: SourceTree) -> Detection:
 
 @dataclass(frozen=True)
 class Custom:
-    kind: str  # "" (none) | "script" | "first-line" | "missing-file" | "command"
+    kind: str  # "" (none) | "script" | "missing-file" | "command"
     value: str
     explain: str
 
 
 def classify_custom(command: str, tree: SourceTree) -> Custom:
-    """App Service's rules: a single .sh file is run; another single file
-    contributes its first line; anything else is the command."""
+    """App Service's rules: a single word naming a file in the code is a
+    startup file, run whole with bash whatever its extension (startup.sh,
+    startup.txt, a file with none); anything else is the command."""
     command = command.strip()
     if not command:
         return Custom("", "", "no startup command set")
@@ -203,14 +244,26 @@ def classify_custom(command: str, tree: SourceTree) -> Custom:
     if len(words) == 1:
         path = words[0].removeprefix("./").removeprefix(f"{APP_PATH}/")
         if tree.has(path):
-            if path.endswith(".sh"):
-                return Custom("script", path, f"startup file {path} (run with bash)")
-            return Custom(
-                "first-line", path, f"startup file {path} (its first line is the command)"
-            )
+            return Custom("script", path, f"startup file {path} (run with bash)")
         if path.endswith((".sh", ".txt")) or "/" in path:
             return Custom("missing-file", path, f"startup file {path} is not in the deployed code")
     return Custom("command", command, "startup command")
+
+
+CONFIG_FLAG = re.compile(r"(?:^|\s)(?:-c|--config)(?:\s|=)")
+
+
+def custom_gunicorn_args(custom: Custom, tree: SourceTree) -> str:
+    """App Service's gunicorn defaults for a gunicorn the startup command or
+    file runs (as GUNICORN_CMD_ARGS, which its own arguments override), less
+    what the root gunicorn.conf.py sets; none when the command names a
+    config file of its own (GUNICORN_CMD_ARGS would override that file)."""
+    text = custom.value
+    if custom.kind == "script":
+        text = tree.read(custom.value)
+    if CONFIG_FLAG.search(text):
+        return ""
+    return gunicorn_defaults(tree)
 
 
 def describe(detection: Detection, app_command_line: str, tree: SourceTree | None = None) -> str:
@@ -242,17 +295,16 @@ def script(detection: Detection, app_command_line: str = "", tree: SourceTree | 
         # gunicorn lives in the runtime image (or the app's antenv).
         'GUNICORN=$(command -v gunicorn || echo "python3 -m gunicorn")',
     ]
-    if custom.kind in ("script", "first-line", "command"):
+    if custom.kind in ("script", "command"):
         if custom.kind == "script":
             run = f"bash {q(custom.value)}"
             out.append(f"say {q('Custom startup: ' + custom.explain)}")
-        elif custom.kind == "first-line":
-            out.append(f"CUSTOM=$(head -n 1 {q(custom.value)})")
-            out.append(f'say {q("Custom startup: " + custom.explain + ":")} "$CUSTOM"')
-            run = 'bash -c "$CUSTOM"'
         else:
             run = f"bash -c {q(custom.value)}"
             out.append(f"say {q('Custom startup command: ' + custom.value)}")
+        if defaults := custom_gunicorn_args(custom, tree or SourceTree(frozenset())):
+            # A gunicorn the command starts gets them too; its own arguments win.
+            run = f'GUNICORN_CMD_ARGS="${{GUNICORN_CMD_ARGS-{defaults}}}" {run}'
         out += [
             "STARTED=$(date +%s)",
             # Pass a stop on to the command, and don't fall through while stopping.

@@ -65,7 +65,7 @@ def startup_in_effect(app: WebApp, active: Deployment | None) -> StartupInEffect
     detected_rule = f"Detected {detection.rule}: {detection.reason}"
     looked_for = "; ".join(detection.looked_for)
     custom = startup.classify_custom(app.app_command_line, tree)
-    if custom.kind in ("script", "first-line", "command"):
+    if custom.kind in ("script", "command"):
         return StartupInEffect(
             custom.value,
             f"Custom {custom.explain} (General settings); if it exits, start-up falls back "

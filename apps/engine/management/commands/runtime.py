@@ -1,4 +1,6 @@
-"""`manage.py runtime list` and `manage.py runtime ensure 3.11 [3.13 ...]`."""
+"""`manage.py runtime list`, `manage.py runtime ensure 3.11 [3.13 ...]` and
+`manage.py runtime ensure --available` (every version that can be built
+here; the others are listed with why not)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,21 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         sub.add_parser("list", help="what `az webapp list-runtimes --os linux` would show here")
         ensure = sub.add_parser("ensure", help="build the images that are missing or outdated")
-        ensure.add_argument("versions", nargs="+", metavar="VERSION", help="e.g. 3.11")
+        ensure.add_argument("versions", nargs="*", metavar="VERSION", help="e.g. 3.11")
+        ensure.add_argument(
+            "--available",
+            action="store_true",
+            help="every version the catalog can build here (the others: why not)",
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         if action == "list":
             self.list()
+        elif options["available"] or options["versions"]:
+            more = self.available() if options["available"] else []
+            self.ensure([*options["versions"], *more])
         else:
-            self.ensure(options["versions"])
+            raise CommandError("Name the versions to ensure (e.g. 3.11), or --available.")
 
     def list(self) -> None:
         rows = [("VERSION", "CONFIG", "IMAGE", "STATUS", "END OF LIFE", "DETAIL")]
@@ -35,7 +45,18 @@ class Command(BaseCommand):
             cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
             self.stdout.write("  ".join([*cells, row[-1]]).rstrip())
 
+    def available(self) -> list[str]:
+        """The versions ready or buildable here; says why for the others."""
+        chosen = []
+        for rt in runtimes.catalog():
+            if rt.status == runtimes.Status.UNAVAILABLE:
+                self.stdout.write(f"[{rt.version}] not available here: {rt.detail}")
+            else:
+                chosen.append(rt.version)
+        return chosen
+
     def ensure(self, versions: list[str]) -> None:
+        versions = list(dict.fromkeys(versions))
         failed = []
         for version in versions:
             last = -1
@@ -53,10 +74,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"[{version}] {error}")
                 failed.append(version)
                 continue
-            if result.built:
+            if result.built and result.source:
                 self.stdout.write(
                     f"[{version}] built {result.tag} ({result.source}) in {result.seconds:.0f} s, "
                     f"{result.size / 1e6:.0f} MB, Python {result.python}"
+                )
+            if result.build_seconds:
+                self.stdout.write(
+                    f"[{version}] built {result.build_tag} in {result.build_seconds:.0f} s"
                 )
         if failed:
             raise CommandError(f"Could not make the runtime image for {', '.join(failed)}.")
