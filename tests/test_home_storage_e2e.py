@@ -20,6 +20,7 @@ from asgiref.sync import async_to_sync
 from apps.deployments import services, tasks, teardown
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
+from apps.lifecycle import operations as lifecycle_ops
 from apps.lifecycle import storage
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
@@ -107,7 +108,7 @@ def probe_zip(version: str, extra: dict[str, str] | None = None) -> bytes:
 
 
 def http(app: WebApp, path: str) -> dict:
-    d = services.active_deployment(app)
+    d = lifecycle_ops.active_deployment(app)
     session = requests.Session()
     session.trust_env = False  # 127.0.0.1 only
     answer = session.get(f"http://127.0.0.1:{d.host_port}{path}", timeout=20)
@@ -151,14 +152,14 @@ def test_what_the_app_writes_under_home_survives_everything_short_of_deleting_it
     assert kept("v1")["uid"] == 1000
 
     started = time.monotonic()
-    outcome = services.restart_app(app, reason="test")
+    outcome = lifecycle_ops.restart_app(app, reason="test")
     assert outcome.ok, outcome.message
     print(f"restart with /home (copy included): {time.monotonic() - started:.1f} s")
     kept("v1")
 
-    assert services.stop_app(app).ok
+    assert lifecycle_ops.stop_app(app).ok
     assert not engine.find_containers({"io.berth.app": app.name, "io.berth.role": "app"})
-    assert services.start_app(app).ok
+    assert lifecycle_ops.start_app(app).ok
     kept("v1")
 
     config.set_app_settings(app, [SettingInput("GREETING", "hello")])  # restarts
@@ -198,7 +199,7 @@ def test_what_the_app_writes_under_home_survives_everything_short_of_deleting_it
     seen = http(app, "/read")
     assert seen["upload"] == "shipped by v4" and seen["rows"] == ["a", "b"]
     assert seen["home"] == "a\nb\n" and seen["version"] == "v4"
-    container = services.active_deployment(app).container
+    container = lifecycle_ops.active_deployment(app).container
     code, out = engine.exec_quick(
         container, ["cat", f"/home/.berth/replaced/{shipping.pk}/media/upload.txt"]
     )
@@ -249,7 +250,7 @@ def app(environ, start_response):
 
 
 def get(app: WebApp, path: str) -> str:
-    port = services.active_deployment(app).host_port
+    port = lifecycle_ops.active_deployment(app).host_port
     session = requests.Session()
     session.trust_env = False  # 127.0.0.1 only
     return session.get(f"http://127.0.0.1:{port}{path}", timeout=10).text
@@ -262,7 +263,7 @@ def test_with_app_service_storage_off_home_starts_fresh_each_time(make_app, depl
     assert "Persistent storage is off" in d.log
 
     assert get(app, "/write") == "[True, True]"
-    assert services.restart_app(app, reason="test").ok
+    assert lifecycle_ops.restart_app(app, reason="test").ok
     assert get(app, "/") == "[False, False]"
     assert storage.volume_name(app) not in engine.find_volumes({"io.berth.app": app.name})
 
@@ -275,7 +276,7 @@ def test_turning_storage_on_keeps_what_the_serving_container_wrote(make_app, dep
     deploy(app, zip_files({"app.py": WSGI}))
     assert get(app, "/write") == "[True, True]"
     setting.delete()
-    assert services.restart_app(app, reason="storage on").ok
+    assert lifecycle_ops.restart_app(app, reason="storage on").ok
     assert get(app, "/") == "[True, True]"
     # Its db.txt is the app's, not the release's: a new release keeps it.
     d = deploy(app, zip_files({"app.py": WSGI + "# v2\n"}))
