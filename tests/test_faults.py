@@ -374,7 +374,8 @@ def test_an_app_in_a_crash_loop_is_reported_and_others_are_unaffected(f, table):
         )
         # Out of the way before dockerd restarts.
         f.stack.shell(
-            "from apps.deployments import services\nfrom apps.webapps.models import WebApp\n"
+            "from apps.lifecycle import operations as lifecycle_ops\n"
+            "from apps.webapps.models import WebApp\n"
             f"lifecycle_ops.stop_app(WebApp.objects.get(name={CRASHER!r}))"
         )
         assert container["status"] == "success"
