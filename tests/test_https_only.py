@@ -58,8 +58,9 @@ def form(**data):
 
 
 def test_turning_it_on_tells_the_proxy_and_does_not_restart(webapp, alice, proxy, restart):
-    changed = services.update_general_settings(webapp, https_only=True, actor=alice)
-    assert changed == ["https_only"]
+    saved = services.update_general_settings(webapp, https_only=True, actor=alice)
+    assert saved.changed == ["https_only"]
+    assert saved.rebuild_id is None
     webapp.refresh_from_db()
     assert webapp.https_only
     assert proxy.chosen == {"hello-flask"}

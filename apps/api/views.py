@@ -49,7 +49,6 @@ from apps.api.schemas import (
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.deployments import gitrepo, teardown
-from apps.deployments.models import Deployment as DeploymentRow
 from apps.engine import runtimes as runtime_catalog
 from apps.engine.errors import EngineError
 from apps.lifecycle import operations as lifecycle_ops
@@ -499,7 +498,6 @@ def app_config_set(
     resourceGroup: str | None = ResourceGroup,
 ):
     app = _get_app_for_user(request, name, "write")
-    since = timezone.now()
     given = parse(SiteConfigPatch, json_body(request))
     changes = {field: getattr(given, key) for key, field in CONFIG_FIELDS.items()}
     if changes["linux_fx_version"] is not None:
@@ -508,15 +506,12 @@ def app_config_set(
         changes["health_check_path"] = _check_health_check_path(changes["health_check_path"])
     if changes["app_command_line"] is not None:
         changes["app_command_line"] = changes["app_command_line"].strip()
-    services.update_general_settings(app, **changes, actor=request.user)
+    saved = services.update_general_settings(app, **changes, actor=request.user)
     app.refresh_from_db()
     # A stack change builds the serving release again (a deployment): say
     # where to follow it, as the CLI does.
-    rebuild = DeploymentRow.objects.filter(
-        app=app, source=DeploymentRow.Source.STACK, created__gte=since
-    ).first()
-    if rebuild is not None:
-        response["Berth-Rebuild"] = reverse("api:deployment", args=[app.name, rebuild.pk])
+    if saved.rebuild_id is not None:
+        response["Berth-Rebuild"] = reverse("api:deployment", args=[app.name, saved.rebuild_id])
     return serializers.site_config(app)
 
 

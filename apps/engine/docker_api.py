@@ -17,7 +17,13 @@ import urllib3.exceptions
 from django.conf import settings
 from docker.utils.socket import STDERR
 
-from apps.engine.errors import ContainerMissing, EngineError, EngineUnavailable, ImageMissing
+from apps.engine.errors import (
+    ContainerMissing,
+    EngineError,
+    EngineUnavailable,
+    ImageMissing,
+    PortTaken,
+)
 
 # docker's names the other engine modules use, so that none imports docker.
 DockerClient = docker.DockerClient
@@ -65,7 +71,11 @@ def translated(what: str) -> Iterator[None]:
     except NotFound as e:
         raise ContainerMissing(f"{what}: not found ({e.explanation or e})") from e
     except APIError as e:
-        raise EngineError(f"{what}: the Docker engine said: {e.explanation or e}") from e
+        said = str(e.explanation or e)
+        # Docker says so only in English: read it here, at the edge, once.
+        if "port is already allocated" in said or "address already in use" in said:
+            raise PortTaken(f"{what}: the Docker engine said: {said}") from e
+        raise EngineError(f"{what}: the Docker engine said: {said}") from e
     except (EngineConnectionError, DockerException) as e:
         _client.cache_clear()
         raise EngineUnavailable(

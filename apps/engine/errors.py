@@ -25,5 +25,9 @@ class ContainerMissing(EngineError):
     """A container Berth expected is gone."""
 
 
+class PortTaken(EngineError):
+    """The host port a container was to publish is taken by another process."""
+
+
 class RuntimeUnavailable(EngineError):
     """No way to get a runtime image for this Python version here."""

@@ -23,7 +23,7 @@ from django.conf import settings
 from apps.core import failures, hooks
 from apps.deployments.models import Deployment  # the release record: see deploylog.py
 from apps.engine import client as engine
-from apps.engine.errors import EngineError
+from apps.engine.errors import EngineError, PortTaken
 from apps.lifecycle import appnet, containers, health, startup, storage
 from apps.lifecycle.cutover import remove_app_containers
 from apps.lifecycle.deploylog import DeploymentLog
@@ -234,8 +234,9 @@ def start_container(
     when it restarts a crashed container, so the proxy's route stays right.
     Another process may take the port between our probe and the start: try
     a few."""
-    for attempt in range(3):
-        container = engine.create_container(
+
+    def create() -> str:
+        return engine.create_container(
             image,
             command,
             name=name,
@@ -251,14 +252,17 @@ def start_container(
             mounts=mounts or None,
             **guard.options(),
         )
+
+    for _ in range(2):
+        container = create()
         try:
             engine.start_container(container)
             return container
-        except EngineError as e:
-            if "allocated" not in e.message and "in use" not in e.message or attempt == 2:
-                raise
+        except PortTaken:
             engine.remove_container(name)
-    raise AssertionError("unreachable")
+    container = create()  # the last try: its failure is the caller's
+    engine.start_container(container)
+    return container
 
 
 def _free_port() -> int:

@@ -363,14 +363,13 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         if request.POST.get("confirmed") == "1":
             since = timezone.now()
             try:
-                services.update_general_settings(app, actor=request.user, **form.cleaned_data)
+                saved = services.update_general_settings(
+                    app, actor=request.user, **form.cleaned_data
+                )
             except ValidationError as e:
                 form.add_error(None, e)
             else:
-                rebuild = Deployment.objects.filter(
-                    app=app, source=Deployment.Source.STACK, created__gte=since
-                ).first()
-                if rebuild is not None:
+                if saved.rebuild_id is not None:
                     messages.success(
                         request,
                         f"General settings saved. Building {app.name} for "
@@ -379,7 +378,7 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
                     )
                     return _done(
                         request,
-                        reverse("deployments:deployment", args=[app.name, rebuild.pk]),
+                        reverse("deployments:deployment", args=[app.name, saved.rebuild_id]),
                     )
                 if restarts:
                     _saved_message(request, app, "General settings")

@@ -263,6 +263,16 @@ GENERAL_FIELDS = {
 NO_RESTART_FIELDS = {"https_only"}
 
 
+@dataclass(frozen=True)
+class GeneralSaved:
+    """What a save of the general settings did: the fields it changed (in
+    GENERAL_FIELDS's names) and the stack change's rebuild, a Deployment id,
+    when it started one."""
+
+    changed: list[str]
+    rebuild_id: int | None = None
+
+
 @transaction.atomic
 def update_general_settings(
     app: WebApp,
@@ -273,9 +283,9 @@ def update_general_settings(
     https_only: bool | None = None,
     restart: bool = True,
     actor=None,
-) -> list[str]:
+) -> GeneralSaved:
     """Change the stack, startup command, health check path or HTTPS Only;
-    returns what changed. HTTPS Only goes to the proxy at once (no restart);
+    returns what changed and the rebuild it started, if any. HTTPS Only goes to the proxy at once (no restart);
     if the proxy refuses it, nothing is saved."""
     before = {f: getattr(app, f) for f in GENERAL_FIELDS}
     changed = []
@@ -321,7 +331,8 @@ def update_general_settings(
                 trigger=Operation.Trigger.GENERAL,
                 actor=actor,
             )
-    return changed
+        return GeneralSaved(changed, rebuild)
+    return GeneralSaved(changed)
 
 
 def apply_https_only(app: WebApp) -> None:
