@@ -56,22 +56,11 @@ def test_the_third_taken_port_is_the_callers(monkeypatch):
 
 
 def test_other_engine_errors_are_not_retried(monkeypatch):
-    fake = FakeEngine([EngineError("no such image")])
-    monkeypatch.setattr(release, "engine", fake)
-    with pytest.raises(EngineError):
-        release.start_container(
-            "x",
-            [],
-            name="app-1",
-            env={},
-            labels={},
-            limits=containers.Limits(memory_mb=128, cpus=0.5, pids=64),
-            guard=containers.Hardening(containers.RUN_AS, ()),
-            network="none",
-            app_port=8000,
-        )
-    assert len(fake.created) == 1
-    assert fake.removed == []
+    with pytest.raises(EngineError) as raised:
+        _start(monkeypatch, [EngineError("no such image")])
+    assert not isinstance(raised.value, PortTaken)
+    assert len(release.engine.created) == 1
+    assert release.engine.removed == []
 
 
 def test_the_engine_edge_names_a_taken_port():
