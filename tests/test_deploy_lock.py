@@ -103,7 +103,7 @@ def test_a_deployment_waits_for_the_running_one_then_runs(db, webapp, monkeypatc
 
 
 def test_a_deployment_that_cannot_get_the_lock_fails_with_the_reason(db, webapp, monkeypatch):
-    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda start_limit=None: 0.3)
     d = Deployment.objects.create(app=webapp)
     with lock_held_elsewhere(webapp.name, hold=120):
         d = services.run_deployment(d.pk)
@@ -118,7 +118,7 @@ def test_a_restart_waits_for_a_deployment_of_the_same_app(db, webapp, monkeypatc
         "_restart_app",
         lambda app, op, reason="": calls.append("restart") or lifecycle_ops.Outcome(True, "ok"),
     )
-    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda start_limit=None: 0.3)
     with lock_held_elsewhere(webapp.name):
         outcome = lifecycle_ops.restart_app(webapp)
     assert not outcome.ok

@@ -97,14 +97,14 @@ def test_a_container_that_stops_before_answering_fails_the_restart_as_exited(web
 
 
 def test_a_busy_app_fails_the_restart_with_lock_timeout(webapp, fake, monkeypatch):
-    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda start_limit=None: 0.3)
     with lock_held_elsewhere(webapp.name):
         op = lifecycle_ops.restart_app(webapp).operation
     assert (op.status, op.failure_code) == ("failed", failures.LOCK_TIMEOUT)
 
 
 def test_a_busy_app_fails_the_queued_deployment_with_lock_timeout(webapp, fake, monkeypatch):
-    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda start_limit=None: 0.3)
     d = serving_release(webapp)
     new = services.redeploy(d)
     with lock_held_elsewhere(webapp.name):

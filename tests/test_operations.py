@@ -212,7 +212,7 @@ def test_nothing_to_restart_is_a_success_that_says_so(webapp, fake):
 
 
 def test_a_busy_app_fails_the_queued_operation_with_the_reason(webapp, fake, monkeypatch):
-    monkeypatch.setattr(locks, "lock_wait_limit", lambda: 0.3)
+    monkeypatch.setattr(locks, "lock_wait_limit", lambda start_limit=None: 0.3)
     with lock_held_elsewhere(webapp.name):
         outcome = lifecycle_ops.restart_app(webapp)
     op = outcome.operation

@@ -122,3 +122,19 @@ def test_it_removes_app_containers_that_are_not_the_serving_one(webapp, monkeypa
     assert running == {"serving"}
     assert done == [f"{webapp.name}: removed half-started, not the serving container"]
     assert reconcile.reconcile(webapp) == []
+
+
+def test_a_queued_deployment_waits_as_long_as_the_apps_own_start_limit(webapp):
+    """WEBSITES_CONTAINER_START_TIME_LIMIT (up to 1800 s) lengthens what a
+    deployment queued behind a starting one may wait before it counts as lost."""
+    webapp.state = WebApp.State.STOPPED
+    webapp.save()
+    webapp.app_settings.create(name="WEBSITES_CONTAINER_START_TIME_LIMIT", value="1800")
+    waiting = Deployment.objects.create(app=webapp)
+    Deployment.objects.filter(pk=waiting.pk).update(
+        created=timezone.now() - timedelta(seconds=locks.lock_wait_limit() + 60)
+    )
+    reconcile.reconcile(webapp)
+    waiting.refresh_from_db()
+    assert waiting.status == "queued"
+    assert locks.lock_wait_limit(1800) > locks.lock_wait_limit() + 60

@@ -21,6 +21,7 @@ from apps.lifecycle import cutover, locks, release, startup
 from apps.lifecycle.deploylog import DeploymentLog
 from apps.lifecycle.errors import DeployFailed, failure_of
 from apps.lifecycle.source import SourceTree
+from apps.webapps.environment import start_time_limit
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -174,9 +175,10 @@ def run_deployment(deployment_id: int) -> Deployment:
     call twice: only the caller that claims the queued row does the work.
     Holds the app's lock: a second deployment of the same app waits (its row
     stays queued meanwhile), then runs."""
-    app_name = Deployment.objects.values_list("app__name", flat=True).get(pk=deployment_id)
+    app = WebApp.objects.get(deployments__pk=deployment_id)
+    app_name = app.name
     try:
-        with locks.app_lock(app_name):
+        with locks.app_lock(app_name, start_limit=start_time_limit(app)):
             return _run_deployment(deployment_id)
     except locks.AppBusy as e:
         # Still queued: fail it, so it doesn't look stuck forever.

@@ -31,20 +31,25 @@ def lock_path(app_name: str) -> Path:
     return Path(settings.DATA_DIR) / "locks" / f"{app_name}.lock"
 
 
-def lock_wait_limit() -> float:
+def lock_wait_limit(start_limit: float | None = None) -> float:
     """How long a second deploy or restart waits for the first: as long as
-    one can take (build, then start-up), plus a margin."""
-    return float(settings.BERTH_BUILD_TIMEOUT + settings.BERTH_START_TIME_LIMIT + 60)
+    one can take (build, then start-up), plus a margin. `start_limit` is the
+    app's own (WEBSITES_CONTAINER_START_TIME_LIMIT, up to 1800 s: see
+    apps.webapps.environment.start_time_limit), else Berth's."""
+    start = settings.BERTH_START_TIME_LIMIT if start_limit is None else start_limit
+    return float(settings.BERTH_BUILD_TIMEOUT + start + 60)
 
 
 @contextlib.contextmanager
-def app_lock(app_name: str, *, timeout: float | None = None) -> Iterator[None]:
+def app_lock(
+    app_name: str, *, timeout: float | None = None, start_limit: float | None = None
+) -> Iterator[None]:
     """One deploy/restart of an app at a time, across threads, processes and
     the portal and worker containers (a flock on DATA_DIR/locks/<app>.lock).
     The kernel drops the lock when its holder dies, so a crashed worker never
     leaves an app locked. Re-entrant in one thread. Waits up to `timeout`
-    seconds (default lock_wait_limit(); 0 means don't wait), then raises
-    AppBusy."""
+    seconds (default lock_wait_limit(start_limit); 0 means don't wait),
+    then raises AppBusy."""
     held = getattr(_held, "apps", None)
     if held is None:
         held = _held.apps = {}
@@ -59,7 +64,7 @@ def app_lock(app_name: str, *, timeout: float | None = None) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        limit = lock_wait_limit() if timeout is None else timeout
+        limit = lock_wait_limit(start_limit) if timeout is None else timeout
         deadline = time.monotonic() + limit
         while True:
             try:

@@ -27,6 +27,7 @@ from apps.lifecycle import containers, cutover, defaultsite, locks, release, ste
 from apps.lifecycle.deploylog import ScratchLog
 from apps.lifecycle.errors import DeployFailed, failure_of
 from apps.webapps import operations
+from apps.webapps.environment import start_time_limit
 from apps.webapps.models import Operation, WebApp
 from apps.webapps.operations import FAILED, PENDING, RUNNING, SKIPPED
 
@@ -177,7 +178,7 @@ def restart_app(
         app, Operation.Trigger.RESTART, actor=actor, reason=reason or "restart requested"
     )
     try:
-        with locks.app_lock(app.name):
+        with locks.app_lock(app.name, start_limit=start_time_limit(app)):
             return _restart_app(app, op, reason=reason or op.reason)
     except locks.AppBusy as e:
         give_up(op, e.message, serving=_serving(app), waited=e.waited)
@@ -265,7 +266,7 @@ def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> 
     bring a container back after the stop."""
     op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason="stop")
     try:
-        with locks.app_lock(app.name):
+        with locks.app_lock(app.name, start_limit=start_time_limit(app)):
             recorder = Recorder.claim(op)
             if recorder is None:
                 return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
@@ -303,7 +304,7 @@ def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) ->
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.RUNNING)
     app.state = WebApp.State.RUNNING
     try:
-        with locks.app_lock(app.name):
+        with locks.app_lock(app.name, start_limit=start_time_limit(app)):
             current = active_deployment(app)
             if current and current.container and _running(current.container):
                 recorder = Recorder.claim(op)

@@ -44,7 +44,7 @@ from apps.lifecycle.deploylog import ScratchLog
 from apps.lifecycle.errors import DeployFailed
 from apps.proxy import nginx
 from apps.webapps import operations
-from apps.webapps.environment import container_port
+from apps.webapps.environment import container_port, start_time_limit
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def fail_stuck(app: WebApp) -> list[str]:
     done: list[str] = []
     now = timezone.now()
     stuck = list(Deployment.objects.filter(app=app, status__in=ACTIVE))
-    cutoff = now - timedelta(seconds=locks.lock_wait_limit())
+    cutoff = now - timedelta(seconds=locks.lock_wait_limit(start_time_limit(app)))
     lost = list(
         Deployment.objects.filter(app=app, status=Deployment.Status.QUEUED, created__lt=cutoff)
     )
@@ -107,7 +107,7 @@ def fail_abandoned_operations(app: WebApp) -> list[str]:
     serving = ""
     if active and _container_status(active.container) in ("running", "restarting"):
         serving = active.container
-    cutoff = timezone.now() - timedelta(seconds=locks.lock_wait_limit())
+    cutoff = timezone.now() - timedelta(seconds=locks.lock_wait_limit(start_time_limit(app)))
     return lifecycle_ops.abandon(app, serving=serving, queued_before=cutoff)
 
 
