@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from apps.access.services import app_for
-from apps.databases import connections
+from apps.databases import connecting, connections
 from apps.engine import builders, tasks
 from apps.engine import runtimes as runtime_catalog
 from apps.webapps import services
@@ -89,7 +89,9 @@ def _connect_services(app: WebApp, data: dict, *, actor) -> None:
         ("redis", data.get("cache")),
     ):
         if wanted:
-            connections.create(app, target, client_type=data.get("client_type") or "", actor=actor)
+            # The first connection to a service builds its image in the
+            # background: the Service Connector page shows its progress.
+            connecting.connect(app, target, client_type=data.get("client_type") or "", actor=actor)
 
 
 @login_required
