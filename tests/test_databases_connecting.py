@@ -49,13 +49,28 @@ def building():
         mock.patch.object(postgres, "ensure_running", side_effect=ensure_running) as up,
         mock.patch.object(postgres, "create_database", autospec=True, return_value=True),
         mock.patch.object(redis, "ensure_running", autospec=True),
-        mock.patch.object(tasks.connect, "delay_on_commit", autospec=True) as queued,
+        mock.patch.object(tasks.connect, "delay", autospec=True) as queued,
     ):
         yield SimpleNamespace(up=up, queued=queued)
 
 
-def test_the_first_connection_answers_at_once_and_the_worker_makes_it(api, shop, building):
-    r = api.post(URL, {"targetType": "postgres-flexible", "clientType": "django"})
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run what a request leaves for after its commit (the queueing)."""
+
+    def run(do):
+        with django_capture_on_commit_callbacks(execute=True):
+            return do()
+
+    return run
+
+
+def test_the_first_connection_answers_at_once_and_the_worker_makes_it(
+    api, shop, building, committed
+):
+    r = committed(
+        lambda: api.post(URL, {"targetType": "postgres-flexible", "clientType": "django"})
+    )
     assert r.status_code == 202, r.content
     assert r["Location"] == PROGRESS and r.json()["status"] == "queued"
     assert not ServiceConnection.objects.exists() and not AppSetting.objects.exists()
@@ -74,28 +89,31 @@ def test_the_first_connection_answers_at_once_and_the_worker_makes_it(api, shop,
     assert ServiceConnection.objects.filter(app=shop).count() == 1
 
 
-def test_a_second_create_while_one_is_queued_is_refused(api, shop, building):
-    assert api.post(URL, {"targetType": "postgres-flexible"}).status_code == 202
-    again = api.post(URL, {"targetType": "postgres-flexible"})
+def test_a_second_create_while_one_is_queued_is_refused(api, shop, building, committed):
+    assert committed(lambda: api.post(URL, {"targetType": "postgres-flexible"})).status_code == 202
+    again = committed(lambda: api.post(URL, {"targetType": "postgres-flexible"}))
     assert again.status_code == 409 and error_code(again) == "Conflict"
     assert "already being connected" in again.json()["error"]["message"]
     assert building.queued.call_count == 1
 
 
-def test_a_failed_build_keeps_its_reason_and_changes_nothing(api, shop, building):
+def test_a_failed_build_keeps_its_reason_and_changes_nothing(api, shop, building, committed):
     building.up.side_effect = EngineError("Cannot build PostgreSQL here: no Debian archive")
-    api.post(URL, {"targetType": "postgres-flexible"})
+    committed(lambda: api.post(URL, {"targetType": "postgres-flexible"}))
     tasks.connect(**building.queued.call_args.kwargs)
     state = api.get(PROGRESS).json()
     assert state["status"] == "failed" and state["errorCode"] == "ServiceUnavailable"
     assert "no Debian archive" in state["error"]
     assert not ServiceConnection.objects.exists() and not AppSetting.objects.exists()
     # Trying again is allowed: the failure is not "busy".
-    assert api.post(URL, {"targetType": "postgres-flexible"}).status_code == 202
+    assert committed(lambda: api.post(URL, {"targetType": "postgres-flexible"})).status_code == 202
 
 
-def test_the_page_shows_the_progress_and_stops_polling_when_done(alice_client, shop, building):
-    r = alice_client.post("/apps/shop/connector/create/", {"target": "postgres-flexible"})
+def test_the_page_shows_the_progress_and_stops_polling_when_done(
+    alice_client, shop, building, committed
+):
+    create = "/apps/shop/connector/create/"
+    r = committed(lambda: alice_client.post(create, {"target": "postgres-flexible"}))
     assert r.status_code == 302
     page = alice_client.get("/apps/shop/connector/")
     assert b'id="pending-postgres-flexible"' in page.content and b"every 2s" in page.content
@@ -109,16 +127,17 @@ def test_the_page_shows_the_progress_and_stops_polling_when_done(alice_client, s
     assert b"pending-postgres-flexible" not in page.content
 
 
-def test_the_page_says_why_a_connection_failed(alice_client, shop, building):
+def test_the_page_says_why_a_connection_failed(alice_client, shop, building, committed):
     building.up.side_effect = EngineError("Cannot build PostgreSQL here: debootstrap is missing")
-    alice_client.post("/apps/shop/connector/create/", {"target": "postgres-flexible"})
+    create = "/apps/shop/connector/create/"
+    committed(lambda: alice_client.post(create, {"target": "postgres-flexible"}))
     tasks.connect(**building.queued.call_args.kwargs)
     page = alice_client.get("/apps/shop/connector/").content.decode()
     assert "badge-failed" in page and "debootstrap is missing" in page
 
 
 def test_a_stalled_connection_is_not_called_busy(shop):
-    state = pending.queue("shop", "redis", "redis", "python")
+    state = pending.Pending("shop", "redis", "redis", "python")
     assert state.busy
     state.updated -= pending.PATIENCE + 1
     assert state.stalled and not state.busy
@@ -147,3 +166,30 @@ def test_the_cli_follows_the_progress_then_shows_the_connection(monkeypatch, cap
     }
     with pytest.raises(CliError, match="no archive"):
         commands._wait_for_connection(client, args, failed)
+
+
+def test_the_create_page_queues_the_database_and_says_where_to_watch(
+    alice_client, alice, shop, building, committed
+):
+    form = {
+        "name": "newshop",
+        "resource_group": "default",
+        "linux_fx_version": "PYTHON|3.11",
+        "database": "on",
+        "client_type": "django",
+    }
+    r = committed(lambda: alice_client.post("/apps/new/", form))
+    assert r.status_code == 302 and r["Location"] == "/apps/newshop/connector/", r.content
+    assert pending.read("newshop", "postgres-flexible").status == "queued"
+
+
+def test_a_create_rolled_back_leaves_no_queued_record(shop, building, committed):
+    from django.db import transaction
+
+    from apps.databases import connecting
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        connecting.connect(shop, "postgres-flexible")
+        raise RuntimeError("the Create page's app was not made after all")
+    assert pending.read("shop", "postgres-flexible") is None
+    building.queued.assert_not_called()

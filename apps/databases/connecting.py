@@ -5,9 +5,13 @@ for the worker, which builds the image with progress first
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from apps.databases import connections, pending, tasks
 from apps.databases.models import ServiceConnection
 from apps.webapps.models import WebApp
+
+QUEUED = "Queued, waiting for a worker"
 
 
 def connect(
@@ -21,12 +25,16 @@ def connect(
         made = connections.create(app, target, client_type=client_type, name=name, actor=actor)
         pending.forget(app.name, target)  # an older failure is history now
         return made
-    state = pending.queue(app.name, target, name, client_type)
-    tasks.connect.delay_on_commit(
-        app_id=app.pk,
-        target=target,
-        client_type=client_type,
-        name=name,
-        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
-    )
+    state = pending.Pending(app.name, target, name, client_type, message=QUEUED)
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+
+    def enqueue() -> None:
+        # Recorded only once the app is surely there: a rolled-back request
+        # (the Create page's app and connections together) leaves no record.
+        pending.write(state)
+        tasks.connect.delay(
+            app_id=app.pk, target=target, client_type=client_type, name=name, actor_id=actor_id
+        )
+
+    transaction.on_commit(enqueue)
     return state

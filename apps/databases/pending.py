@@ -43,7 +43,7 @@ class Pending:
     error: str = ""
     code: str = ""  # the failure's code (ConnectionProblem's), for the API
     log: list[str] = field(default_factory=list)
-    updated: float = 0.0
+    updated: float = field(default_factory=time.time)
 
     @property
     def busy(self) -> bool:
@@ -93,12 +93,6 @@ def forget(app_name: str, target: str = "") -> None:
         _path(app_name, target).unlink(missing_ok=True)
     else:
         shutil.rmtree(_folder(app_name), ignore_errors=True)
-
-
-def queue(app_name: str, target: str, name: str, client_type: str) -> Pending:
-    state = Pending(app_name, target, name, client_type, message="Queued, waiting for a worker")
-    write(state)
-    return state
 
 
 class Recorder:
