@@ -6,11 +6,12 @@ refusing another CA), and cannot reach a database not its own."""
 from __future__ import annotations
 
 import shutil
+from unittest import mock
 
 import pytest
 import requests
 
-from apps.databases import backups, connections, postgres, redis
+from apps.databases import backups, connecting, connections, pending, postgres, redis, tasks
 from apps.deployments import services, teardown
 from apps.diagnostics import registry
 from apps.diagnostics import services as fixes
@@ -292,3 +293,34 @@ def test_deleting_a_connected_app_removes_its_network_and_redis_and_retires_its_
     login = postgres.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{kept}'")
     assert login == "f"
     postgres.drop(kept)
+
+
+def test_a_connection_waiting_for_its_image_is_made_by_the_worker_or_says_why_not(
+    make_app, tidy_services, settings
+):
+    app = make_app("dbs-bg")
+    tidy_services.append(app.name)
+    # An image that cannot be made: a suite of its own, on a base from a
+    # registry at 127.0.0.1 that refuses the connection.
+    settings.BERTH_SERVICE_SUITE = "berthnone"
+    settings.BERTH_RUNTIME_SOURCE = "pull"
+    settings.BERTH_SERVICE_BASE_IMAGE = "127.0.0.1:9/berth-none:{suite}"
+    with mock.patch.object(tasks.connect, "delay", autospec=True) as queued:
+        assert isinstance(connecting.connect(app, "redis"), pending.Pending)
+    tasks.connect(**queued.call_args.kwargs)  # what the worker runs
+    state = pending.read(app.name, "redis")
+    assert (state.status, state.code) == ("failed", "ServiceUnavailable"), state
+    assert "127.0.0.1:9" in state.error and not app.service_connections.exists()
+
+    # The image is there (built once): the worker's path makes the connection.
+    settings.BERTH_SERVICE_SUITE = ""
+    with (
+        mock.patch.object(connections, "needs_build", autospec=True, return_value=True),
+        mock.patch.object(tasks.connect, "delay", autospec=True) as queued,
+    ):
+        connecting.connect(app, "redis")
+    tasks.connect(**queued.call_args.kwargs)
+    state = pending.read(app.name, "redis")
+    assert (state.status, state.percent) == ("done", 100), state
+    assert app.service_connections.get().host == redis.container_name(app.name)
+    assert dataservices.health(redis.container_name(app.name)) == "healthy"
