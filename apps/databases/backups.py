@@ -347,8 +347,9 @@ def _apply(
         )
         # A new stack builds the serving release again, another startup
         # command restarts it: update_general_settings asks for either.
+        changed = {f for f, value in general.items() if getattr(target, f) != value}
         try:
-            changed = config.update_general_settings(target, **general, actor=actor)
+            config.update_general_settings(target, **general, actor=actor)
         except ValidationError as e:
             raise BackupProblem(
                 f"The backup's stack could not be applied: {'; '.join(e.messages)}",
@@ -365,7 +366,7 @@ def _apply(
             + "configuration"
             + "".join(f", database {d['name']}" for d in manifest.get("databases", [])),
         )
-        if not set(changed) - config.NO_RESTART_FIELDS:
+        if not changed - config.NO_RESTART_FIELDS:
             config.request_restart(target, f"backup {name} restored", actor=actor)
 
 
