@@ -97,7 +97,8 @@ def forget(app_name: str, target: str = "") -> None:
 
 class Recorder:
     """A progress callback (apps.engine.buildstate.Progress) that keeps the
-    record up to date, a few writes a second at most."""
+    record up to date: at once when the percent moves, else a few writes a
+    second at most (debootstrap talks a lot)."""
 
     def __init__(self, state: Pending) -> None:
         self.state = state
@@ -107,11 +108,14 @@ class Recorder:
         write(self.state)
 
     def __call__(self, percent: int, message: str) -> None:
-        self.state.percent = max(self.state.percent, min(percent, 99))
+        before = self.state.percent
+        self.state.percent = max(before, min(percent, 99))
         self.state.message = message
         self.lines.append(message)
         self.state.log = list(self.lines)
-        if time.monotonic() - self._last_write > 0.3:
+        # A step that moves the percent is written at once: the line before
+        # a long quiet step (a download) is what the page should show.
+        if self.state.percent != before or time.monotonic() - self._last_write > 0.3:
             self._last_write = time.monotonic()
             write(self.state)
 
