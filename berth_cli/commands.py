@@ -734,13 +734,40 @@ def connection_create(args) -> Any:
         body["clientType"] = args.client_type
     if args.connection:
         body["connectionName"] = args.connection
-    result = _client().call("POST", _connections_path(args), params=_group(args), json=body)
+    client = _client()
+    result = client.call("POST", _connections_path(args), params=_group(args), json=body)
+    if "percent" in result:  # 202: the service's image is built first, in the background
+        if getattr(args, "no_wait", False):
+            return result
+        result = _wait_for_connection(client, args, result)
     warn(
         args,
         "The app settings the connection set are hidden. Use `berth webapp connection show "
         "--show-values` to view them.",
     )
     return result
+
+
+def _wait_for_connection(client: Client, args, state: dict) -> Any:
+    """Follow a connection made in the background, its progress on stderr;
+    the connection when made, an error saying why when not."""
+    path = _app_path(args.name, f"/connection-progress/{quote(args.target, safe='')}")
+    said = ""
+    while state["status"] in ("queued", "running"):
+        now = f"{state['percent']}% {state['message']}"
+        if now != said:
+            said = now
+            sys.stderr.write(f"Connecting: {now}\n")
+        time.sleep(POLL_EVERY)
+        state = client.call("GET", path, params=_group(args))
+    if state["status"] == "stalled":
+        raise CliError(
+            f"The connection to {args.target} stopped making progress ({state['message']}): "
+            "is the worker running? Create it again to retry."
+        )
+    if state["status"] == "failed":
+        raise CliError(f"The connection to {args.target} failed: {state['error']}")
+    return client.call("GET", _connections_path(args, state["name"]), params=_group(args))
 
 
 def connection_list(args) -> list:

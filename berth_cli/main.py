@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _backup_commands(command, config) -> None:
     """`berth webapp config backup create|list|restore`, az's verbs."""
     backup = config.add_parser(
-        "backup", help="Backups: configuration and connected databases."
+        "backup", help="Backups: configuration, /home and connected databases."
     ).add_subparsers(dest="sub3", metavar="COMMAND", parser_class=Parser)
     p = command(backup, "create", commands.backup_create, "Back the app up now.")
     p.add_argument("-g", "--resource-group", help="Resource group.")
@@ -333,6 +333,11 @@ def _connection_commands(command, webapp) -> None:
             help="Which app settings to set (default python).",
         )
         p.add_argument("--connection", help="The connection's name.")
+        p.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="When the service's image must be built first, do not wait for it.",
+        )
     p = command(connection, "list", commands.connection_list, "List the app's connections.")
     _app_args(p)
     p.add_argument("--show-values", action="store_true", help="Show the settings' values.")

@@ -1,18 +1,23 @@
-"""Backups through the API without an engine (an app with no database:
-configuration only; the dumps and restores of real databases are in
-tests/test_databases_e2e.py): encrypted, listed, restored, pruned."""
+"""Backups through the API without an engine (an app with no database and
+no /home volume: configuration only; the dumps, /home archives and restores
+against the real engine are in tests/test_databases_e2e.py): encrypted,
+listed, restored with the stack and startup command, pruned."""
 
 # The fixtures come from tests.apiutil; test arguments naming them are not redefinitions.
 # ruff: noqa: F811
 from __future__ import annotations
 
 import datetime as dt
+import json
+from unittest import mock
 
 import pytest
 
 from apps.access.models import Role, RoleAssignment
 from apps.audit.models import AuditEvent
+from apps.core import crypto
 from apps.databases import backups
+from apps.lifecycle import homebackup
 from apps.webapps.models import AppSetting, WebApp
 from tests.apiutil import alice_token, api, bob_api, error_code  # noqa: F401
 
@@ -20,6 +25,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 URL = "/api/apps/shop/backups"
 SECRET = "a-setting-value-never-stored-plain"
+
+
+@pytest.fixture(autouse=True)
+def no_home():
+    # No engine here: the app has no /home volume.
+    with mock.patch.object(homebackup, "has_home", autospec=True, return_value=False) as found:
+        yield found
 
 
 @pytest.fixture
@@ -89,7 +101,7 @@ def test_the_backups_page_backs_up_and_restores_after_asking(alice_client, shop)
     assert made.name.encode() in page.content and SECRET.encode() not in page.content
     AppSetting.objects.filter(app=shop).update(value="changed")
     ask = alice_client.get(f"/apps/shop/backups/{made.name}/restore/")
-    assert ask.status_code == 200 and b"cannot be undone" in ask.content
+    assert ask.status_code == 200 and b"before-restore-" in ask.content
     assert AppSetting.objects.get(app=shop).value == "changed"  # asking changed nothing
     nowhere = alice_client.post(f"/apps/shop/backups/{made.name}/restore/", {"target": "nope"})
     assert nowhere.status_code == 400 and b"create it first" in nowhere.content
@@ -104,3 +116,51 @@ def test_readers_see_the_backups_page_without_buttons(client, bob, shop):
     page = client.get("/apps/shop/backups/")
     assert page.status_code == 200 and b"backup-now" not in page.content
     assert client.post("/apps/shop/backups/create/").status_code == 403
+
+
+def test_a_restore_brings_back_the_stack_and_the_startup_command(api, shop):
+    shop.linux_fx_version, shop.app_command_line = "PYTHON|3.11", "gunicorn app:app"
+    shop.save()
+    assert api.post(URL, {"backupName": "b1"}).json()["linuxFxVersion"] == "PYTHON|3.11"
+    copy = WebApp.objects.create(
+        name="copy", owner=shop.owner, state=WebApp.State.STOPPED, linux_fx_version="PYTHON|3.13"
+    )
+    r = api.post(URL + "/b1/restore", {"targetName": "copy"})
+    assert r.status_code == 200, r.content
+    copy.refresh_from_db()
+    assert (copy.linux_fx_version, copy.app_command_line) == ("PYTHON|3.11", "gunicorn app:app")
+    assert AppSetting.objects.get(app=copy).value == SECRET
+
+
+def test_a_backup_whose_stack_does_not_fit_changes_nothing(api, shop, settings):
+    assert api.post(URL, {"backupName": "b1"}).status_code == 201
+    config = settings.DATA_DIR / "backups/shop/b1/config.enc"
+    saved = json.loads(crypto.decrypt(config.read_text()))
+    config.write_text(crypto.encrypt(json.dumps({**saved, "linuxFxVersion": "NODE|20"})))
+    AppSetting.objects.filter(app=shop).update(value="changed")
+    r = api.post(URL + "/b1/restore", {})
+    assert r.status_code == 422 and "NODE|20" in r.json()["error"]["message"]
+    assert AppSetting.objects.get(app=shop).value == "changed"
+    assert [b.name for b in backups.list_backups(shop)] == ["b1"]  # no pre-restore copy made
+
+
+def test_a_home_whose_runtime_image_is_missing_is_refused_before_anything(api, shop, settings):
+    assert api.post(URL, {"backupName": "b1"}).status_code == 201
+    manifest = settings.DATA_DIR / "backups/shop/b1/manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "home": {"file": "home.tar.gz", "files": 1}}))
+    AppSetting.objects.filter(app=shop).update(value="changed")
+    with mock.patch("apps.engine.client.image_exists", return_value=False):
+        r = api.post(URL + "/b1/restore", {})
+    assert r.status_code == 409 and "Runtimes page" in r.json()["error"]["message"]
+    assert AppSetting.objects.get(app=shop).value == "changed"
+
+
+def test_a_restore_over_an_app_with_data_keeps_a_copy_of_it_first(api, shop, no_home):
+    assert api.post(URL, {"backupName": "b1"}).status_code == 201
+    no_home.return_value = True
+    with mock.patch.object(homebackup, "export", autospec=True, return_value=None):
+        assert api.post(URL + "/b1/restore", {}).status_code == 200
+    names = {b.name: b.trigger for b in backups.list_backups(shop)}
+    [kept] = [n for n, t in names.items() if t == "pre-restore"]
+    assert kept.startswith("before-restore-")

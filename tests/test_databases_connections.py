@@ -38,6 +38,8 @@ def services(settings, tmp_path):
         mock.patch.object(redis, "ensure_running", autospec=True) as redis_up,
         mock.patch.object(redis, "remove", autospec=True) as redis_remove,
         mock.patch("apps.engine.client.find_networks", return_value=[]),
+        # The service images are there: connecting is done in the request.
+        mock.patch.object(connections, "needs_build", autospec=True, return_value=False),
     ):
         redis_up.side_effect = lambda app_name, password, progress=None: f"berth-redis-{app_name}"
         yield mock.Mock(

@@ -6,18 +6,21 @@ refusing another CA), and cannot reach a database not its own."""
 from __future__ import annotations
 
 import shutil
+from unittest import mock
 
 import pytest
 import requests
 
-from apps.databases import backups, connections, postgres, redis
+from apps.databases import backups, connecting, connections, pending, postgres, redis, tasks
 from apps.deployments import services, teardown
 from apps.diagnostics import registry
 from apps.diagnostics import services as fixes
 from apps.diagnostics.evidence import collect
 from apps.engine import client as engine
 from apps.engine import dataservices
-from apps.lifecycle import appnet
+from apps.engine.versions import image_tag
+from apps.lifecycle import appnet, storage
+from apps.lifecycle.containers import RUN_AS
 from apps.webapps.models import AppSetting
 from tests.deploy_helpers import zip_files
 
@@ -174,10 +177,27 @@ def test_an_app_reads_and_writes_postgresql_and_redis_over_verified_tls(make_app
         connections.validate(app, pg.name)
 
 
+def in_home(app, script: str) -> str:
+    """Run a shell script as the app's user with its /home volume at /apphome."""
+    code, output = engine.run_once(
+        image_tag(app.python_version),
+        ["sh", "-c", script],
+        user=RUN_AS,
+        network_disabled=True,
+        # Not at /home: an empty volume mounted over the image's /home would
+        # take that folder's owner (root), as the engine copies it in.
+        mounts=[{"Type": "volume", "Source": storage.volume_name(app), "Target": "/apphome"}],
+    )
+    assert code == 0, output
+    return output.strip()
+
+
 def test_a_backup_restores_the_database_into_the_same_app_and_a_new_one(make_app, tidy_services):
-    app = make_app("dbs-bak")
+    app = make_app("dbs-bak", app_command_line="gunicorn --workers 1 app:app")
     tidy_services.append(app.name)
     pg = connections.create(app, "postgres-flexible", client_type="django")
+    storage.ensure(app, image_tag(app.python_version))
+    in_home(app, "mkdir -p /apphome/data && echo kept-file > /apphome/data/note.txt")
     AppSetting.objects.create(app=app, name="OWN", value="own-secret-value-123")
     role = f'SET ROLE "{app.name}"; '
     postgres.psql(
@@ -188,21 +208,41 @@ def test_a_backup_restores_the_database_into_the_same_app_and_a_new_one(make_app
     backup = backups.create(app)
     folder = backups.backups_dir(app.name) / backup.name
     assert backup.databases == [app.name] and backup.size > 0
-    assert {p.name for p in folder.iterdir()} == {f"{app.name}.dump", "config.enc", "manifest.json"}
+    assert {p.name for p in folder.iterdir()} == {
+        f"{app.name}.dump",
+        "config.enc",
+        "manifest.json",
+        "home.tar.gz",
+    }
+    assert backup.home_files == 1 and backup.stack == app.linux_fx_version
     for path in folder.iterdir():
         data = path.read_bytes()
         assert pg.password.encode() not in data and b"own-secret-value-123" not in data
 
     postgres.psql(role + "INSERT INTO notes VALUES ('after')", database=app.name)
     AppSetting.objects.filter(app=app, name="OWN").update(value="changed")
+    in_home(app, "echo later > /apphome/data/later.txt")
     backups.restore(app, backup.name)
+    assert in_home(app, "ls /apphome/data") == "note.txt"  # /home is as the backup has it
+    [before] = [b for b in backups.list_backups(app) if b.trigger == "pre-restore"]
+    assert before.home_files == 2  # what the restore replaced is kept
     assert postgres.psql("SELECT string_agg(body, ',') FROM notes", database=app.name) == "kept"
     assert AppSetting.objects.get(app=app, name="OWN").value == "own-secret-value-123"
     assert AppSetting.objects.get(app=app, name="AZURE_POSTGRESQL_PASSWORD").value == pg.password
 
-    other = make_app("dbs-bak2")
+    # A new app on another stack, never started: no volume, nothing to keep.
+    other = make_app("dbs-bak2", linux_fx_version="PYTHON|3.13")
     tidy_services.append(other.name)
     backups.restore(app, backup.name, target=other)
+    other.refresh_from_db()
+    assert (other.linux_fx_version, other.app_command_line) == (
+        app.linux_fx_version,
+        "gunicorn --workers 1 app:app",
+    )
+    assert in_home(other, "cat /apphome/data/note.txt; stat -c %u:%g /apphome/data/note.txt") == (
+        f"kept-file\n{RUN_AS}"
+    )
+    assert backups.list_backups(other) == []
     made = other.service_connections.get()
     assert (made.database, made.client_type) == (other.name, "django")
     assert made.password != pg.password
@@ -253,3 +293,34 @@ def test_deleting_a_connected_app_removes_its_network_and_redis_and_retires_its_
     login = postgres.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{kept}'")
     assert login == "f"
     postgres.drop(kept)
+
+
+def test_a_connection_waiting_for_its_image_is_made_by_the_worker_or_says_why_not(
+    make_app, tidy_services, settings
+):
+    app = make_app("dbs-bg")
+    tidy_services.append(app.name)
+    # An image that cannot be made: a suite of its own, on a base from a
+    # registry at 127.0.0.1 that refuses the connection.
+    settings.BERTH_SERVICE_SUITE = "berthnone"
+    settings.BERTH_RUNTIME_SOURCE = "pull"
+    settings.BERTH_SERVICE_BASE_IMAGE = "127.0.0.1:9/berth-none:{suite}"
+    with mock.patch.object(tasks.connect, "delay", autospec=True) as queued:
+        assert isinstance(connecting.connect(app, "redis"), pending.Pending)
+    tasks.connect(**queued.call_args.kwargs)  # what the worker runs
+    state = pending.read(app.name, "redis")
+    assert (state.status, state.code) == ("failed", "ServiceUnavailable"), state
+    assert "127.0.0.1:9" in state.error and not app.service_connections.exists()
+
+    # The image is there (built once): the worker's path makes the connection.
+    settings.BERTH_SERVICE_SUITE = ""
+    with (
+        mock.patch.object(connections, "needs_build", autospec=True, return_value=True),
+        mock.patch.object(tasks.connect, "delay", autospec=True) as queued,
+    ):
+        connecting.connect(app, "redis")
+    tasks.connect(**queued.call_args.kwargs)
+    state = pending.read(app.name, "redis")
+    assert (state.status, state.percent) == ("done", 100), state
+    assert app.service_connections.get().host == redis.container_name(app.name)
+    assert dataservices.health(redis.container_name(app.name)) == "healthy"

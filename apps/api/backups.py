@@ -19,7 +19,11 @@ class BackupOut(Schema):
     created: str
     sizeInBytes: int
     databases: list[str]
-    trigger: str = Field(description="manual or scheduled")
+    trigger: str = Field(description="manual, scheduled or pre-restore")
+    homeFiles: int | None = Field(
+        None, description="Files of the app's /home in it; null: the app had no /home volume."
+    )
+    linuxFxVersion: str = Field("", description="The stack it restores.")
 
 
 class BackupCreate(Schema):
@@ -40,6 +44,8 @@ def _out(backup: backups.Backup) -> dict:
         "sizeInBytes": backup.size,
         "databases": backup.databases,
         "trigger": backup.trigger,
+        "homeFiles": backup.home_files,
+        "linuxFxVersion": backup.stack,
     }
 
 
@@ -64,8 +70,8 @@ def backup_list(request: HttpRequest, name: str, resourceGroup: str | None = Res
 @router.post(
     BACKUPS,
     operation_id="createBackup",
-    summary="`az webapp config backup create`: configuration (encrypted) and a verified "
-    "dump of each connected database.",
+    summary="`az webapp config backup create`: configuration (encrypted), /home and a "
+    "verified dump of each connected database.",
     response={201: BackupOut, 409: Error, 503: Error, **CHANGE_ERRORS},
     openapi_extra=json_request(BackupCreate, required=False),
 )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
 from apps.api.http import ApiError, json_body, parse
@@ -21,7 +22,7 @@ from apps.api.views import (
     _get_app_for_user,
     json_request,
 )
-from apps.databases import connections
+from apps.databases import connecting, connections, pending
 from apps.databases.models import ServiceConnection
 
 router = Router(tags=["connection"])
@@ -56,6 +57,35 @@ class Connection(Schema):
     database: str
     user: str
     configurations: list[ConnectionSetting]
+
+
+class ConnectionProgress(Schema):
+    """A connection being made in the background: the first one to a service
+    builds its image first."""
+
+    name: str
+    targetType: TargetType
+    clientType: ClientType
+    status: Literal["queued", "running", "failed", "done", "stalled"]
+    percent: int
+    message: str
+    error: str = Field("", description="Why it failed (status failed).")
+    errorCode: str = Field("", description="The failure's code, as the API's errors carry.")
+    log: list[str] = Field(description="The last progress lines.")
+
+
+def _progress(state: pending.Pending) -> dict:
+    return {
+        "name": state.name,
+        "targetType": state.target,
+        "clientType": state.client_type,
+        "status": "stalled" if state.stalled else state.status,
+        "percent": state.percent,
+        "message": state.message,
+        "error": state.error,
+        "errorCode": state.code,
+        "log": state.log,
+    }
 
 
 class ConnectionDeleted(Schema):
@@ -111,15 +141,22 @@ def connection_list(
     CONNECTIONS,
     operation_id="createConnection",
     summary="`az webapp connection create postgres-flexible|redis`: make the database "
-    "(starting the service if needed) and set the app settings; values come back null.",
-    response={201: Connection, 409: Error, 503: Error, **CHANGE_ERRORS},
+    "(starting the service if needed) and set the app settings; values come back null. "
+    "When the service's image must be built first, 202 at once with the progress, "
+    "Location to poll it.",
+    response={201: Connection, 202: ConnectionProgress, 409: Error, 503: Error, **CHANGE_ERRORS},
     openapi_extra=json_request(ConnectionCreate),
 )
-def connection_create(request: HttpRequest, name: str, resourceGroup: str | None = ResourceGroup):
+def connection_create(
+    request: HttpRequest,
+    response: HttpResponse,
+    name: str,
+    resourceGroup: str | None = ResourceGroup,
+):
     app = _get_app_for_user(request, name, "write")
     given = parse(ConnectionCreate, json_body(request))
     try:
-        connection = connections.create(
+        connection = connecting.connect(
             app,
             given.targetType,
             client_type=given.clientType or "",
@@ -128,7 +165,32 @@ def connection_create(request: HttpRequest, name: str, resourceGroup: str | None
         )
     except connections.ConnectionProblem as e:
         raise _problem(e) from None
+    if isinstance(connection, pending.Pending):
+        response["Location"] = reverse(
+            "api:connection-progress", args=[app.name, connection.target]
+        )
+        return Status(202, _progress(connection))
     return Status(201, _as_json(connection, show_values=False))
+
+
+@router.get(
+    "/apps/{name}/connection-progress/{target}",
+    url_name="connection-progress",
+    operation_id="connectionProgress",
+    summary="The progress of a connection to postgres-flexible or redis made in the "
+    "background; 404 when none was.",
+    response={200: ConnectionProgress, **APP_ERRORS},
+)
+def connection_progress(
+    request: HttpRequest, name: str, target: TargetType, resourceGroup: str | None = ResourceGroup
+):
+    app = _get_app_for_user(request, name, "read")
+    state = pending.read(app.name, target)
+    if state is None:
+        raise ApiError(
+            404, "ResourceNotFound", f"No connection of {app.name} to {target} was queued."
+        )
+    return _progress(state)
 
 
 @router.get(

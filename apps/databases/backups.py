@@ -1,26 +1,31 @@
 """Backups of an app (`az webapp config backup create|list|restore`): its
-configuration (app settings, connection strings, startup command, runtime
-and its connections: encrypted, never plain) and a dump of each connected
-PostgreSQL database, written atomically and verified (the dump reads back)
-before it counts; on demand and daily, the newest BERTH_BACKUP_KEEP kept.
+configuration (app settings, connection strings, stack, startup command,
+health check path, HTTPS Only, and its connections: encrypted, never
+plain), its /home and a dump of each connected PostgreSQL database, written
+atomically and verified (the dump and the /home archive read back) before
+it counts; on demand and daily, the newest BERTH_BACKUP_KEEP kept.
 
 A backup is a folder under DATA_DIR/backups/<app>/<name>/: manifest.json
 (names, sizes, times: no secret), config.enc (the configuration, Fernet
-encrypted with BERTH_ENCRYPTION_KEYS) and <database>.dump (pg_dump's custom
+encrypted with BERTH_ENCRYPTION_KEYS), home.tar.gz (the app's /home volume,
+apps/lifecycle/homebackup.py) and <database>.dump (pg_dump's custom
 format). It is built in a hidden folder and renamed into place, so a
-backup is there whole or not at all.
+backup is there whole or not at all. Redis is a cache here, as Azure Cache
+for Redis is outside App Service's backups: its data is not in a backup.
 
-Restore into the same app or a new one: the configuration as saved (the
-settings a connection sets come from the app's current connection, so they
-match its password), connections made where missing, each database
-restored with pg_restore --clean; the app then restarts to take them, as a
-settings change does (a restart is a release: zero downtime).
-
-Not yet: the app's /home (no persistent /home volume exists yet).
+Restore into the same app or a new one: first a backup of the target as it
+is (`before-restore-...`, unless it holds nothing yet), so a restore never
+loses data; then connections made where missing, each database restored
+with pg_restore --clean, /home made to hold what the backup's holds, and
+the configuration as saved (the settings a connection sets come from the
+app's current connection, so they match its password), stack and startup
+command included; the app then restarts to take them (a new stack builds
+the serving release again), as a settings change does.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,13 +45,24 @@ from apps.audit.services import record
 from apps.core import crypto
 from apps.databases import connections, postgres
 from apps.databases.models import ServiceConnection
+from apps.engine import client as engine
 from apps.engine.errors import EngineError
+from apps.engine.versions import image_tag
+from apps.lifecycle import homebackup
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
 
 logger = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+HOME_FILE = "home.tar.gz"
+# The general settings a backup keeps: App Service's name -> WebApp field.
+GENERAL = {
+    "linuxFxVersion": "linux_fx_version",
+    "appCommandLine": "app_command_line",
+    "healthCheckPath": "health_check_path",
+    "httpsOnly": "https_only",
+}
 
 
 class BackupProblem(Exception):
@@ -67,7 +84,9 @@ class Backup:
     created: str
     size: int
     databases: list[str]
-    trigger: str  # manual | scheduled
+    trigger: str  # manual | scheduled | pre-restore
+    home_files: int | None = None  # None: no /home in it (the app had none)
+    stack: str = ""
 
     @classmethod
     def read(cls, folder: Path) -> Backup | None:
@@ -83,6 +102,8 @@ class Backup:
             size,
             [d["name"] for d in manifest.get("databases", [])],
             manifest.get("trigger", "manual"),
+            (manifest.get("home") or {}).get("files"),
+            manifest.get("linuxFxVersion", ""),
         )
 
 
@@ -93,8 +114,7 @@ def list_backups(app: WebApp) -> list[Backup]:
 
 def _configuration(app: WebApp) -> dict:
     return {
-        "linuxFxVersion": app.linux_fx_version,
-        "appCommandLine": app.app_command_line,
+        **{name: getattr(app, field) for name, field in GENERAL.items()},
         "appSettings": [
             {"name": s.name, "value": s.value, "slotSetting": s.slot_setting}
             for s in app.app_settings.all()
@@ -140,12 +160,20 @@ def create(app: WebApp, *, name: str = "", trigger: str = "manual", actor=None) 
                     status=503,
                 ) from e
             databases.append({"name": pg.database, "file": f"{pg.database}.dump", "size": size})
+        try:
+            home = homebackup.export(app, image_tag(app.python_version), work / HOME_FILE)
+        except EngineError as e:
+            raise BackupProblem(
+                f"Copying /home of {app.name} failed: {e.message}", code="BackupFailed", status=503
+            ) from e
         (work / "config.enc").write_text(crypto.encrypt(json.dumps(_configuration(app))))
         manifest = {
             "app": app.name,
             "created": timezone.now().isoformat(),
             "trigger": trigger,
+            "linuxFxVersion": app.linux_fx_version,
             "databases": databases,
+            "home": home and {"file": HOME_FILE, "files": home.files, "bytes": home.bytes},
         }
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
         os.rename(work, final)
@@ -159,6 +187,7 @@ def create(app: WebApp, *, name: str = "", trigger: str = "manual", actor=None) 
         actor=actor,
         after={"backup": name, "databases": backup.databases, "size": backup.size},
         summary=f"Backup {name} ({trigger}): configuration"
+        + ("" if backup.home_files is None else f", /home ({backup.home_files} files)")
         + "".join(f", database {d}" for d in backup.databases),
     )
     prune(app)
@@ -187,12 +216,88 @@ def _find(app: WebApp, name: str) -> Path:
     return folder
 
 
-def restore(source: WebApp, name: str, *, target: WebApp | None = None, actor=None) -> WebApp:
-    """Restore backup `name` of `source` into `target` (default: the same app)."""
+def _check_general(target: WebApp, saved: dict) -> dict:
+    """The saved general settings as WebApp fields, checked against what this
+    Berth offers before anything is touched; BackupProblem says what to fix."""
+    general = {field: saved[name] for name, field in GENERAL.items() if name in saved}
+    probe = copy.copy(target)
+    for field, value in general.items():
+        setattr(probe, field, value)
+    try:
+        probe.clean_fields(exclude=[f.name for f in WebApp._meta.fields if f.name not in general])
+    except ValidationError as e:
+        raise BackupProblem(
+            f"The backup's configuration does not fit this Berth: {'; '.join(e.messages)}",
+            code="InvalidProperty",
+            status=422,
+        ) from e
+    return general
+
+
+def _runtime_image(version: str) -> str:
+    tag = image_tag(version)
+    try:
+        there = engine.image_exists(tag)
+    except EngineError as e:
+        raise BackupProblem(e.message, code="ServiceUnavailable", status=503) from e
+    if not there:
+        raise BackupProblem(
+            f"The backup's stack PYTHON|{version} has no runtime image here ({tag}): build it "
+            "on the Runtimes page (or `manage.py runtime ensure`), then restore again.",
+            code="RuntimeUnavailable",
+            status=409,
+        )
+    return tag
+
+
+def _holds_anything(app: WebApp) -> bool:
+    try:
+        home = homebackup.has_home(app)
+    except EngineError:
+        home = True  # cannot tell: keep a copy to be safe
+    return home or app.service_connections.exists()
+
+
+def restore(
+    source: WebApp, name: str, *, target: WebApp | None = None, actor=None, keep_current=True
+) -> WebApp:
+    """Restore backup `name` of `source` into `target` (default: the same app).
+    With `keep_current`, the target as it is now is backed up first."""
     folder = _find(source, name)
     target = target or source
     saved = json.loads(crypto.decrypt((folder / "config.enc").read_text()))
     manifest = json.loads((folder / "manifest.json").read_text())
+    general = _check_general(target, saved)
+    version = general.get("linux_fx_version", target.linux_fx_version).partition("|")[2]
+    home = manifest.get("home")
+    image = _runtime_image(version) if home else ""
+    kept = ""
+    if keep_current and _holds_anything(target):
+        kept = f"before-restore-{timezone.now().strftime('%Y%m%d-%H%M%S')}"
+        create(target, name=kept, trigger="pre-restore", actor=actor)
+    try:
+        _apply(folder, name, source, target, saved, manifest, general, image, actor)
+    except BackupProblem as e:
+        if kept:
+            e.message += (
+                f" {target.name} as it was before is in backup {kept}: restore it to go back."
+            )
+        raise
+    return target
+
+
+def _apply(
+    folder: Path,
+    name: str,
+    source: WebApp,
+    target: WebApp,
+    saved: dict,
+    manifest: dict,
+    general: dict,
+    image: str,
+    actor,
+) -> None:
+    home = manifest.get("home")
     # Connections first: what the restored settings and databases need.
     made: dict[str, ServiceConnection] = {}
     for c in saved["connections"]:
@@ -214,6 +319,13 @@ def restore(source: WebApp, name: str, *, target: WebApp | None = None, actor=No
         raise BackupProblem(
             f"Restoring the database failed: {e.message}", code="RestoreFailed", status=503
         ) from e
+    if home:
+        try:
+            homebackup.restore(target, image, folder / home["file"])
+        except EngineError as e:
+            raise BackupProblem(
+                f"Restoring /home failed: {e.message}", code="RestoreFailed", status=503
+            ) from e
     managed = {n for c in made.values() for n in c.setting_names}
     with transaction.atomic():
         current = {s.name: s for s in target.app_settings.all() if s.name in managed}
@@ -233,15 +345,29 @@ def restore(source: WebApp, name: str, *, target: WebApp | None = None, actor=No
             actor=actor,
             restart=False,
         )
+        # A new stack builds the serving release again, another startup
+        # command restarts it: update_general_settings asks for either.
+        changed = {f for f, value in general.items() if getattr(target, f) != value}
+        try:
+            config.update_general_settings(target, **general, actor=actor)
+        except ValidationError as e:
+            raise BackupProblem(
+                f"The backup's stack could not be applied: {'; '.join(e.messages)}",
+                code="InvalidProperty",
+                status=422,
+            ) from e
         record(
             app=target,
             action=AuditEvent.Action.BACKUP_RESTORE,
             actor=actor,
-            after={"backup": name, "from": source.name},
-            summary=f"Restored backup {name} of {source.name}",
+            after={"backup": name, "from": source.name, "home": bool(home)},
+            summary=f"Restored backup {name} of {source.name}"
+            + (": /home, " if home else ": ")
+            + "configuration"
+            + "".join(f", database {d['name']}" for d in manifest.get("databases", [])),
         )
-        config.request_restart(target, f"backup {name} restored", actor=actor)
-    return target
+        if not changed - config.NO_RESTART_FIELDS:
+            config.request_restart(target, f"backup {name} restored", actor=actor)
 
 
 def due(app: WebApp, now: dt.datetime | None = None) -> bool:
@@ -255,9 +381,9 @@ def due(app: WebApp, now: dt.datetime | None = None) -> bool:
 
 
 def backup_due_apps() -> list[str]:
-    """The scheduled pass: every app with a connection whose last backup is old."""
+    """The scheduled pass: every app whose last backup is old."""
     done = []
-    for app in WebApp.objects.filter(service_connections__isnull=False).distinct():
+    for app in WebApp.objects.all():
         if not due(app):
             continue
         try:

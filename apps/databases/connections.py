@@ -29,7 +29,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.core import hooks
-from apps.databases import postgres, redis, tls
+from apps.databases import pending, postgres, redis, tls
 from apps.databases.models import ServiceConnection
 from apps.engine import buildstate, dataservices
 from apps.engine import client as engine
@@ -46,6 +46,10 @@ CLIENT_TYPES = tuple(ServiceConnection.ClientType.values)
 DEFAULT_CLIENT_TYPE = ServiceConnection.ClientType.PYTHON
 NAME_RE = re.compile(r"^[A-Za-z0-9_.]{1,60}$")
 DEFAULT_NAMES = {"postgres-flexible": "postgres_flexible", "redis": "redis"}
+# The service image each target runs on (apps.engine.dataservices' kinds).
+SERVICE_KINDS = {"postgres-flexible": "postgres", "redis": "redis"}
+# Of a connection made in the background, the image build's share of the percent.
+BUILD_SHARE = 85
 
 
 class ConnectionProblem(Exception):
@@ -110,6 +114,31 @@ def _check(app: WebApp, target: str, client_type: str, name: str) -> None:
         )
 
 
+def prepare(app: WebApp, target: str, client_type: str = "", name: str = "") -> tuple[str, str]:
+    """The client type and name a create would use, checked (ConnectionProblem
+    when it would be refused, or another create of the target is under way)."""
+    client_type = (client_type or DEFAULT_CLIENT_TYPE).lower()
+    name = name or DEFAULT_NAMES.get(target, "")
+    _check(app, target, client_type, name)
+    busy = pending.read(app.name, target)
+    if busy and busy.busy:
+        raise ConnectionProblem(
+            f"{app.name} is already being connected to {target} ({busy.percent}%: "
+            f"{busy.message}); wait for it to finish.",
+            code="Conflict",
+            status=409,
+        )
+    return client_type, name
+
+
+def needs_build(target: str) -> bool:
+    """Must the target's service image be built first (the long part)?"""
+    try:
+        return not dataservices.is_current(SERVICE_KINDS[target])
+    except EngineError:
+        return False  # no engine: create says so at once
+
+
 def _audit_view(connection: ServiceConnection) -> dict:
     return {
         "name": connection.name,
@@ -143,9 +172,15 @@ def create(
         password=password,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    say = progress or (lambda percent, message: None)
+
+    def building(percent: int, message: str) -> None:
+        say(percent * BUILD_SHARE // 100, message)
+
     try:
         if target == ServiceConnection.Target.POSTGRES:
-            postgres.ensure_running(progress)
+            postgres.ensure_running(building)
+            say(BUILD_SHARE + 5, f"PostgreSQL is up; making database and role {app.name}")
             postgres.create_database(app.name, password)
             connection.host, connection.database, connection.role = (
                 postgres.HOST,
@@ -153,7 +188,8 @@ def create(
                 app.name,
             )
         else:
-            connection.host = redis.ensure_running(app.name, password, progress)
+            connection.host = redis.ensure_running(app.name, password, building)
+            say(BUILD_SHARE + 5, f"Redis of {app.name} is up")
     except EngineError as e:
         raise ConnectionProblem(
             f"The {target} service could not be made ready: {e.message}",
@@ -176,6 +212,27 @@ def create(
             f"set {', '.join(connection.setting_names)}",
         )
     return connection
+
+
+def run_queued(app: WebApp, target: str, *, client_type: str, name: str, actor=None):
+    """A create queued by apps.databases.connecting, run by the worker with
+    its progress recorded; the record (None: it was not queued, or another
+    worker has it)."""
+    state = pending.read(app.name, target)
+    if state is None or state.status != pending.Status.QUEUED:
+        return None
+    recorder = pending.Recorder(state)
+    recorder(0, f"Connecting {app.name} to {target}")
+    try:
+        create(app, target, client_type=client_type, name=name, actor=actor, progress=recorder)
+    except ConnectionProblem as e:
+        recorder.finish(e.message, e.code)
+    except Exception as e:
+        recorder.finish(f"Unexpected error: {e!r}", "InternalError")
+        raise
+    else:
+        recorder.finish()
+    return recorder.state
 
 
 def get(app: WebApp, name: str) -> ServiceConnection:
@@ -409,6 +466,7 @@ def retire_app(sender, instance: WebApp, **kwargs) -> None:
     """pre_delete of an app: its PostgreSQL database is kept (as az webapp
     delete keeps the server's databases) but renamed, its role locked, so an
     app made later with the same name starts clean."""
+    pending.forget(instance.name)
     connection = instance.service_connections.filter(
         target=ServiceConnection.Target.POSTGRES
     ).first()

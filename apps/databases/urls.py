@@ -9,6 +9,11 @@ urlpatterns = [
     path("apps/<str:name>/connector/", views.connector, name="connector"),
     path("apps/<str:name>/connector/create/", views.connector_create, name="create"),
     path(
+        "apps/<str:name>/connector/progress/<str:target>/",
+        views.connector_progress,
+        name="progress",
+    ),
+    path(
         "apps/<str:name>/connector/<str:connection>/validate/",
         views.connector_validate,
         name="validate",

@@ -10,9 +10,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from apps.access.services import READ, READ_SECRETS, WRITE, app_for
-from apps.databases import backups, connections
+from apps.databases import backups, connecting, connections, pending
 from apps.databases.models import ServiceConnection
 
 WHAT = "Changing service connections"
@@ -27,6 +28,7 @@ def _page(request: HttpRequest, app, *, status: int = 200, **extra) -> HttpRespo
         "app": app,
         "nav": "connector",
         "rows": rows,
+        "pending": pending.for_app(app.name),
         "targets": ServiceConnection.Target.choices,
         "client_types": ServiceConnection.ClientType.choices,
         "default_client_type": connections.DEFAULT_CLIENT_TYPE,
@@ -47,7 +49,7 @@ def connector_create(request: HttpRequest, name: str) -> HttpResponse:
     app = app_for(request.user, name, WRITE, what=WHAT)
     target = request.POST.get("target", "")
     try:
-        made = connections.create(
+        made = connecting.connect(
             app,
             target,
             client_type=request.POST.get("client_type", ""),
@@ -56,12 +58,34 @@ def connector_create(request: HttpRequest, name: str) -> HttpResponse:
         )
     except connections.ConnectionProblem as e:
         return _page(request, app, status=e.status, error=e.message)
+    if isinstance(made, pending.Pending):
+        messages.info(
+            request,
+            f"Connecting {app.name} to {made.target}: its service image is built first "
+            "(a minute or more); the progress shows below.",
+        )
+        return redirect("databases:connector", app.name)
     messages.success(
         request,
         f"Connected {app.name} to {made.get_target_display()} as {made.name}: set "
         f"{', '.join(made.setting_names)}; the app restarts to take them.",
     )
     return redirect("databases:connector", app.name)
+
+
+@login_required
+@require_GET
+def connector_progress(request: HttpRequest, name: str, target: str) -> HttpResponse:
+    app = app_for(request.user, name, READ)
+    state = pending.read(app.name, target)
+    if state is None:
+        raise Http404("No connection of this app is being made to that target.")
+    response = render(request, "databases/connector.html#pending-row", {"app": app, "p": state})
+    if not state.busy:
+        # Done (or failed): stop polling and reload, so the page shows the outcome.
+        response.status_code = HttpResponseStopPolling.status_code
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
@@ -114,7 +138,8 @@ def backup_create(request: HttpRequest, name: str) -> HttpResponse:
     except backups.BackupProblem as e:
         messages.error(request, f"No backup was made: {e.message}")
     else:
-        what = ", ".join(["configuration", *(f"database {d}" for d in made.databases)])
+        home = [] if made.home_files is None else [f"/home ({made.home_files} files)"]
+        what = ", ".join(["configuration", *home, *(f"database {d}" for d in made.databases)])
         messages.success(request, f"Backup {made.name} made ({what}), {made.size} bytes.")
     return redirect("databases:backups", app.name)
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from apps.access.services import app_for
-from apps.databases import connections
+from apps.databases import connecting, connections, pending
 from apps.engine import builders, tasks
 from apps.engine import runtimes as runtime_catalog
 from apps.webapps import services
@@ -70,7 +70,7 @@ def app_create(request: HttpRequest) -> HttpResponse:
                     owner=request.user,
                     actor=request.user,
                 )
-                _connect_services(app, form.cleaned_data, actor=request.user)
+                queued = _connect_services(app, form.cleaned_data, actor=request.user)
         except PermissionDenied as e:
             form.add_error("resource_group", str(e))
             return render(request, "webapps/create.html", {"form": form}, status=403)
@@ -78,18 +78,33 @@ def app_create(request: HttpRequest) -> HttpResponse:
             # The app and its connections are made together, or not at all.
             form.add_error(None, f"Nothing was created: {e.message}")
             return render(request, "webapps/create.html", {"form": form}, status=e.status)
+        if queued:
+            messages.info(
+                request,
+                f"Created {app.name}; connecting it to {' and '.join(queued)} builds the "
+                "service's image first: the progress shows here.",
+            )
+            return redirect("databases:connector", app.name)
         return redirect("webapps:overview", name=app.name)
     return render(request, "webapps/create.html", {"form": form})
 
 
-def _connect_services(app: WebApp, data: dict, *, actor) -> None:
-    """ "Web App + Database": the connections the Create page asked for."""
+def _connect_services(app: WebApp, data: dict, *, actor) -> list[str]:
+    """ "Web App + Database": the connections the Create page asked for; the
+    targets queued (the first connection to a service builds its image in
+    the background, the Service Connector page shows its progress)."""
+    queued = []
     for target, wanted in (
         ("postgres-flexible", data.get("database")),
         ("redis", data.get("cache")),
     ):
         if wanted:
-            connections.create(app, target, client_type=data.get("client_type") or "", actor=actor)
+            made = connecting.connect(
+                app, target, client_type=data.get("client_type") or "", actor=actor
+            )
+            if isinstance(made, pending.Pending):
+                queued.append(target)
+    return queued
 
 
 @login_required
