@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 
 from apps.core import failures
 from apps.deployments import services, tasks
@@ -21,7 +20,7 @@ from apps.lifecycle import operations as lifecycle_ops
 from apps.lifecycle import quota, storage
 from apps.webapps import services as config
 from apps.webapps.models import WebApp
-from tests.deploy_helpers import zip_files
+from tests.deploy_helpers import app_json, zip_files
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
@@ -58,12 +57,7 @@ def read():
 
 
 def http(app: WebApp, path: str) -> dict:
-    d = lifecycle_ops.active_deployment(app)
-    session = requests.Session()
-    session.trust_env = False  # 127.0.0.1 only
-    answer = session.get(f"http://127.0.0.1:{d.host_port}{path}", timeout=60)
-    assert answer.status_code == 200, answer.text[:2000]
-    return answer.json()
+    return app_json(app, path, timeout=60)
 
 
 def test_an_app_writing_past_its_limit_is_stopped_with_the_reason_and_keeps_its_data(
