@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.core import failures
 from apps.deployments import tasks
 from apps.engine.errors import EngineError
@@ -178,6 +179,9 @@ def test_an_app_over_its_limit_is_stopped_with_the_cause_and_nothing_deleted(web
     }
     assert "holds 6.0 MiB, more than its limit of 5.0 MiB" in op.message
     assert "Nothing was deleted" in op.message and "raise the storage limit" in op.message
+    event = AuditEvent.objects.get(app_name="hello-flask", action="app.stop")
+    assert event.actor_name == "" and event.summary == op.message
+    assert event.after["failure_code"] == "storage_full"
 
 
 def test_exactly_at_the_limit_is_not_over(webapp, fake, du):

@@ -26,6 +26,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from apps.audit.services import record
 from apps.core import failures
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
@@ -156,11 +157,19 @@ def check(app: WebApp, *, force: bool = False) -> str:
     if used <= limit:
         return ""
     evidence = {"used_bytes": used, "limit_bytes": limit, "volume": storage.volume_name(app)}
+    message = stop_message(app, used, limit)
+    # The Activity log shows it beside the stops users make (actor: none, Berth).
+    record(
+        app=app,
+        action="app.stop",
+        summary=message,
+        after={"failure_code": failures.STORAGE_FULL, **evidence},
+    )
     outcome = lifecycle_ops.stop_app(
         app,
         reason=f"/home is over its storage limit ({current(app).describe()})",
         cause=(failures.STORAGE_FULL, evidence),
-        message=stop_message(app, used, limit),
+        message=message,
     )
     return f"{app.name}: /home holds {used} bytes, over its limit of {limit}: {outcome.message}"
 
