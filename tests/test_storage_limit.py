@@ -91,8 +91,7 @@ def test_a_limit_saved_before_the_rule_counts_as_unset(webapp):
 
 def test_the_general_settings_save_it_as_the_app_setting_without_a_restart(webapp, alice):
     with mock.patch("apps.deployments.tasks.restart.delay") as restart:
-        changed = config.update_general_settings(webapp, storage_limit_mb=200, actor=alice)
-    assert changed == ["storage_limit_mb"]
+        config.update_general_settings(webapp, storage_limit_mb=200, actor=alice)
     assert AppSetting.objects.get(app=webapp, name="WEBSITE_STORAGE_LIMIT_MB").value == "200"
     assert not webapp.operations.exists() and not restart.called
 

@@ -80,7 +80,7 @@ def test_an_app_writing_past_its_limit_is_stopped_with_the_reason_and_keeps_its_
 
     # A limit 4 MB above what the code takes, saved the General settings way.
     limit_mb = base // MB + 4
-    assert config.update_general_settings(app, storage_limit_mb=limit_mb) == ["storage_limit_mb"]
+    config.update_general_settings(app, storage_limit_mb=limit_mb)
     app.refresh_from_db()
     assert app.state == WebApp.State.RUNNING  # no restart for the limit
     tasks.health_check_all()

@@ -254,6 +254,26 @@ def delete_connection_strings(
     return deleted
 
 
+def set_storage_limit(app: WebApp, limit_mb: int | None, *, actor=None) -> bool:
+    """Save the /home limit as the app setting WEBSITE_STORAGE_LIMIT_MB,
+    unless it is the one in effect; True if saved. No restart: the periodic
+    check of /home (apps.lifecycle.quota) reads it."""
+    if limit_mb is None or limit_mb == storage_limit_mb(app):
+        return False
+    try:
+        validate_platform_setting(STORAGE_LIMIT_SETTING, str(limit_mb))
+    except ValidationError as e:
+        raise ValidationError({"storage_limit_mb": e.messages}) from e
+    _save(
+        _APP_SETTINGS,
+        app,
+        [SettingInput(STORAGE_LIMIT_SETTING, str(limit_mb))],
+        replace=False,
+        actor=actor,
+    )
+    return True
+
+
 # The general settings a user edits, with App Service's names for them.
 GENERAL_FIELDS = {
     "linux_fx_version": "linuxFxVersion",
@@ -274,16 +294,15 @@ def update_general_settings(
     app_command_line: str | None = None,
     health_check_path: str | None = None,
     https_only: bool | None = None,
-    storage_limit_mb: int | None = None,
+    storage_limit_mb: int | None = None,  # saved as its app setting, with no restart
     restart: bool = True,
     actor=None,
 ) -> list[str]:
-    """Change the stack, startup command, health check path, HTTPS Only or
-    the storage limit; returns what changed. HTTPS Only goes to the proxy at
-    once (no restart); if the proxy refuses it, nothing is saved. The storage
-    limit is the app setting WEBSITE_STORAGE_LIMIT_MB, saved without a restart."""
+    """Change the stack, startup command, health check path or HTTPS Only;
+    returns what changed. HTTPS Only goes to the proxy at once (no restart);
+    if the proxy refuses it, nothing is saved."""
     before = {f: getattr(app, f) for f in GENERAL_FIELDS}
-    limit_changed = _set_storage_limit(app, storage_limit_mb, actor=actor)
+    set_storage_limit(app, storage_limit_mb, actor=actor)
     changed = []
     if linux_fx_version is not None and linux_fx_version != app.linux_fx_version:
         app.linux_fx_version = linux_fx_version
@@ -327,26 +346,7 @@ def update_general_settings(
                 trigger=Operation.Trigger.GENERAL,
                 actor=actor,
             )
-    return [*changed, *(["storage_limit_mb"] if limit_changed else [])]
-
-
-def _set_storage_limit(app: WebApp, limit_mb: int | None, *, actor) -> bool:
-    """Save the storage limit as the app setting, unless it is the one in
-    effect; True if saved. No restart: the periodic check of /home reads it."""
-    if limit_mb is None or limit_mb == storage_limit_mb(app):
-        return False
-    try:
-        validate_platform_setting(STORAGE_LIMIT_SETTING, str(limit_mb))
-    except ValidationError as e:
-        raise ValidationError({"storage_limit_mb": e.messages}) from e
-    _save(
-        _APP_SETTINGS,
-        app,
-        [SettingInput(STORAGE_LIMIT_SETTING, str(limit_mb))],
-        replace=False,
-        actor=actor,
-    )
-    return True
+    return changed
 
 
 def apply_https_only(app: WebApp) -> None:
