@@ -386,6 +386,10 @@ CELERY_BEAT_SCHEDULE["berth-health"] = {
     "task": "deployments.health_check_all",
     "schedule": BERTH_HEALTH_INTERVAL,
 }
+# Each app's /home limit in MB (per app: the app setting WEBSITE_STORAGE_LIMIT_MB),
+# checked by the same periodic task at most every BERTH_STORAGE_INTERVAL seconds.
+BERTH_STORAGE_LIMIT_MB = envint("BERTH_STORAGE_LIMIT_MB", "1024", minimum=1)
+BERTH_STORAGE_INTERVAL = envfloat("BERTH_STORAGE_INTERVAL", "60")
 
 # Per-app roles (Access control, IAM) and the `app_perms` templates use to
 # hide what a role may not do.

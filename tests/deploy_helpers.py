@@ -151,3 +151,18 @@ def push_files(base_url: str, app, work: Path, files: dict[str, str]) -> list[st
         for line in pushed.stderr.splitlines()
         if line.startswith("remote: ")
     ]
+
+
+def app_json(app, path: str, timeout: float = 60) -> dict:
+    """GET `path` from the app's serving container on its 127.0.0.1 port; its JSON."""
+    # As the helpers above: this module is imported before Django is set up.
+    import requests
+
+    from apps.lifecycle import operations as lifecycle_ops
+
+    d = lifecycle_ops.active_deployment(app)
+    session = requests.Session()
+    session.trust_env = False  # 127.0.0.1 only
+    answer = session.get(f"http://127.0.0.1:{d.host_port}{path}", timeout=timeout)
+    assert answer.status_code == 200, answer.text[:2000]
+    return answer.json()

@@ -26,7 +26,7 @@ from apps.webapps import services as config
 from apps.webapps.models import WebApp
 from apps.webapps.services import SettingInput
 from tests.console_helpers import communicator, read_until, session_headers
-from tests.deploy_helpers import SAMPLES, zip_files, zip_sample
+from tests.deploy_helpers import SAMPLES, app_json, zip_files, zip_sample
 
 pytestmark = [pytest.mark.docker, pytest.mark.runtime, pytest.mark.django_db(transaction=True)]
 
@@ -108,12 +108,7 @@ def probe_zip(version: str, extra: dict[str, str] | None = None) -> bytes:
 
 
 def http(app: WebApp, path: str) -> dict:
-    d = lifecycle_ops.active_deployment(app)
-    session = requests.Session()
-    session.trust_env = False  # 127.0.0.1 only
-    answer = session.get(f"http://127.0.0.1:{d.host_port}{path}", timeout=20)
-    assert answer.status_code == 200, answer.text[:2000]
-    return answer.json()
+    return app_json(app, path, timeout=20)
 
 
 def deploy(app: WebApp, data: bytes) -> Deployment:

@@ -288,7 +288,8 @@ class Operation(Schema):
     message: str = Field(description="The outcome, or why it failed.")
     failureCode: str | None = Field(
         description="Why it failed, for machines (apps.core.failures): start_timeout, "
-        "http_5xx, exited, oom, proxy_refused, lock_timeout, worker_lost, ..."
+        "http_5xx, exited, oom, proxy_refused, lock_timeout, worker_lost, ...; on a Stop "
+        "Berth made itself, why it did: storage_full."
     )
     failureEvidence: dict[str, Any] | None = Field(
         description="What was seen: exit code, status, limit, the app's last log lines "

@@ -10,7 +10,7 @@ Where each is set: see the README's "Failure codes" table; in short
 build_* and queue_timeout in apps.deployments.buildrun (the build),
 runtime_missing/bad_settings/start_failed/exited/start_timeout/http_5xx/
 http_status/oom/proxy_refused/storage_failed in the release steps, lock_timeout where the
-app's lock is waited for, worker_lost/not_picked_up in reconcile,
+app's lock is waited for, storage_full on the Stop apps.lifecycle.quota makes, worker_lost/not_picked_up in reconcile,
 engine_unreachable/engine_error from the engine's errors, internal_error
 for Berth's own bugs.
 """
@@ -39,6 +39,9 @@ LOCK_TIMEOUT = "lock_timeout"  # another deployment or restart held the app: wai
 WORKER_LOST = "worker_lost"  # the worker doing it stopped (found by reconcile)
 NOT_PICKED_UP = "not_picked_up"  # no worker took the task in time (found by reconcile)
 STORAGE_FAILED = "storage_failed"  # the release's code could not be put into /home: volume, error
+# Berth stopped the app: /home held more than its limit (a Stop's cause):
+# used_bytes, limit_bytes, volume
+STORAGE_FULL = "storage_full"
 INTERNAL_ERROR = "internal_error"  # an error in Berth itself: error
 
 CODES = (
@@ -60,6 +63,7 @@ CODES = (
     WORKER_LOST,
     NOT_PICKED_UP,
     STORAGE_FAILED,
+    STORAGE_FULL,
     INTERNAL_ERROR,
 )
 

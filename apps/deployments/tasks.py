@@ -9,7 +9,7 @@ from celery.signals import worker_ready
 
 from apps.deployments import services
 from apps.deployments.models import Deployment
-from apps.lifecycle import defaultsite, locks, reconcile
+from apps.lifecycle import defaultsite, locks, quota, reconcile
 from apps.lifecycle import operations as lifecycle_ops
 from apps.lifecycle import watch as health
 from apps.webapps.models import Operation, WebApp
@@ -91,6 +91,8 @@ def reconcile_all() -> None:
 @shared_task(name="deployments.health_check_all")
 def health_check_all() -> None:
     health.check_all()
+    # The same pass measures /home (when due) and stops an app over its limit.
+    quota.check_all()
 
 
 @worker_ready.connect

@@ -19,11 +19,14 @@ from typing import IO
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core import failures
 from apps.databases.connections import ConnectionState
 from apps.databases.connections import state as connection_state
 from apps.diagnostics import source as src
 from apps.engine import client
 from apps.engine.errors import EngineError
+from apps.lifecycle import quota
+from apps.webapps import operations
 from apps.webapps.environment import mask, secret_values
 from apps.webapps.masking import masker
 from apps.webapps.models import WebApp
@@ -158,6 +161,23 @@ class SourceFiles:
 
 
 @dataclass(frozen=True)
+class StorageRecord:
+    """The app's /home against its limit (apps.lifecycle.quota), and whether
+    Berth's last operation on the app was the stop for going over it."""
+
+    enabled: bool = True
+    limit_bytes: int = 1024 * 1024 * 1024
+    used_bytes: int | None = None
+    measured: datetime | None = None
+    stopped_message: str = ""  # the Stop's message when it was storage_full
+    stopped_at: datetime | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        return None if self.used_bytes is None else self.used_bytes / self.limit_bytes
+
+
+@dataclass(frozen=True)
 class Evidence:
     app: AppConfig
     deployments: tuple[DeploymentRecord, ...] = ()  # newest first
@@ -168,6 +188,7 @@ class Evidence:
     problems: tuple[str, ...] = ()
     # The real state of each Service Connector connection (apps.databases).
     connections: tuple[ConnectionState, ...] = ()
+    storage: StorageRecord = field(default_factory=StorageRecord)
 
     @property
     def latest(self) -> DeploymentRecord | None:
@@ -466,4 +487,19 @@ def collect(app: WebApp, *, deployments: int = 5, tail: int = 500) -> Evidence:
         collected_at=timezone.now(),
         problems=tuple(problems),
         connections=tuple(connection_state(c) for c in app.service_connections.all()),
+        storage=_storage(app),
+    )
+
+
+def _storage(app: WebApp) -> StorageRecord:
+    home = quota.current(app)
+    last = operations.latest(app)
+    stopped = last is not None and last.failure_code == failures.STORAGE_FULL
+    return StorageRecord(
+        enabled=home.enabled,
+        limit_bytes=home.limit_bytes,
+        used_bytes=home.used_bytes,
+        measured=home.measured,
+        stopped_message=last.message if stopped else "",
+        stopped_at=last.finished if stopped else None,
     )

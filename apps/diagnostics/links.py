@@ -44,3 +44,11 @@ def diagnose(app: str) -> str:
 
 def connector(app: str) -> str:
     return _page("databases:connector", app)
+
+
+def storage_limit(app: str) -> str:
+    return general_settings(app) + "#storage-limit"
+
+
+def ssh(app: str) -> str:
+    return _page("console:ssh", app)

@@ -44,6 +44,7 @@ MODULES = (
     "module_not_found",
     "sqlite_locked",
     "crash_loop",
+    "storage_full",
     "startup_timeout",
     "startup_command_failed",
     "build_failed",

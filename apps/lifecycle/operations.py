@@ -78,11 +78,16 @@ class Recorder:
             == 1
         )
 
-    def succeed(self, message: str, *, serving: str = "") -> None:
+    def succeed(
+        self, message: str, *, serving: str = "", cause: tuple[str, dict] | None = None
+    ) -> None:
+        """Done. `cause` (a code from apps.core.failures and its evidence) says
+        why Berth itself did it, e.g. the Stop for a full /home."""
         for s in self.op.steps:
             if s["status"] in (PENDING, RUNNING):
                 s["status"] = SKIPPED
-        if not self.op.succeed(message, serving=serving, steps=self.op.steps):
+        why = {"failure_code": cause[0], "failure_evidence": cause[1]} if cause else {}
+        if not self.op.succeed(message, serving=serving, steps=self.op.steps, **why):
             logger.warning("Operation %s was finished by someone else", self.op.pk)
         self.op.refresh_from_db()
 
@@ -260,18 +265,27 @@ def restart_app_by_id(app_id: int, *, reason: str = "", operation_id: int | None
     logger.info("Restart of %s: %s", app.name, outcome.message)
 
 
-def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> Outcome:
+def stop_app(
+    app: WebApp,
+    *,
+    operation: Operation | None = None,
+    actor=None,
+    reason: str = "stop",
+    cause: tuple[str, dict] | None = None,
+    message: str = "",
+) -> Outcome:
     """State Stopped: the proxy stops routing and the containers go. Waits
     for a deployment or restart of the app that is running, so it cannot
-    bring a container back after the stop."""
-    op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason="stop")
+    bring a container back after the stop. When Berth stops the app itself,
+    `cause` (code, evidence) and `message` say why on the operation."""
+    op = operation or operations.begin(app, Operation.Trigger.STOP, actor=actor, reason=reason)
     try:
         with locks.app_lock(app.name, start_limit=start_time_limit(app)):
             recorder = Recorder.claim(op)
             if recorder is None:
                 return Outcome(op.status != Operation.Status.FAILED, op.message, operation=op)
             try:
-                _stop(app, recorder)
+                _stop(app, recorder, cause=cause, message=message)
             except Exception as e:
                 message = getattr(e, "message", "") or f"An error in Berth: {e!r}"
                 if isinstance(e, (DeployFailed, EngineError)):
@@ -286,7 +300,9 @@ def stop_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> 
     return Outcome(True, op.message, operation=op)
 
 
-def _stop(app: WebApp, recorder: Recorder) -> None:
+def _stop(
+    app: WebApp, recorder: Recorder, *, cause: tuple[str, dict] | None = None, message: str = ""
+) -> None:
     WebApp.objects.filter(pk=app.pk).update(state=WebApp.State.STOPPED)
     app.state = WebApp.State.STOPPED
     recorder(steps.STEP_SWITCH, steps.RUNNING, "removing the proxy route")
@@ -295,7 +311,7 @@ def _stop(app: WebApp, recorder: Recorder) -> None:
     recorder(steps.STEP_RETIRE, steps.RUNNING, "")
     retired = cutover.retire_others(app)
     recorder(steps.STEP_RETIRE, steps.DONE, cutover.retired_text(retired))
-    recorder.succeed(f"Stopped: {app.name} no longer answers.")
+    recorder.succeed(message or f"Stopped: {app.name} no longer answers.", cause=cause)
 
 
 def start_app(app: WebApp, *, operation: Operation | None = None, actor=None) -> Outcome:

@@ -29,6 +29,7 @@ from apps.engine import runtimes
 from apps.lifecycle import storage
 from apps.pages.operations import operation_context, shown_on_configuration
 from apps.webapps import services
+from apps.webapps.environment import storage_limit_mb
 from apps.webapps.forms import (
     AdvancedEditForm,
     GeneralSettingsForm,
@@ -324,6 +325,24 @@ def _shown(value) -> str:
     return value
 
 
+def _applied_at_once(app: WebApp, changes: list[tuple[str, str, str]]) -> str:
+    """What a save with no restart did."""
+    labels = {label for label, _, _ in changes}
+    done = []
+    if GeneralSettingsForm.base_fields["https_only"].label in labels:
+        done.append(
+            f"HTTPS Only is {'on' if app.https_only else 'off'} for {app.name}: "
+            "the front proxy applied it at once"
+        )
+    if GeneralSettingsForm.base_fields["storage_limit_mb"].label in labels:
+        done.append(
+            f"the storage limit of {app.name} is {storage_limit_mb(app)} MB: the periodic "
+            "check of /home uses it from now on"
+        )
+    text = "; ".join(done)
+    return f"General settings saved. {text[:1].upper()}{text[1:]}, with no restart."
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
@@ -334,6 +353,7 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
         "app_command_line": app.app_command_line,
         "health_check_path": app.health_check_path,
         "https_only": app.https_only,
+        "storage_limit_mb": storage_limit_mb(app),
     }
     form = GeneralSettingsForm(
         request.POST or None, initial=initial, runtimes=runtimes, current=app.linux_fx_version
@@ -383,12 +403,7 @@ def configuration_general(request: HttpRequest, name: str) -> HttpResponse:
                 if restarts:
                     _saved_message(request, app, "General settings")
                 else:
-                    messages.success(
-                        request,
-                        f"General settings saved. HTTPS Only is "
-                        f"{'on' if app.https_only else 'off'} for {app.name}: "
-                        "the front proxy applied it at once, with no restart.",
-                    )
+                    messages.success(request, _applied_at_once(app, changes))
                 url = reverse("webapps:configuration_general", args=[app.name])
                 return _after_save(request, app, url, since)
         else:

@@ -21,7 +21,7 @@ from apps.deployments import tasks
 from apps.deployments.models import Deployment
 from apps.engine import client as engine
 from apps.engine.errors import EngineError
-from apps.lifecycle import containers, startup
+from apps.lifecycle import containers, quota, startup
 from apps.lifecycle import operations as lifecycle_ops
 from apps.lifecycle.source import SourceTree
 from apps.logs import metrics
@@ -127,6 +127,7 @@ def _context(request: HttpRequest, app: WebApp, **extra) -> dict:
         "startup": startup_in_effect(app, active),
         "container": container_info(active.container if active else ""),
         **_limits_context(app, active),
+        "home": quota.current(app),  # as last measured: no du per page view
         "charts": metrics.charts(app),
         "actions": ACTIONS,
         # The last restart/start/stop; the page reloads when a running one ends.

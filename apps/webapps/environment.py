@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from apps.webapps.masking import mask as mask
 from apps.webapps.masking import masking_forms
 from apps.webapps.models import ConnectionString, WebApp
-from apps.webapps.validators import validate_platform_setting
+from apps.webapps.validators import STORAGE_LIMIT_SETTING, validate_platform_setting
 
 APP_PATH = "/home/site/wwwroot"
 DEFAULT_PORT = 8000
@@ -40,6 +40,12 @@ def start_time_limit(app: WebApp) -> int:
     return _platform_number(
         app, "WEBSITES_CONTAINER_START_TIME_LIMIT", int(settings.BERTH_START_TIME_LIMIT)
     )
+
+
+def storage_limit_mb(app: WebApp) -> int:
+    """The most MB the app's /home may hold: the app setting
+    WEBSITE_STORAGE_LIMIT_MB, else BERTH_STORAGE_LIMIT_MB (1024, 1 GiB)."""
+    return _platform_number(app, STORAGE_LIMIT_SETTING, int(settings.BERTH_STORAGE_LIMIT_MB))
 
 
 def env_name(name: str) -> str:

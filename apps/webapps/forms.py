@@ -7,13 +7,16 @@ import secrets as _secrets
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.core import jsontext
 from apps.engine.runtimes import PYTHON_VERSIONS
 from apps.webapps.models import ConnectionString, WebApp
 from apps.webapps.validators import (
+    STORAGE_LIMIT_SETTING,
     validate_linux_fx_version,
+    validate_platform_setting,
     validate_setting_name,
     validate_setting_value,
 )
@@ -88,6 +91,16 @@ class GeneralSettingsForm(forms.Form):
         "Applied by the front proxy at once, without a restart.",
     )
 
+    storage_limit_mb = forms.CharField(
+        label="Storage limit (MB)",
+        max_length=16,
+        required=False,
+        help_text="The most /home may hold, in MB (1024 is 1 GiB; empty: Berth's default): "
+        "past it, Berth stops the app and says why. The app setting "
+        f"{STORAGE_LIMIT_SETTING}; saved without a restart.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "narrow"}),
+    )
+
     def __init__(self, *args, runtimes=(), current: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         choices = [(rt.config, f"Python {rt.version} ({rt.status})") for rt in runtimes]
@@ -102,6 +115,13 @@ class GeneralSettingsForm(forms.Form):
 
     def clean_app_command_line(self) -> str:
         return self.cleaned_data["app_command_line"].strip()
+
+    def clean_storage_limit_mb(self) -> int:
+        value = self.cleaned_data["storage_limit_mb"].strip()
+        if not value:
+            return int(settings.BERTH_STORAGE_LIMIT_MB)
+        validate_platform_setting(STORAGE_LIMIT_SETTING, value)
+        return int(value)
 
     def clean_health_check_path(self) -> str:
         value = self.cleaned_data["health_check_path"].strip()

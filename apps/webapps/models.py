@@ -61,6 +61,9 @@ class WebApp(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # What /home held when apps.lifecycle.quota last measured it (None: not yet).
+    home_used_bytes = models.BigIntegerField(null=True, blank=True)
+    home_measured = models.DateTimeField(null=True, blank=True)
 
     objects = WebAppQuerySet.as_manager()
 

@@ -23,7 +23,7 @@ from apps.core import hooks
 from apps.proxy import nginx
 from apps.proxy.errors import ProxyError
 from apps.webapps import operations
-from apps.webapps.environment import build_environment
+from apps.webapps.environment import build_environment, storage_limit_mb
 from apps.webapps.models import (
     DEFAULT_LINUX_FX_VERSION,
     AppSetting,
@@ -32,6 +32,7 @@ from apps.webapps.models import (
     WebApp,
 )
 from apps.webapps.validators import (
+    STORAGE_LIMIT_SETTING,
     environment_problem,
     validate_platform_setting,
     validate_setting_name,
@@ -47,6 +48,7 @@ KNOWN_SETTINGS = {
     "DISABLE_COLLECTSTATIC": "true skips `manage.py collectstatic`.",
     "WEBSITES_PORT": "The port the app listens on ($PORT): 8000 unless set.",
     "WEBSITES_CONTAINER_START_TIME_LIMIT": "Seconds a new container may take to answer (230; up to 1800).",
+    "WEBSITE_STORAGE_LIMIT_MB": "The most MB /home may hold (1024 unless set); over it, Berth stops the app.",
 }
 
 
@@ -252,6 +254,26 @@ def delete_connection_strings(
     return deleted
 
 
+def set_storage_limit(app: WebApp, limit_mb: int | None, *, actor=None) -> bool:
+    """Save the /home limit as the app setting WEBSITE_STORAGE_LIMIT_MB,
+    unless it is the one in effect; True if saved. No restart: the periodic
+    check of /home (apps.lifecycle.quota) reads it."""
+    if limit_mb is None or limit_mb == storage_limit_mb(app):
+        return False
+    try:
+        validate_platform_setting(STORAGE_LIMIT_SETTING, str(limit_mb))
+    except ValidationError as e:
+        raise ValidationError({"storage_limit_mb": e.messages}) from e
+    _save(
+        _APP_SETTINGS,
+        app,
+        [SettingInput(STORAGE_LIMIT_SETTING, str(limit_mb))],
+        replace=False,
+        actor=actor,
+    )
+    return True
+
+
 # The general settings a user edits, with App Service's names for them.
 GENERAL_FIELDS = {
     "linux_fx_version": "linuxFxVersion",
@@ -259,8 +281,9 @@ GENERAL_FIELDS = {
     "health_check_path": "healthCheckPath",
     "https_only": "httpsOnly",
 }
-# Applied by the front proxy at once: no restart.
-NO_RESTART_FIELDS = {"https_only"}
+# Applied at once without a restart: HTTPS Only by the front proxy, the
+# storage limit (an app setting) by the periodic check of /home.
+NO_RESTART_FIELDS = {"https_only", "storage_limit_mb"}
 
 
 @dataclass(frozen=True)
@@ -281,6 +304,7 @@ def update_general_settings(
     app_command_line: str | None = None,
     health_check_path: str | None = None,
     https_only: bool | None = None,
+    storage_limit_mb: int | None = None,  # saved as its app setting, with no restart
     restart: bool = True,
     actor=None,
 ) -> GeneralSaved:
@@ -288,6 +312,7 @@ def update_general_settings(
     returns what changed and the rebuild it started, if any. HTTPS Only goes to the proxy at once (no restart);
     if the proxy refuses it, nothing is saved."""
     before = {f: getattr(app, f) for f in GENERAL_FIELDS}
+    set_storage_limit(app, storage_limit_mb, actor=actor)
     changed = []
     if linux_fx_version is not None and linux_fx_version != app.linux_fx_version:
         app.linux_fx_version = linux_fx_version

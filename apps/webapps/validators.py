@@ -102,12 +102,21 @@ def validate_setting_value(value: str) -> None:
 # App settings the platform itself reads, as App Service does: what each
 # must be. WEBSITES_CONTAINER_START_TIME_LIMIT is capped at 1800 s there too.
 MAX_START_TIME_LIMIT = 1800
+# The /home limit (apps.lifecycle.quota): from 1 MB to 1 TiB.
+STORAGE_LIMIT_SETTING = "WEBSITE_STORAGE_LIMIT_MB"
+MAX_STORAGE_LIMIT_MB = 1024 * 1024
 PLATFORM_SETTINGS = {
     "WEBSITES_PORT": (1, 65535, "the port the app listens on, 1-65535"),
     "WEBSITES_CONTAINER_START_TIME_LIMIT": (
         1,
         MAX_START_TIME_LIMIT,
         f"seconds the app may take to answer its first request, 1-{MAX_START_TIME_LIMIT}",
+    ),
+    STORAGE_LIMIT_SETTING: (
+        1,
+        MAX_STORAGE_LIMIT_MB,
+        f"the most MB the app's /home may hold, a whole number 1-{MAX_STORAGE_LIMIT_MB} "
+        "(1024 is 1 GiB)",
     ),
 }
 
