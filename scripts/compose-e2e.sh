@@ -97,6 +97,9 @@ cleanup() {
     for v in $(docker volume ls -q --filter "label=io.berth.app=$APP") "berth-home-$APP" "berth-pip-cache-$APP"; do
         docker volume rm -f "$v" >/dev/null 2>&1
     done
+    for i in $(docker images -q --filter "label=io.berth.app=$APP" | sort -u); do
+        docker rmi -f "$i" >/dev/null 2>&1
+    done
     for n in $(docker network ls -q --filter "label=io.berth.app=$APP"); do
         docker network rm "$n" >/dev/null 2>&1
     done
@@ -184,6 +187,8 @@ remove_app() {
     "$BERTH" webapp delete -n "$APP" -o none
     [ -z "$(docker ps -aq --filter "label=io.berth.app=$APP")" ] \
         || fail "containers of $APP are left after deleting it"
+    [ -z "$(docker images -q --filter "label=io.berth.app=$APP")" ] \
+        || fail "images of $APP are left after deleting it"
 }
 step "delete the app" remove_app
 step "docker compose down -v" docker compose "${COMPOSE[@]}" down -v --remove-orphans --timeout 30
