@@ -144,20 +144,34 @@ app = Flask(__name__)
 
 @app.get("/")
 def index():
-    return f"hello from compose, GREETING={os.environ.get('GREETING', 'unset')}\n"
+    redis = "yes" if "AZURE_REDIS_CONNECTIONSTRING" in os.environ else "no"
+    return f"hello from compose, GREETING={os.environ.get('GREETING', 'unset')}, redis={redis}\n"
 EOF
 GREETING="kept-$RANDOM"
 deploy() {
     echo "$ADMIN_PASSWORD" | "$BERTH" login --url "$PORTAL" -u admin --password-stdin >/dev/null
     (cd "$WORK/app" && "$BERTH" webapp up -n "$APP" --runtime "PYTHON|3.11" -o none)
-    wait_for 120 "the app answering through the proxy" app_says "hello from compose, GREETING=unset"
+    wait_for 120 "the app answering through the proxy" app_says "hello from compose, GREETING=unset, redis=no"
     # Saved, then applied by a restart, as App Service does.
     "$BERTH" webapp config appsettings set -n "$APP" --settings "GREETING=$GREETING" -o none
     wait_for 180 "the app answering with its new setting" \
-        app_says "hello from compose, GREETING=$GREETING"
+        app_says "hello from compose, GREETING=$GREETING, redis=no"
+    # A service of Berth's own (the app's Redis), whose TLS files the
+    # engine mounts from the data folder: the same path on the host.
+    "$BERTH" webapp connection create redis -n "$APP" --connection cache -o none
+    # Its settings reach the app by a restart, as any setting's do.
+    wait_for 180 "the app answering with its Redis connection" \
+        app_says "hello from compose, GREETING=$GREETING, redis=yes"
+    redis_answers || fail "the app's Redis connection does not validate"
+}
+redis_answers() {
+    local said
+    said="$("$BERTH" webapp connection validate -n "$APP" --connection cache)"
+    echo "$said" | "$PY" -c 'import json, sys; sys.exit(json.load(sys.stdin)["ok"] is not True)' \
+        || { echo "$said" >&2; return 1; }
 }
 one_serving() { [ "$(serving_container | wc -l)" -eq 1 ]; }
-step "deploy a Flask app and set GREETING through the stack" deploy
+step "deploy a Flask app, set GREETING, connect its Redis" deploy
 # The restart's previous container goes once the proxy has moved.
 wait_for 60 "one serving container of $APP" one_serving
 BEFORE="$(serving_container)"
@@ -173,15 +187,16 @@ step "docker compose down, then up -d --wait (volumes kept)" restart_stack
 
 check_after() {
     wait_for 60 "the app answering after the restart" \
-        app_says "hello from compose, GREETING=$GREETING"
+        app_says "hello from compose, GREETING=$GREETING, redis=yes"
     "$BERTH" webapp config appsettings list -n "$APP" --show-values --query "[?name=='GREETING'].value | [0]" \
         | grep -qx "\"$GREETING\"" || fail "GREETING is not among the app's settings after the restart"
     "$BERTH" webapp show -n "$APP" --query state | grep -qx '"Running"' \
         || fail "the app is not Running after the restart"
+    redis_answers || fail "the app's Redis connection does not validate after the restart"
     [ "$(serving_container)" = "$BEFORE" ] \
         || fail "the app's container was replaced by the restart ($BEFORE; now: $(serving_container))"
 }
-step "the app, its setting and its container are still there" check_after
+step "the app, its setting, its container and its Redis are still there" check_after
 
 remove_app() {
     "$BERTH" webapp delete -n "$APP" -o none
@@ -189,6 +204,8 @@ remove_app() {
         || fail "containers of $APP are left after deleting it"
     [ -z "$(docker images -q --filter "label=io.berth.app=$APP")" ] \
         || fail "images of $APP are left after deleting it"
+    [ -z "$(docker volume ls -q --filter "label=io.berth.app=$APP")" ] \
+        || fail "volumes of $APP are left after deleting it"
 }
 step "delete the app" remove_app
 step "docker compose down -v" docker compose "${COMPOSE[@]}" down -v --remove-orphans --timeout 30
