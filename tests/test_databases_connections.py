@@ -16,7 +16,8 @@ from django.db import connection as db
 from apps.access.models import Role, RoleAssignment
 from apps.audit.models import AuditEvent
 from apps.core import hooks
-from apps.databases import connections, postgres, redis
+from apps.core.datadir import make_private
+from apps.databases import connections, postgres, redis, tls
 from apps.databases.models import ServiceConnection
 from apps.webapps.models import AppSetting, WebApp
 from berth_cli.main import build_parser
@@ -238,3 +239,14 @@ def test_a_long_app_name_still_gives_redis_a_valid_host_name():
     assert len(name) <= 63 and name.startswith("berth-redis-aaaa")
     assert redis.container_name("b" + "a" * 59) != name
     assert redis.container_name("shop") == "berth-redis-shop"
+
+
+def test_the_ca_stays_readable_by_the_apps_after_secure_data(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "data"
+    folder = tls.trust_dir()
+    make_private(settings.DATA_DIR)
+    assert (folder / "berth-ca.crt").stat().st_mode & 0o777 == 0o600
+    assert tls.trust_dir() == folder
+    for name in ("berth-ca.crt", "bundle.crt"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o644, name
+    assert folder.stat().st_mode & 0o777 == 0o755

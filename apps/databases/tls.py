@@ -134,6 +134,10 @@ def trust_dir() -> Path:
             tmp.write_bytes(data)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
+        elif path.stat().st_mode & 0o777 != 0o644:
+            # `secure_data` (every `make run`, compose's migrate) makes the data
+            # folder's files 0600: the apps' users could no longer read the CA.
+            os.chmod(path, 0o644)
     return folder
 
 
